@@ -1,0 +1,217 @@
+"""Radiomics feature extraction for one case with PyRadiomics' Python API.
+
+One call handles every ROI of a case (labels of a label map, segments of a
+segmentation) and returns one row per (case_id, roi) -- or, with slice-wise
+settings, one row per (case_id, roi, slice). Feature columns carry
+PyRadiomics' names (``original_glcm_Contrast``); PyRadiomics' diagnostics go
+to the provenance, not into the table, so that every column is numeric.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+
+from . import images, validation
+from .errors import InputError, WorkshopError
+from .presets import ExtractionParams, load_params
+
+KEY_COLUMNS = ["case_id", "roi"]
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CaseResult:
+    """Rows of one case plus what the provenance needs to know about them."""
+
+    case_id: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        return rows_to_frame(self.rows)
+
+
+def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for column in frame.columns:
+        if column not in ("case_id", "roi", "patient_id", "slice"):
+            frame[column] = pd.to_numeric(frame[column], errors="raise").astype(float)
+    return frame
+
+
+def make_extractor(params: ExtractionParams):
+    """A PyRadiomics extractor for these settings (quiet: warnings only)."""
+    import radiomics
+    from radiomics import featureextractor
+
+    radiomics.setVerbosity(logging.ERROR)
+    return featureextractor.RadiomicsFeatureExtractor(dict(params.pyradiomics))
+
+
+def _execute(extractor, image: sitk.Image, mask: sitk.Image, label: int, crop: bool) -> dict[str, Any]:
+    if crop:
+        from .roi_crop import execute_with_roi_crop
+
+        return execute_with_roi_crop(extractor, image, mask, label=label)
+    return extractor.execute(image, mask, label=label)
+
+
+def _split_result(result: dict[str, Any]) -> tuple[dict[str, float], dict[str, str]]:
+    features, diagnostics = {}, {}
+    for name, value in result.items():
+        if name.startswith("diagnostics_"):
+            diagnostics[name] = str(value)
+        else:
+            features[name] = float(np.asarray(value))
+    return features, diagnostics
+
+
+def _slice_axis(settings: dict) -> int:
+    """SimpleITK axis of the slices: PyRadiomics' force2Ddimension counts numpy axes (z, y, x)."""
+    return 2 - int(settings.get("force2Ddimension", 0))
+
+
+def _slices_with_roi(mask: sitk.Image, label: int, axis: int) -> list[int]:
+    array = sitk.GetArrayViewFromImage(mask) == label
+    numpy_axis = 2 - axis
+    other = tuple(a for a in range(3) if a != numpy_axis)
+    return [int(k) for k in np.nonzero(array.any(axis=other))[0]]
+
+
+def _take_slice(image: sitk.Image, axis: int, index: int) -> sitk.Image:
+    region = [slice(None)] * 3
+    region[axis] = slice(index, index + 1)
+    return image[tuple(region)]
+
+
+def extract_case_result(
+    image: str | Path | sitk.Image,
+    mask: str | Path | sitk.Image,
+    params: ExtractionParams,
+    *,
+    rois: Iterable[str | int] | None = None,
+    case_id: str = "case",
+    patient_id: str | None = None,
+    resample_mask: bool = False,
+    roi_crop: bool = True,
+    extractor=None,
+) -> CaseResult:
+    """Extract every selected ROI of one case; raise :class:`WorkshopError` on bad input."""
+    t0 = time.perf_counter()
+    image_file = str(image) if not isinstance(image, sitk.Image) else "<in-memory image>"
+    mask_file = str(mask) if not isinstance(mask, sitk.Image) else "<in-memory mask>"
+    try:
+        image_obj = image if isinstance(image, sitk.Image) else images.read_image(image, case_id=case_id)
+        if isinstance(mask, sitk.Image):
+            present = images.labels_present(mask)
+            wanted = images.parse_roi_spec(list(rois) if rois is not None and not isinstance(rois, (str, int))
+                                           else rois)
+            labels = [int(float(r)) for r in wanted] if wanted else present
+            missing = [lab for lab in labels if lab not in present]
+            if missing or not labels:
+                raise InputError(f"label {', '.join(map(str, missing)) or '(any)'} not in the mask; labels "
+                                 f"present: {', '.join(map(str, present)) or 'none'}",
+                                 hint="choose one of the labels present")
+            roi_list = [images.Roi(str(lab), lab, mask, mask_file) for lab in labels]
+        else:
+            roi_list = images.read_rois(mask, rois, case_id=case_id)
+        settings = params.settings
+        validation.check_finite(image_obj, case_id=case_id, image_file=image_file)
+        validation.check_dimensionality(image_obj, settings, params.name, case_id=case_id, image_file=image_file)
+        if extractor is None:
+            extractor = make_extractor(params)
+        result = CaseResult(case_id=case_id, info={"image": image_file, "mask": mask_file, "rois": {}})
+        aligned: dict[int, tuple[sitk.Image, str | None]] = {}
+        for roi in roi_list:
+            if id(roi.mask) not in aligned:
+                aligned[id(roi.mask)] = validation.align_mask(
+                    image_obj, roi.mask, resample_mask=resample_mask, case_id=case_id,
+                    image_file=image_file, mask_file=mask_file)
+            mask_img, mask_note = aligned[id(roi.mask)]
+            voxels = validation.check_roi(mask_img, roi.label, roi.name, minimum_voxels=params.minimum_roi_voxels,
+                                          case_id=case_id, mask_file=mask_file)
+            roi_info: dict[str, Any] = {"label": roi.label, "voxels": voxels, "mask_alignment": mask_note}
+            keys = {"case_id": case_id, "roi": roi.name}
+            if patient_id is not None:
+                keys["patient_id"] = patient_id
+            t_roi = time.perf_counter()
+            if params.slicewise and image_obj.GetDimension() == 3:
+                roi_info["slices"] = _extract_slices(extractor, image_obj, mask_img, roi, params, keys, result,
+                                                     roi_crop, case_id, mask_file)
+            else:
+                features, diagnostics = _run(extractor, image_obj, mask_img, roi, roi_crop, case_id, mask_file)
+                row = dict(keys)
+                if params.slicewise:
+                    row["slice"] = 0
+                row.update(features)
+                result.rows.append(row)
+                roi_info["diagnostics"] = diagnostics
+            roi_info["seconds"] = round(time.perf_counter() - t_roi, 4)
+            result.info["rois"][roi.name] = roi_info
+        result.info["seconds"] = round(time.perf_counter() - t0, 4)
+        return result
+    except WorkshopError as exc:
+        raise exc.with_context(case_id=case_id, file=image_file)
+
+
+def _run(extractor, image, mask, roi, crop, case_id, mask_file):
+    try:
+        return _split_result(_execute(extractor, image, mask, roi.label, crop))
+    except (ValueError, RuntimeError, IndexError) as exc:
+        # PyRadiomics raises ValueError for ROIs it cannot use (e.g. too few dimensions).
+        raise InputError(f"PyRadiomics cannot extract ROI '{roi.name}': {' '.join(str(exc).split())}",
+                         case_id=case_id, file=mask_file,
+                         hint="check the ROI and the settings (a 2D ROI needs a 2D preset, e.g. MR_2D)") from None
+
+
+def _extract_slices(extractor, image, mask, roi, params, keys, result, crop, case_id, mask_file) -> dict:
+    axis = _slice_axis(params.settings)
+    done, skipped = [], []
+    for index in _slices_with_roi(mask, roi.label, axis):
+        mask_slice = _take_slice(mask, axis, index)
+        count = int(np.count_nonzero(sitk.GetArrayViewFromImage(mask_slice) == roi.label))
+        if count < params.minimum_roi_voxels:
+            skipped.append({"slice": index, "voxels": count, "reason": "too few voxels"})
+            continue
+        features, _ = _run(extractor, _take_slice(image, axis, index), mask_slice, roi, crop, case_id, mask_file)
+        row = dict(keys)
+        row["slice"] = index
+        row.update(features)
+        result.rows.append(row)
+        done.append(index)
+    if not done:
+        raise InputError(f"ROI '{roi.name}' has no slice with at least {params.minimum_roi_voxels} voxels",
+                         case_id=case_id, file=mask_file, hint="check the segmentation")
+    return {"extracted": done, "skipped": skipped}
+
+
+def extract_case(
+    image: str | Path | sitk.Image,
+    mask: str | Path | sitk.Image,
+    *,
+    preset: str | None = None,
+    params_file: str | Path | None = None,
+    params: dict | ExtractionParams | None = None,
+    rois: Iterable[str | int] | str | int | None = None,
+    case_id: str = "case",
+    patient_id: str | None = None,
+    resample_mask: bool = False,
+    roi_crop: bool = True,
+) -> pd.DataFrame:
+    """Features of one case as a table: one row per ROI (or per slice with slice-wise settings).
+
+    ``preset`` names a shipped preset (CT, MR, MR_2D, IBSI, ...), ``params_file``
+    a PyRadiomics parameter file, ``params`` a PyRadiomics parameter dict.
+    """
+    if not isinstance(params, ExtractionParams):
+        params = load_params(preset=preset, params_file=params_file, params=params)
+    return extract_case_result(image, mask, params, rois=rois, case_id=case_id, patient_id=patient_id,
+                               resample_mask=resample_mask, roi_crop=roi_crop).to_frame()

@@ -1,0 +1,193 @@
+"""Reading images and masks: NRRD, NIfTI, MHA, ... and DICOM series through
+SimpleITK; Slicer ``.seg.nrrd`` segmentations through SimpleITK (voxels) and
+``slicerio`` (segment names, label values, layers).
+
+A mask is turned into a list of :class:`Roi`: one per label of a label map or
+per segment of a segmentation, each a label image plus the label value that
+marks the ROI in it (what PyRadiomics takes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import SimpleITK as sitk
+
+from .errors import InputError
+
+IMAGE_HINT = ("check that the file is complete and in a format SimpleITK reads "
+              "(NRRD, NIfTI, MHA, a DICOM series folder); re-export it if needed")
+
+
+@dataclass
+class Roi:
+    """One region of interest: ``label`` marks it in ``mask``."""
+
+    name: str
+    label: int
+    mask: sitk.Image
+    source: str
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    # SimpleITK's messages start with a C++ location; the useful part is last.
+    return lines[-1] if lines else type(exc).__name__
+
+
+def is_segmentation_file(path: str | Path) -> bool:
+    return str(path).lower().endswith(".seg.nrrd")
+
+
+def read_image(path: str | Path, *, case_id: str | None = None) -> sitk.Image:
+    """Read an image file, or the one DICOM series in a folder."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("image file not found", case_id=case_id, file=path,
+                         hint="check the path (manifest paths are relative to the manifest's folder)")
+    if path.is_dir():
+        return _read_dicom_series(path, case_id=case_id)
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        raise InputError(f"cannot be read as an image ({_first_line(exc)})", case_id=case_id,
+                         file=path, hint=IMAGE_HINT) from None
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError(f"image has {image.GetNumberOfComponentsPerPixel()} components per voxel; "
+                         "radiomics needs a scalar (grey-level) image", case_id=case_id, file=path,
+                         hint="convert it to a single-channel image (e.g. pick one channel or convert RGB to grey)")
+    return image
+
+
+def _read_dicom_series(folder: Path, *, case_id: str | None) -> sitk.Image:
+    series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    if not series:
+        raise InputError("folder holds no DICOM series", case_id=case_id, file=folder,
+                         hint="point to a folder with the DICOM files of one series, or to an image file")
+    if len(series) > 1:
+        raise InputError(f"folder holds {len(series)} DICOM series ({', '.join(series)})", case_id=case_id,
+                         file=folder, hint="point to a folder that holds exactly one series")
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0]))
+    try:
+        return reader.Execute()
+    except RuntimeError as exc:
+        raise InputError(f"DICOM series cannot be read ({_first_line(exc)})", case_id=case_id, file=folder,
+                         hint=IMAGE_HINT) from None
+
+
+def parse_roi_spec(spec: str | int | Sequence[str | int] | None) -> list[str] | None:
+    """Normalise ROI selections: ``"1;2"``, ``[1, "Tumor"]``, ``None`` (all)."""
+    if spec is None:
+        return None
+    if isinstance(spec, (int, np.integer)):
+        return [str(int(spec))]
+    if isinstance(spec, str):
+        parts = [p.strip() for p in spec.split(";")]
+    else:
+        parts = [str(p).strip() for p in spec]
+    parts = [p for p in parts if p and p.lower() != "nan"]
+    return parts or None
+
+
+def read_rois(path: str | Path, rois: Iterable[str | int] | None = None, *,
+              case_id: str | None = None) -> list[Roi]:
+    """Read a label map or a ``.seg.nrrd`` and return the selected ROIs.
+
+    ``rois``: label values (label maps, or segmentations by label value) or
+    segment names/IDs (segmentations); ``None`` selects every label/segment.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("mask file not found", case_id=case_id, file=path,
+                         hint="check the path (manifest paths are relative to the manifest's folder)")
+    wanted = parse_roi_spec(list(rois) if rois is not None and not isinstance(rois, (str, int)) else rois)
+    if is_segmentation_file(path):
+        return _read_segmentation_rois(path, wanted, case_id=case_id)
+    mask = read_image_any_components(path, case_id=case_id)
+    if mask.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError(f"mask has {mask.GetNumberOfComponentsPerPixel()} components per voxel but is not a "
+                         "Slicer segmentation (.seg.nrrd)", case_id=case_id, file=path,
+                         hint="save the mask as a label map, or as a .seg.nrrd from Slicer")
+    present = labels_present(mask)
+    if wanted is None:
+        if not present:
+            raise InputError("mask is empty (no voxel has a label other than 0)", case_id=case_id, file=path,
+                             hint="draw the ROI (Segment Editor) or check that this is the right mask file")
+        labels = present
+    else:
+        labels = []
+        for item in wanted:
+            try:
+                labels.append(int(float(item)))
+            except ValueError:
+                raise InputError(f"ROI '{item}' is a name, but a label map has only label values "
+                                 f"(present: {_fmt_labels(present)})", case_id=case_id, file=path,
+                                 hint="give label numbers, or use a Slicer .seg.nrrd to select segments by name") from None
+        missing = [lab for lab in labels if lab not in present]
+        if missing:
+            raise InputError(f"label {_fmt_labels(missing)} not in the mask; labels present: {_fmt_labels(present)}",
+                             case_id=case_id, file=path, hint="choose one of the labels present (--roi / the manifest's roi column)")
+    return [Roi(name=str(lab), label=lab, mask=mask, source=str(path)) for lab in labels]
+
+
+def read_image_any_components(path: Path, *, case_id: str | None = None) -> sitk.Image:
+    try:
+        return sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        raise InputError(f"cannot be read as a mask ({_first_line(exc)})", case_id=case_id, file=path,
+                         hint=IMAGE_HINT) from None
+
+
+def labels_present(mask: sitk.Image) -> list[int]:
+    """Non-zero label values in a label image, sorted."""
+    values = np.unique(sitk.GetArrayViewFromImage(mask))
+    return [int(v) for v in values if v != 0]
+
+
+def _fmt_labels(labels: Sequence[int]) -> str:
+    return ", ".join(str(lab) for lab in labels) if labels else "none"
+
+
+def _read_segmentation_rois(path: Path, wanted: list[str] | None, *, case_id: str | None) -> list[Roi]:
+    import slicerio
+
+    try:
+        meta = slicerio.read_segmentation(str(path), skip_voxels=True)
+    except Exception as exc:  # slicerio raises plain exceptions on malformed headers
+        raise InputError(f"cannot be read as a Slicer segmentation ({_first_line(exc)})", case_id=case_id,
+                         file=path, hint="re-save the segmentation from Slicer as .seg.nrrd") from None
+    segments = meta.get("segments", [])
+    voxels = read_image_any_components(path, case_id=case_id)
+    names = [s.get("name", s.get("id")) for s in segments]
+    if wanted is None:
+        chosen = segments
+    else:
+        chosen = []
+        for item in wanted:
+            match = [s for s in segments if item in (s.get("name"), s.get("id"))]
+            if not match and item.isdigit():
+                match = [s for s in segments if int(s.get("labelValue", 1)) == int(item)]
+            if not match:
+                raise InputError(f"segment '{item}' not in the segmentation; segments present: "
+                                 f"{', '.join(map(str, names)) or 'none'}", case_id=case_id, file=path,
+                                 hint="choose one of the segments present (--roi / the manifest's roi column)")
+            chosen.append(match[0])
+    if not chosen:
+        raise InputError("segmentation has no segments", case_id=case_id, file=path,
+                         hint="draw the ROI in Segment Editor and save the segmentation again")
+    layers: dict[int, sitk.Image] = {}
+    result = []
+    for seg in chosen:
+        layer = int(seg.get("layer", 0))
+        if layer not in layers:
+            if voxels.GetNumberOfComponentsPerPixel() > 1:
+                layers[layer] = sitk.VectorIndexSelectionCast(voxels, layer)
+            else:
+                layers[layer] = voxels
+        result.append(Roi(name=str(seg.get("name", seg.get("id"))), label=int(seg.get("labelValue", 1)),
+                          mask=layers[layer], source=str(path)))
+    return result
