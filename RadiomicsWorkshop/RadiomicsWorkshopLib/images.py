@@ -144,8 +144,8 @@ def read_image_any_components(path: Path, *, case_id: str | None = None) -> sitk
 
 def labels_present(mask: sitk.Image) -> list[int]:
     """Non-zero label values in a label image, sorted."""
-    values = np.unique(sitk.GetArrayViewFromImage(mask))
-    return [int(v) for v in values if v != 0]
+    array = sitk.GetArrayViewFromImage(mask)
+    return [int(v) for v in np.unique(array[array != 0])]  # ROIs are small: unique of the non-zero part only
 
 
 def _fmt_labels(labels: Sequence[int]) -> str:

@@ -1,0 +1,178 @@
+"""Command line: ``radiomics-workshop <step> ...`` (also ``python -m RadiomicsWorkshopLib``).
+
+Only argparse is imported at start-up so that ``--help`` answers at once;
+each step imports what it needs when it runs.
+
+Exit status: 0 all cases done, 1 some cases failed (see the failures table),
+2 the command could not run (bad option, settings, manifest, existing output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def _add_extract(sub) -> None:
+    p = sub.add_parser(
+        "extract", help="radiomics features (PyRadiomics) for one case or a cohort",
+        description="Extract PyRadiomics features for one image+mask (--image/--mask) or for every case of a "
+                    "manifest CSV (--manifest; columns case_id,image,mask[,roi,patient_id,label,site]). "
+                    "One row per (case_id, roi); with slice-wise settings one row per slice.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    src = p.add_argument_group("input (one case or a manifest)")
+    src.add_argument("--image", help="image file (NRRD, NIfTI, MHA, ...) or DICOM series folder")
+    src.add_argument("--mask", help="label map or Slicer .seg.nrrd segmentation")
+    src.add_argument("--roi", action="append", metavar="LABEL_OR_SEGMENT",
+                     help="label value or segment name; repeat for several (default: all labels/segments)")
+    src.add_argument("--case-id", help="case id for --image/--mask (default: image file name)")
+    src.add_argument("--patient-id", help="patient id for --image/--mask (kept in the table)")
+    src.add_argument("--manifest", help="cohort manifest CSV (paths relative to it)")
+    cfg = p.add_argument_group("settings")
+    cfg.add_argument("--preset", help="shipped preset: CT, MR, MR_2D, IBSI, ... (default MR)")
+    cfg.add_argument("--params", help="your own PyRadiomics parameter file (YAML)")
+    cfg.add_argument("--resample-mask", action="store_true",
+                     help="resample a mask whose grid differs from the image's onto it (nearest neighbour)")
+    cfg.add_argument("--no-roi-crop", action="store_true",
+                     help="filter the whole image as plain PyRadiomics does (slower, same numbers within 0.1%%)")
+    run = p.add_argument_group("run")
+    run.add_argument("--out", required=True, help="output table, .csv or .parquet")
+    run.add_argument("--jobs", type=int, default=1, help="cases in parallel (processes)")
+    run.add_argument("--overwrite", action="store_true", help="replace existing outputs and start again")
+    run.add_argument("--retry-failed", action="store_true", help="recompute cases that failed in an earlier run")
+    run.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto",
+                     help="progress display; jsonl: one JSON event per line on stdout (for Slicer)")
+    p.set_defaults(func=cmd_extract)
+
+
+def _add_presets(sub) -> None:
+    p = sub.add_parser("presets", help="list the shipped extraction presets, or print one",
+                       description="List the shipped presets, or print one (a PyRadiomics parameter file) "
+                                   "to start your own from.")
+    p.add_argument("name", nargs="?", help="preset to print")
+    p.set_defaults(func=cmd_presets)
+
+
+def _add_sample_data(sub) -> None:
+    p = sub.add_parser("sample-data", help="fetch PyRadiomics' sample cases (brain, breast, lung) with pip",
+                       description="Download PyRadiomics' source distribution with pip (the only network access "
+                                   "of this tool, and only when asked) and unpack its data/ folder: five cases "
+                                   "with labels and PyRadiomics' baseline feature values.")
+    p.add_argument("--dest", required=True, help="folder to unpack into")
+    p.add_argument("--manifest", help="also write a manifest CSV of the five cases here")
+    p.set_defaults(func=cmd_sample_data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="radiomics-workshop",
+        description="RadiomicsWorkshop: the radiomics workflow from the command line "
+                    "(the same core the 3D Slicer module runs).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<step>")
+    _add_extract(sub)
+    _add_presets(sub)
+    _add_sample_data(sub)
+    return parser
+
+
+def _fail(progress, exc) -> int:
+    message = str(exc)
+    if progress is not None and progress.mode == "jsonl":
+        progress.error(message, **({"file": exc.file, "case_id": exc.case_id, "hint": exc.hint}
+                                   if hasattr(exc, "hint") else {}))
+    else:
+        print(f"radiomics-workshop: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def cmd_extract(args) -> int:
+    from .progress import Progress
+
+    progress = Progress(args.progress, step="extract")
+    from .errors import SettingsError, WorkshopError
+
+    try:
+        if bool(args.manifest) == bool(args.image or args.mask):
+            raise SettingsError("give either --manifest, or --image and --mask",
+                                hint="radiomics-workshop extract --image IMG --mask MASK --out table.csv")
+        if args.jobs < 1:
+            raise SettingsError("--jobs must be at least 1")
+        from .cohort import run_cohort
+        from .manifest import Case, read_manifest
+        from .presets import load_params
+
+        params = load_params(preset=args.preset, params_file=args.params)
+        if args.manifest:
+            if args.roi:
+                raise SettingsError("--roi applies to --image/--mask; for a manifest use its roi column")
+            cases = read_manifest(args.manifest)
+        else:
+            if not (args.image and args.mask):
+                raise SettingsError("--image and --mask go together")
+            image = Path(args.image)
+            name = args.case_id or image.name.split(".")[0]
+            cases = [Case(case_id=name, image=image, mask=Path(args.mask), rois=args.roi,
+                          patient_id=args.patient_id)]
+        summary = run_cohort(cases, params, args.out, jobs=args.jobs, overwrite=args.overwrite,
+                             retry_failed=args.retry_failed, resample_mask=args.resample_mask,
+                             roi_crop=not args.no_roi_crop, progress=progress)
+    except WorkshopError as exc:
+        progress.close()
+        return _fail(progress, exc)
+    if progress.mode != "jsonl":
+        print(f"{summary.rows} row(s) from {len(cases) - len(summary.failed)} case(s) -> {summary.table} "
+              f"({summary.done} computed, {summary.skipped} already done, {len(summary.failed)} failed, "
+              f"{summary.seconds:.1f} s)", file=sys.stderr)
+        for failure in summary.failed:
+            print(f"  FAILED {failure['case_id']}: {failure['message']}", file=sys.stderr)
+        if summary.failed:
+            from .tables import failures_path
+
+            print(f"  failures listed in {failures_path(summary.table)}", file=sys.stderr)
+    return EXIT_OK if summary.ok else EXIT_SOME_FAILED
+
+
+def cmd_presets(args) -> int:
+    from .errors import WorkshopError
+    from .presets import list_presets, preset_path
+
+    if args.name:
+        try:
+            print(preset_path(args.name).read_text(), end="")
+        except WorkshopError as exc:
+            return _fail(None, exc)
+    else:
+        for name in list_presets():
+            print(name)
+    return EXIT_OK
+
+
+def cmd_sample_data(args) -> int:
+    from .errors import WorkshopError
+    from .sampledata import fetch_sample_data, write_sample_manifest
+
+    try:
+        folder = fetch_sample_data(Path(args.dest))
+        if args.manifest:
+            write_sample_manifest(folder, Path(args.manifest))
+    except WorkshopError as exc:
+        return _fail(None, exc)
+    print(f"sample data in {folder}", file=sys.stderr)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_ERROR
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    return args.func(args)

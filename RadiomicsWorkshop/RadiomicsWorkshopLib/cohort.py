@@ -1,0 +1,205 @@
+"""Running the extraction over a cohort: parallel, resumable, failure-tolerant.
+
+Each case is committed on its own, atomically, as one JSON file in
+``<table>.parts/`` (rows + provenance) or as a failure record; the table is
+assembled from those files at the end, in manifest order. A case is keyed by
+its id, the hashes of its input files and the settings, so re-running the same
+command skips what is done (an interrupted run resumes, a changed input or
+setting recomputes) and every case appears exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import tables
+from .errors import OutputExistsError, WorkshopError
+from .extraction import KEY_COLUMNS, extract_case_result, make_extractor, rows_to_frame
+from .manifest import Case
+from .presets import ExtractionParams
+from .progress import Progress
+from .provenance import file_digest, library_versions
+
+RUN_FILE = "run.json"
+
+
+@dataclass
+class CohortSummary:
+    table: Path
+    done: int = 0
+    skipped: int = 0
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    rows: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def parts_dir(table: Path) -> Path:
+    return table.with_name(table.name + ".parts")
+
+
+def _safe(case_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", case_id)[:80] + "-" + hashlib.sha1(case_id.encode()).hexdigest()[:8]
+
+
+def case_key(case: Case, params_digest: str, resample_mask: bool) -> tuple[str, dict[str, str]]:
+    hashes = {"image": file_digest(case.image), "mask": file_digest(case.mask)}
+    payload = json.dumps([case.case_id, hashes, case.rois, case.patient_id, params_digest, resample_mask])
+    return hashlib.sha256(payload.encode()).hexdigest()[:20], hashes
+
+
+# One extractor per worker process (PyRadiomics validates its settings on construction).
+_EXTRACTORS: dict[str, Any] = {}
+
+
+def _extractor_for(params: ExtractionParams):
+    digest = params.digest()
+    if digest not in _EXTRACTORS:
+        _EXTRACTORS[digest] = make_extractor(params)
+    return _EXTRACTORS[digest]
+
+
+def run_case(case: Case, params: ExtractionParams, part_file: Path, key: str, hashes: dict[str, str],
+             resample_mask: bool, roi_crop: bool) -> dict[str, Any]:
+    """Extract one case and commit it (or its failure) to ``part_file``; never raises for bad input."""
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {"key": key, "case_id": case.case_id, "image": str(case.image),
+                              "mask": str(case.mask), "hashes": hashes}
+    try:
+        result = extract_case_result(case.image, case.mask, params, rois=case.rois, case_id=case.case_id,
+                                     patient_id=case.patient_id, resample_mask=resample_mask,
+                                     roi_crop=roi_crop, extractor=_extractor_for(params))
+        record.update(status="ok", rows=result.rows, info=result.info)
+    except WorkshopError as exc:
+        record.update(status="failed", **{k: v for k, v in exc.to_record().items() if k != "case_id"})
+        record["file"] = exc.file
+    except Exception as exc:  # an unexpected failure of one case must not stop the cohort
+        record.update(status="failed", error=type(exc).__name__, message=str(exc) or type(exc).__name__,
+                      file=str(case.image), hint="unexpected error; see the traceback in the provenance",
+                      traceback=traceback.format_exc(limit=8))
+    record["seconds"] = round(time.perf_counter() - t0, 4)
+    tables.write_json(record, part_file)
+    return {k: v for k, v in record.items() if k not in ("rows", "info")}
+
+
+def _prepare_output(out: Path, params: ExtractionParams, overwrite: bool) -> Path:
+    parts = parts_dir(out)
+    run_file = parts / RUN_FILE
+    same_settings = run_file.is_file() and tables.read_json(run_file).get("params_digest") == params.digest()
+    if overwrite:
+        shutil.rmtree(parts, ignore_errors=True)
+    elif parts.exists() and not same_settings:
+        raise OutputExistsError(f"an earlier run with other settings left '{parts}'", file=out,
+                                hint="pass --overwrite to start again, or choose another --out")
+    elif out.exists() and not parts.exists():
+        raise OutputExistsError("output exists", file=out, hint="pass --overwrite to replace it, or choose another --out")
+    parts.mkdir(parents=True, exist_ok=True)
+    tables.write_json({"params_digest": params.digest(), "params": params.to_dict()}, run_file)
+    return parts
+
+
+def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, jobs: int = 1,
+               overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
+               roi_crop: bool = True, progress: Progress | None = None) -> CohortSummary:
+    """Extract features for every case into ``out`` (+ provenance, failures); see module doc."""
+    out = tables.check_table_path(out)
+    progress = progress or Progress("none", step="extract")
+    t0 = time.perf_counter()
+    parts = _prepare_output(out, params, overwrite)
+    summary = CohortSummary(table=out)
+    progress.start(len(cases), f"{len(cases)} case(s)")
+
+    todo: list[tuple[Case, Path, str, dict]] = []
+    for case in cases:
+        key, hashes = case_key(case, params.digest(), resample_mask)
+        part_file = parts / f"{_safe(case.case_id)}.json"
+        if part_file.is_file():
+            previous = tables.read_json(part_file)
+            if previous.get("key") == key and (previous["status"] == "ok" or not retry_failed):
+                summary.skipped += 1
+                progress.advance(case.case_id, skipped=True, failed=previous["status"] != "ok")
+                continue
+        todo.append((case, part_file, key, hashes))
+
+    def finished(status: dict) -> None:
+        failed = status["status"] != "ok"
+        summary.done += 1
+        if failed:
+            progress.error(status.get("message", ""), case_id=status["case_id"], file=status.get("file"),
+                           hint=status.get("hint"))
+        progress.advance(status["case_id"], failed=failed)
+
+    if jobs <= 1 or len(todo) <= 1:
+        for case, part_file, key, hashes in todo:
+            finished(run_case(case, params, part_file, key, hashes, resample_mask, roi_crop))
+    else:
+        import multiprocessing
+
+        _extractor_for(params)  # imported and validated once, inherited by forked workers
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
+            futures = [pool.submit(run_case, case, params, part_file, key, hashes, resample_mask, roi_crop)
+                       for case, part_file, key, hashes in todo]
+            for future in as_completed(futures):
+                finished(future.result())
+
+    _assemble(cases, params, out, parts, summary, resample_mask, time.perf_counter() - t0)
+    progress.close()
+    summary.seconds = time.perf_counter() - t0
+    progress.result(str(out), rows=summary.rows, done=summary.done, skipped=summary.skipped,
+                    failed=len(summary.failed), seconds=round(summary.seconds, 3))
+    return summary
+
+
+def _assemble(cases: list[Case], params: ExtractionParams, out: Path, parts: Path, summary: CohortSummary,
+              resample_mask: bool, seconds: float) -> None:
+    rows: list[dict[str, Any]] = []
+    per_case: dict[str, Any] = {}
+    for case in cases:
+        record = tables.read_json(parts / f"{_safe(case.case_id)}.json")
+        if record["status"] == "ok":
+            rows.extend(record["rows"])
+            per_case[case.case_id] = {"image": record["image"], "mask": record["mask"], "hashes": record["hashes"],
+                                      "seconds": record["seconds"], "info": record["info"]}
+        else:
+            summary.failed.append({"case_id": case.case_id, "image": record["image"], "mask": record["mask"],
+                                   "file": record.get("file"), "error": record.get("error"),
+                                   "message": record.get("message"), "hint": record.get("hint")})
+            per_case[case.case_id] = {"failed": True, **{k: record.get(k) for k in
+                                                         ("error", "message", "hint", "traceback", "hashes")}}
+    frame = rows_to_frame(rows) if rows else pd.DataFrame(columns=KEY_COLUMNS)
+    summary.rows = len(frame)
+    tables.write_table(frame, out)
+    failures = tables.failures_path(out)
+    if summary.failed:
+        pd.DataFrame(summary.failed).to_csv(failures, index=False)
+    elif failures.exists():
+        failures.unlink()
+    tables.write_json({
+        "table": out.name,
+        "step": "extract",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "settings": params.to_dict(),
+        "settings_digest": params.digest(),
+        "mask_resampling_requested": resample_mask,
+        "preprocessing": [],
+        "versions": library_versions(),
+        "cases": per_case,
+        "failures": summary.failed,
+        "timing": {"seconds_this_run": round(seconds, 3), "computed": summary.done, "skipped": summary.skipped},
+    }, tables.provenance_path(out))

@@ -1,0 +1,83 @@
+"""Feature tables and their sidecars, written atomically.
+
+A table is CSV or Parquet (by suffix). Next to ``features.csv`` lie
+``features.provenance.json`` (settings, versions, input hashes, timings,
+failures) and, when cases failed, ``features.failures.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import SettingsError
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+def check_table_path(path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise SettingsError(f"unsupported table type '{path.suffix}'", file=path,
+                            hint="name the output .csv or .parquet")
+    return path
+
+
+def provenance_path(table: str | Path) -> Path:
+    table = Path(table)
+    return table.with_name(table.stem + ".provenance.json")
+
+
+def failures_path(table: str | Path) -> Path:
+    table = Path(table)
+    return table.with_name(table.stem + ".failures.csv")
+
+
+def _atomic_target(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    return Path(tmp)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write CSV/Parquet via a temporary file and an atomic rename."""
+    path = check_table_path(path)
+    tmp = _atomic_target(path)
+    try:
+        if path.suffix.lower() == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    path = check_table_path(path)
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype={"case_id": str, "roi": str, "patient_id": str})
+
+
+def write_json(data: Any, path: str | Path) -> Path:
+    """Write JSON atomically (NaN allowed: feature values may be NaN)."""
+    path = Path(path)
+    tmp = _atomic_target(path)
+    try:
+        tmp.write_text(json.dumps(data, indent=1, default=str))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
