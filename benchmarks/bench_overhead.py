@@ -1,0 +1,65 @@
+"""(a) Our per-case overhead over calling PyRadiomics directly (default features).
+
+Baseline: ``RadiomicsFeatureExtractor().execute(image_path, mask_path)`` for
+each sample case. Ours: the cohort runner with --jobs 1 on the same cases
+(reads, input checks, hashing for resume, per-case commit, table, provenance).
+Runs alternate, repeated; the ratio of the medians must be at most 1.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+from common import CASES, case_paths, median, timed
+
+LIMIT = 1.1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cases", nargs="+", default=CASES)
+    args = parser.parse_args()
+
+    import radiomics
+    from radiomics import featureextractor
+
+    from RadiomicsWorkshopLib.cohort import run_cohort
+    from RadiomicsWorkshopLib.manifest import Case
+    from RadiomicsWorkshopLib.presets import load_params
+
+    radiomics.setVerbosity(logging.ERROR)
+    cases = [Case(case_id=name, image=case_paths(name)[0], mask=case_paths(name)[1]) for name in args.cases]
+    params = load_params(params={})  # PyRadiomics' defaults: original image, all feature classes
+
+    def direct():
+        extractor = featureextractor.RadiomicsFeatureExtractor()
+        for case in cases:
+            extractor.execute(str(case.image), str(case.mask))
+
+    def ours():
+        with tempfile.TemporaryDirectory() as tmp:
+            summary = run_cohort(cases, params, Path(tmp) / "features.csv", jobs=1)
+            assert summary.ok and summary.rows == len(cases)
+
+    direct()  # warm-up: imports, file cache
+    ours()
+    base, mine = [], []
+    for _ in range(args.repeat):
+        base.append(timed(direct)[0])
+        mine.append(timed(ours)[0])
+    ratio = median(mine) / median(base)
+    n = len(cases)
+    print(f"cases: {', '.join(args.cases)}; repeats: {args.repeat}")
+    print(f"PyRadiomics direct : {median(base) / n:.3f} s/case (median of {args.repeat})")
+    print(f"RadiomicsWorkshop  : {median(mine) / n:.3f} s/case")
+    print(f"overhead ratio ours/direct = {ratio:.3f}  (limit {LIMIT})")
+    return 0 if ratio <= LIMIT else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Shared by the benchmarks: where the code and the sample data are, and a timer.
+
+Benchmarks print ratios against a baseline measured in the same run (the
+machine is shared and noisy); absolute times are information only.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "RadiomicsWorkshop"))
+CASES = ["brain1", "brain2", "breast1", "lung1", "lung2"]
+
+
+def data_dir() -> Path:
+    folder = Path(os.environ.get("RADIOMICS_WORKSHOP_DATA", REPO / ".cache" / "sample-data"))
+    if not (folder / "brain1_image.nrrd").is_file():
+        sys.exit(f"sample data not found in {folder}: run `make sample-data`")
+    return folder
+
+
+def case_paths(name: str) -> tuple[Path, Path]:
+    folder = data_dir()
+    return folder / f"{name}_image.nrrd", folder / f"{name}_label.nrrd"
+
+
+def timed(function, *args, **kwargs) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+def median(values) -> float:
+    return statistics.median(values)
