@@ -47,6 +47,7 @@ bench: setup sample-data
 	$(PY) benchmarks/bench_overhead.py
 	$(PY) benchmarks/bench_roi_crop.py
 	$(PY) benchmarks/bench_jobs.py
+	$(PY) benchmarks/bench_cli_startup.py
 
 clean:
 	rm -rf $(VENV) .cache out

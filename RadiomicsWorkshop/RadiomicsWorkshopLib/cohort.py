@@ -74,6 +74,13 @@ def _extractor_for(params: ExtractionParams):
     return _EXTRACTORS[digest]
 
 
+def _init_worker(threads: int) -> None:
+    """Give each worker process its share of the cores (ITK would otherwise use them all in every worker)."""
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+
+
 def run_case(case: Case, params: ExtractionParams, part_file: Path, key: str, hashes: dict[str, str],
              resample_mask: bool, roi_crop: bool) -> dict[str, Any]:
     """Extract one case and commit it (or its failure) to ``part_file``; never raises for bad input."""
@@ -152,7 +159,10 @@ def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, 
 
         _extractor_for(params)  # imported and validated once, inherited by forked workers
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
+        workers = min(jobs, len(todo))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(threads,)) as pool:
             futures = [pool.submit(run_case, case, params, part_file, key, hashes, resample_mask, roi_crop)
                        for case, part_file, key, hashes in todo]
             for future in as_completed(futures):
