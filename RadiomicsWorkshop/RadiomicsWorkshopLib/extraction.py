@@ -111,16 +111,8 @@ def extract_case_result(
     try:
         image_obj = image if isinstance(image, sitk.Image) else images.read_image(image, case_id=case_id)
         if isinstance(mask, sitk.Image):
-            present = images.labels_present(mask)
-            wanted = images.parse_roi_spec(list(rois) if rois is not None and not isinstance(rois, (str, int))
-                                           else rois)
-            labels = [int(float(r)) for r in wanted] if wanted else present
-            missing = [lab for lab in labels if lab not in present]
-            if missing or not labels:
-                raise InputError(f"label {', '.join(map(str, missing)) or '(any)'} not in the mask; labels "
-                                 f"present: {', '.join(map(str, present)) or 'none'}",
-                                 hint="choose one of the labels present")
-            roi_list = [images.Roi(str(lab), lab, mask, mask_file) for lab in labels]
+            roi_list = images.rois_from_label_image(mask, images.parse_roi_spec(rois), case_id=case_id,
+                                                    source=mask_file)
         else:
             roi_list = images.read_rois(mask, rois, case_id=case_id)
         settings = params.settings

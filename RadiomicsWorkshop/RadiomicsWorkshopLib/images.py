@@ -79,7 +79,7 @@ def _read_dicom_series(folder: Path, *, case_id: str | None) -> sitk.Image:
                          hint=IMAGE_HINT) from None
 
 
-def parse_roi_spec(spec: str | int | Sequence[str | int] | None) -> list[str] | None:
+def parse_roi_spec(spec: str | int | Iterable[str | int] | None) -> list[str] | None:
     """Normalise ROI selections: ``"1;2"``, ``[1, "Tumor"]``, ``None`` (all)."""
     if spec is None:
         return None
@@ -104,7 +104,7 @@ def read_rois(path: str | Path, rois: Iterable[str | int] | None = None, *,
     if not path.exists():
         raise InputError("mask file not found", case_id=case_id, file=path,
                          hint="check the path (manifest paths are relative to the manifest's folder)")
-    wanted = parse_roi_spec(list(rois) if rois is not None and not isinstance(rois, (str, int)) else rois)
+    wanted = parse_roi_spec(rois)
     if is_segmentation_file(path):
         return _read_segmentation_rois(path, wanted, case_id=case_id)
     mask = read_image_any_components(path, case_id=case_id)
@@ -112,10 +112,16 @@ def read_rois(path: str | Path, rois: Iterable[str | int] | None = None, *,
         raise InputError(f"mask has {mask.GetNumberOfComponentsPerPixel()} components per voxel but is not a "
                          "Slicer segmentation (.seg.nrrd)", case_id=case_id, file=path,
                          hint="save the mask as a label map, or as a .seg.nrrd from Slicer")
+    return rois_from_label_image(mask, wanted, case_id=case_id, source=str(path))
+
+
+def rois_from_label_image(mask: sitk.Image, wanted: list[str] | None, *, case_id: str | None = None,
+                          source: str = "<in-memory mask>") -> list[Roi]:
+    """ROIs of a label map: the ``wanted`` label values, or every label present."""
     present = labels_present(mask)
     if wanted is None:
         if not present:
-            raise InputError("mask is empty (no voxel has a label other than 0)", case_id=case_id, file=path,
+            raise InputError("mask is empty (no voxel has a label other than 0)", case_id=case_id, file=source,
                              hint="draw the ROI (Segment Editor) or check that this is the right mask file")
         labels = present
     else:
@@ -125,13 +131,13 @@ def read_rois(path: str | Path, rois: Iterable[str | int] | None = None, *,
                 labels.append(int(float(item)))
             except ValueError:
                 raise InputError(f"ROI '{item}' is a name, but a label map has only label values "
-                                 f"(present: {_fmt_labels(present)})", case_id=case_id, file=path,
+                                 f"(present: {_fmt_labels(present)})", case_id=case_id, file=source,
                                  hint="give label numbers, or use a Slicer .seg.nrrd to select segments by name") from None
         missing = [lab for lab in labels if lab not in present]
         if missing:
             raise InputError(f"label {_fmt_labels(missing)} not in the mask; labels present: {_fmt_labels(present)}",
-                             case_id=case_id, file=path, hint="choose one of the labels present (--roi / the manifest's roi column)")
-    return [Roi(name=str(lab), label=lab, mask=mask, source=str(path)) for lab in labels]
+                             case_id=case_id, file=source, hint="choose one of the labels present (--roi / the manifest's roi column)")
+    return [Roi(name=str(lab), label=lab, mask=mask, source=source) for lab in labels]
 
 
 def read_image_any_components(path: Path, *, case_id: str | None = None) -> sitk.Image:
