@@ -74,6 +74,13 @@ def _extractor_for(params: ExtractionParams):
     return _EXTRACTORS[digest]
 
 
+def _input_size(case: Case) -> int:
+    try:
+        return case.image.stat().st_size if case.image.is_file() else 0
+    except OSError:
+        return 0
+
+
 def _init_worker(threads: int) -> None:
     """Give each worker process its share of the cores (ITK would otherwise use them all in every worker)."""
     import SimpleITK as sitk
@@ -81,10 +88,15 @@ def _init_worker(threads: int) -> None:
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
 
 
-def run_case(case: Case, params: ExtractionParams, part_file: Path, key: str, hashes: dict[str, str],
-             resample_mask: bool, roi_crop: bool) -> dict[str, Any]:
-    """Extract one case and commit it (or its failure) to ``part_file``; never raises for bad input."""
+def run_case(case: Case, params: ExtractionParams, part_file: Path, resample_mask: bool, roi_crop: bool,
+             keyed: tuple[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """Extract one case and commit it (or its failure) to ``part_file``; never raises for bad input.
+
+    ``keyed`` is the case key and input hashes when the caller has them; else
+    they are computed here, in the worker, so hashing runs in parallel too.
+    """
     t0 = time.perf_counter()
+    key, hashes = keyed or case_key(case, params.digest(), resample_mask)
     record: dict[str, Any] = {"key": key, "case_id": case.case_id, "image": str(case.image),
                               "mask": str(case.mask), "hashes": hashes}
     try:
@@ -131,17 +143,18 @@ def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, 
     summary = CohortSummary(table=out)
     progress.start(len(cases), f"{len(cases)} case(s)")
 
-    todo: list[tuple[Case, Path, str, dict]] = []
+    todo: list[tuple[Case, Path, tuple[str, dict] | None]] = []
     for case in cases:
-        key, hashes = case_key(case, params.digest(), resample_mask)
         part_file = parts / f"{_safe(case.case_id)}.json"
-        if part_file.is_file():
+        keyed = None
+        if part_file.is_file():  # only then is the key needed here, to decide whether to skip
+            keyed = case_key(case, params.digest(), resample_mask)
             previous = tables.read_json(part_file)
-            if previous.get("key") == key and (previous["status"] == "ok" or not retry_failed):
+            if previous.get("key") == keyed[0] and (previous["status"] == "ok" or not retry_failed):
                 summary.skipped += 1
                 progress.advance(case.case_id, skipped=True, failed=previous["status"] != "ok")
                 continue
-        todo.append((case, part_file, key, hashes))
+        todo.append((case, part_file, keyed))
 
     def finished(status: dict) -> None:
         failed = status["status"] != "ok"
@@ -152,19 +165,21 @@ def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, 
         progress.advance(status["case_id"], failed=failed)
 
     if jobs <= 1 or len(todo) <= 1:
-        for case, part_file, key, hashes in todo:
-            finished(run_case(case, params, part_file, key, hashes, resample_mask, roi_crop))
+        for case, part_file, keyed in todo:
+            finished(run_case(case, params, part_file, resample_mask, roi_crop, keyed))
     else:
         import multiprocessing
 
         _extractor_for(params)  # imported and validated once, inherited by forked workers
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        # Largest images first, so that no big case starts last while the other workers idle.
+        todo.sort(key=lambda item: _input_size(item[0]), reverse=True)
         workers = min(jobs, len(todo))
         threads = max(1, (os.cpu_count() or 1) // workers)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                                  initargs=(threads,)) as pool:
-            futures = [pool.submit(run_case, case, params, part_file, key, hashes, resample_mask, roi_crop)
-                       for case, part_file, key, hashes in todo]
+            futures = [pool.submit(run_case, case, params, part_file, resample_mask, roi_crop, keyed)
+                       for case, part_file, keyed in todo]
             for future in as_completed(futures):
                 finished(future.result())
 
