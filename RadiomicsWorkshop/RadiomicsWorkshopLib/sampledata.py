@@ -24,8 +24,9 @@ def fetch_sample_data(dest: Path) -> Path:
     if all((dest / f"{c}_image.nrrd").is_file() for c in CASES) and (dest / "baseline").is_dir():
         return dest
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet",
-               "--dest", tmp, PYRADIOMICS_SDIST]
+        # --no-build-isolation: pip prepares the sdist's metadata, and PyRadiomics' setup needs numpy.
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "--no-binary", ":all:",
+               "--quiet", "--dest", tmp, PYRADIOMICS_SDIST]
         done = subprocess.run(cmd, capture_output=True, text=True)
         archives = list(Path(tmp).glob("pyradiomics-*.tar.gz"))
         if done.returncode != 0 or not archives:
