@@ -41,7 +41,8 @@ def _add_extract(sub) -> None:
                      help="filter the whole image as plain PyRadiomics does (slower, same numbers within 0.1%%)")
     run = p.add_argument_group("run")
     run.add_argument("--out", required=True, help="output table, .csv or .parquet")
-    run.add_argument("--jobs", type=int, default=1, help="cases in parallel (processes)")
+    run.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                     help="cores to use: cases run in parallel processes (ITK filters get the cores left over)")
     run.add_argument("--overwrite", action="store_true", help="replace existing outputs and start again")
     run.add_argument("--retry-failed", action="store_true", help="recompute cases that failed in an earlier run")
     run.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto",

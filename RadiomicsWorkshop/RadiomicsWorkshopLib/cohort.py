@@ -10,6 +10,7 @@ setting recomputes) and every case appears exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -86,6 +87,19 @@ def _init_worker(threads: int) -> None:
     import SimpleITK as sitk
 
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+
+
+@contextlib.contextmanager
+def itk_threads(threads: int):
+    """``--jobs N`` is a budget of N cores: ITK's filters get N threads while it runs in this process."""
+    import SimpleITK as sitk
+
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(max(1, threads))
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
 
 
 def run_case(case: Case, params: ExtractionParams, part_file: Path, resample_mask: bool, roi_crop: bool,
@@ -165,8 +179,9 @@ def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, 
         progress.advance(status["case_id"], failed=failed)
 
     if jobs <= 1 or len(todo) <= 1:
-        for case, part_file, keyed in todo:
-            finished(run_case(case, params, part_file, resample_mask, roi_crop, keyed))
+        with itk_threads(jobs):
+            for case, part_file, keyed in todo:
+                finished(run_case(case, params, part_file, resample_mask, roi_crop, keyed))
     else:
         import multiprocessing
 
@@ -175,7 +190,7 @@ def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, 
         # Largest images first, so that no big case starts last while the other workers idle.
         todo.sort(key=lambda item: _input_size(item[0]), reverse=True)
         workers = min(jobs, len(todo))
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = max(1, jobs // workers)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                                  initargs=(threads,)) as pool:
             futures = [pool.submit(run_case, case, params, part_file, resample_mask, roi_crop, keyed)
