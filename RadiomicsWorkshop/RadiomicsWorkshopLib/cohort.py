@@ -64,17 +64,6 @@ def case_key(case: Case, params_digest: str, resample_mask: bool) -> tuple[str, 
     return hashlib.sha256(payload.encode()).hexdigest()[:20], hashes
 
 
-# One extractor per worker process (PyRadiomics validates its settings on construction).
-_EXTRACTORS: dict[str, Any] = {}
-
-
-def _extractor_for(params: ExtractionParams):
-    digest = params.digest()
-    if digest not in _EXTRACTORS:
-        _EXTRACTORS[digest] = make_extractor(params)
-    return _EXTRACTORS[digest]
-
-
 def _input_size(case: Case) -> int:
     try:
         return case.image.stat().st_size if case.image.is_file() else 0
@@ -116,7 +105,7 @@ def run_case(case: Case, params: ExtractionParams, part_file: Path, resample_mas
     try:
         result = extract_case_result(case.image, case.mask, params, rois=case.rois, case_id=case.case_id,
                                      patient_id=case.patient_id, resample_mask=resample_mask,
-                                     roi_crop=roi_crop, extractor=_extractor_for(params))
+                                     roi_crop=roi_crop, extractor=make_extractor(params))
         record.update(status="ok", rows=result.rows, info=result.info)
     except WorkshopError as exc:
         record.update(status="failed", **{k: v for k, v in exc.to_record().items() if k != "case_id"})
@@ -185,7 +174,7 @@ def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, 
     else:
         import multiprocessing
 
-        _extractor_for(params)  # imported and validated once, inherited by forked workers
+        make_extractor(params)  # imported and validated once, inherited by forked workers
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         # Largest images first, so that no big case starts last while the other workers idle.
         todo.sort(key=lambda item: _input_size(item[0]), reverse=True)

@@ -9,6 +9,8 @@ to the provenance, not into the table, so that every column is numeric.
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -49,11 +51,22 @@ def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def make_extractor(params: ExtractionParams):
     """A PyRadiomics extractor for these settings (quiet: warnings only)."""
+    return extractor_for(params.pyradiomics)
+
+
+_EXTRACTORS: dict[str, Any] = {}
+
+
+def extractor_for(pyradiomics_params: dict):
+    """A PyRadiomics extractor, one per distinct settings per process (construction validates a schema)."""
     import radiomics
     from radiomics import featureextractor
 
-    radiomics.setVerbosity(logging.ERROR)
-    return featureextractor.RadiomicsFeatureExtractor(dict(params.pyradiomics))
+    key = json.dumps(pyradiomics_params, sort_keys=True, default=str)
+    if key not in _EXTRACTORS:
+        radiomics.setVerbosity(logging.ERROR)
+        _EXTRACTORS[key] = featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(pyradiomics_params))
+    return _EXTRACTORS[key]
 
 
 def _execute(extractor, image: sitk.Image, mask: sitk.Image, label: int, crop: bool) -> dict[str, Any]:
@@ -140,6 +153,9 @@ def extract_case_result(
                                                      roi_crop, case_id, mask_file)
             else:
                 features, diagnostics = _run(extractor, image_obj, mask_img, roi, roi_crop, case_id, mask_file)
+                for agg_name, aggregation in params.aggregations.items():
+                    features.update(_aggregated(agg_name, aggregation, image_obj, mask_img, roi, params,
+                                                roi_crop, case_id, mask_file))
                 row = dict(keys)
                 if params.slicewise:
                     row["slice"] = 0
@@ -154,7 +170,17 @@ def extract_case_result(
         raise exc.with_context(case_id=case_id, file=image_file)
 
 
+def _with_background(image: sitk.Image, mask: sitk.Image) -> tuple[sitk.Image, sitk.Image]:
+    """PyRadiomics refuses a mask without background ("No labels found"): an ROI that fills the
+    whole image (or slice) gets a one-voxel border, mirrored in the image, 0 in the mask."""
+    if np.any(sitk.GetArrayViewFromImage(mask) == 0):
+        return image, mask
+    pad = [1 if size > 1 else 0 for size in image.GetSize()]
+    return sitk.MirrorPad(image, pad, pad), sitk.ConstantPad(mask, pad, pad, 0)
+
+
 def _run(extractor, image, mask, roi, crop, case_id, mask_file):
+    image, mask = _with_background(image, mask)
     try:
         return _split_result(_execute(extractor, image, mask, roi.label, crop))
     except (ValueError, RuntimeError, IndexError) as exc:
@@ -162,6 +188,27 @@ def _run(extractor, image, mask, roi, crop, case_id, mask_file):
         raise InputError(f"PyRadiomics cannot extract ROI '{roi.name}': {' '.join(str(exc).split())}",
                          case_id=case_id, file=mask_file,
                          hint="check the ROI and the settings (a 2D ROI needs a 2D preset, e.g. MR_2D)") from None
+
+
+def _aggregated(name: str, aggregation: dict, image, mask, roi, params, crop, case_id, mask_file) -> dict[str, float]:
+    """Texture features of one extra aggregation, renamed ``<imageType>-<name>_<class>_<feature>``."""
+    extractor = extractor_for(aggregation["pyradiomics"])
+    if aggregation["per_slice"]:  # IBSI "2D": features per slice, averaged over the slices
+        axis = _slice_axis(aggregation["pyradiomics"]["setting"])
+        per_slice = []
+        for index in _slices_with_roi(mask, roi.label, axis):
+            mask_slice = _take_slice(mask, axis, index)
+            if np.count_nonzero(sitk.GetArrayViewFromImage(mask_slice) == roi.label) >= params.minimum_roi_voxels:
+                per_slice.append(_run(extractor, _take_slice(image, axis, index), mask_slice, roi, crop,
+                                      case_id, mask_file)[0])
+        features = {key: float(np.mean([f[key] for f in per_slice])) for key in per_slice[0]} if per_slice else {}
+    else:
+        features = _run(extractor, image, mask, roi, crop, case_id, mask_file)[0]
+    renamed = {}
+    for key, value in features.items():
+        image_type, rest = key.split("_", 1)
+        renamed[f"{image_type}-{name}_{rest}"] = value
+    return renamed
 
 
 def _extract_slices(extractor, image, mask, roi, params, keys, result, crop, case_id, mask_file) -> dict:

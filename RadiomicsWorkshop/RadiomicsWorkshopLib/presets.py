@@ -2,9 +2,17 @@
 
 A preset is a PyRadiomics parameter file (YAML) in ``Resources/Presets`` of the
 Slicer module (installed into the package as ``RadiomicsWorkshopLib/presets``).
-A file may carry one section of our own, ``workshop:`` (e.g. ``slicewise:
-true``), which is taken out before the rest goes to PyRadiomics, so any plain
-PyRadiomics parameter file works as it is.
+A file may carry one section of our own, ``workshop:``, which is taken out
+before the rest goes to PyRadiomics, so any plain PyRadiomics parameter file
+works as it is. Its options:
+
+- ``slicewise: true`` -- one row per slice instead of one per ROI;
+- ``minimum_roi_voxels: N`` -- smaller ROIs are refused (default 2);
+- ``aggregations:`` -- extra texture aggregations (IBSI's 3D merged, 2.5D, 2D
+  ...) computed in the same run, each a name mapping to ``setting`` overrides,
+  a ``featureClass`` section and ``per_slice: true`` for features computed
+  slice by slice and averaged over slices. Their columns are named
+  ``<imageType>-<name>_<class>_<feature>``, e.g. ``original-2D-averaged_glcm_Contrast``.
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ from typing import Any
 
 from .errors import SettingsError
 
-WORKSHOP_KEYS = {"slicewise": bool, "minimum_roi_voxels": int}
+WORKSHOP_KEYS = {"slicewise": bool, "minimum_roi_voxels": int, "aggregations": dict}
+AGGREGATION_KEYS = {"setting", "featureClass", "per_slice"}
 
 
 def preset_dirs() -> list[Path]:
@@ -53,7 +62,8 @@ class ExtractionParams:
     slicewise: bool = False
     minimum_roi_voxels: int = 2
     source: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: name -> {"pyradiomics": PyRadiomics parameters, "per_slice": bool}
+    aggregations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -61,7 +71,8 @@ class ExtractionParams:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "slicewise": self.slicewise,
-                "minimum_roi_voxels": self.minimum_roi_voxels, "pyradiomics": self.pyradiomics}
+                "minimum_roi_voxels": self.minimum_roi_voxels, "pyradiomics": self.pyradiomics,
+                "aggregations": self.aggregations}
 
     def digest(self) -> str:
         """Stable hash of everything that changes the numbers."""
@@ -98,8 +109,30 @@ def params_from_dict(data: dict, *, name: str = "custom", source: str | None = N
         if not isinstance(value, WORKSHOP_KEYS[key]):
             raise SettingsError(f"'workshop: {key}' must be {WORKSHOP_KEYS[key].__name__}", file=source)
     validate_pyradiomics(data, source=source)
+    aggregations = {}
+    for agg_name, spec in (ours.get("aggregations") or {}).items():
+        aggregations[str(agg_name)] = _aggregation(str(agg_name), spec or {}, data, source)
+    if aggregations and ours.get("slicewise"):
+        raise SettingsError("'workshop: aggregations' and 'slicewise' do not go together", file=source,
+                            hint="slice-wise rows are already 2D; drop one of the two")
     return ExtractionParams(name=name, pyradiomics=data, slicewise=bool(ours.get("slicewise", False)),
-                            minimum_roi_voxels=int(ours.get("minimum_roi_voxels", 2)), source=source)
+                            minimum_roi_voxels=int(ours.get("minimum_roi_voxels", 2)), source=source,
+                            aggregations=aggregations)
+
+
+def _aggregation(name: str, spec: dict, main: dict, source: str | None) -> dict[str, Any]:
+    """PyRadiomics parameters of one extra aggregation: the main ones with its overrides."""
+    unknown = set(spec) - AGGREGATION_KEYS
+    if unknown or "_" in name or not name:
+        raise SettingsError(f"aggregation '{name}': unknown key(s) {', '.join(sorted(unknown))}" if unknown
+                            else f"aggregation name '{name}' must be non-empty and without '_'", file=source,
+                            hint=f"keys: {', '.join(sorted(AGGREGATION_KEYS))}")
+    params = {"imageType": copy.deepcopy(main.get("imageType") or {"Original": {}}),
+              "featureClass": copy.deepcopy(spec.get("featureClass") or main.get("featureClass") or {}),
+              "setting": {**(main.get("setting") or {}), **(spec.get("setting") or {})}}
+    params["featureClass"] = {k: v for k, v in params["featureClass"].items() if not k.startswith("shape")}
+    validate_pyradiomics(params, source=source)
+    return {"pyradiomics": params, "per_slice": bool(spec.get("per_slice", False))}
 
 
 def validate_pyradiomics(data: dict, *, source: str | None = None) -> None:
