@@ -1,0 +1,508 @@
+"""Radiomics Workshop: the Slicer layer.
+
+Thin by design (see DESIGN.md): MRML nodes are written to temporary files,
+the Slicer-free core runs as a subprocess (``PythonSlicer -m
+RadiomicsWorkshopLib ...``) whose JSON-lines progress drives the progress bar,
+and its output files are loaded back as nodes. No feature is computed here.
+"""
+
+import csv
+import importlib.util
+import json
+import logging
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from typing import Annotated, Callable, Optional, Union
+
+import qt
+import vtk
+
+import slicer
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleLogic,
+    ScriptedLoadableModuleTest,
+    ScriptedLoadableModuleWidget,
+)
+from slicer.util import VTKObservationMixin
+from slicer.parameterNodeWrapper import Choice, parameterNodeWrapper
+
+from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
+
+MODULE_DIR = os.path.dirname(os.path.abspath(__file__))
+PRESET_DIR = os.path.join(MODULE_DIR, "Resources", "Presets")
+REQUIREMENTS = os.path.join(MODULE_DIR, "Resources", "requirements.txt")
+KEY_COLUMNS = ("case_id", "roi", "patient_id")
+
+
+def presetNames() -> list[str]:
+    """Presets shipped with the module (PyRadiomics parameter files)."""
+    if not os.path.isdir(PRESET_DIR):
+        return ["MR"]
+    return sorted(os.path.splitext(name)[0] for name in os.listdir(PRESET_DIR) if name.endswith(".yaml"))
+
+
+#
+# RadiomicsWorkshop
+#
+
+
+class RadiomicsWorkshop(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("Radiomics Workshop")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Radiomics")]
+        self.parent.dependencies = ["Segmentations"]
+        self.parent.contributors = ["RadiomicsWorkshop developers"]
+        self.parent.helpText = _("""
+The radiomics model-development workflow of a radiomics workshop: draw the ROI (Segment Editor),
+extract PyRadiomics features for a volume and a segmentation or label map, with a preset (CT, MR,
+MR_2D, IBSI) or your own PyRadiomics parameter file. The work runs in the RadiomicsWorkshop core,
+outside Slicer's user interface, with progress and Cancel; the same core runs whole cohorts from the
+command line (<tt>radiomics-workshop extract --manifest cohort.csv</tt>).
+""")
+        self.parent.acknowledgementText = _("""
+Built on PyRadiomics (van Griethuysen et al., Cancer Research 2017), SimpleITK and 3D Slicer.
+""")
+
+
+#
+# RadiomicsWorkshopParameterNode
+#
+
+
+@parameterNodeWrapper
+class RadiomicsWorkshopParameterNode:
+    """State of the module, saved with the scene.
+
+    inputVolume - image to extract features from.
+    inputRoi - segmentation (segments by name) or label map (every label).
+    preset - shipped extraction preset, used when no parameter file is given.
+    outputTable - table that receives one row per ROI.
+    """
+
+    inputVolume: vtkMRMLScalarVolumeNode
+    inputRoi: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]
+    preset: Annotated[str, Choice(presetNames())] = "MR" if "MR" in presetNames() else presetNames()[0]
+    outputTable: vtkMRMLTableNode
+
+
+#
+# RadiomicsWorkshopWidget
+#
+
+
+class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._run = None
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/RadiomicsWorkshop.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = RadiomicsWorkshopLogic()
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+
+        self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.editRoiButton.connect("clicked(bool)", self.onEditRoiButton)
+        self.ui.roiSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.updateSegmentList)
+        self.ui.progressBar.hide()
+        self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        if self._run:
+            self._run.cancel()
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+
+    def exit(self) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+        if not self._parameterNode.inputVolume:
+            self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+        if not self._parameterNode.inputRoi:
+            self._parameterNode.inputRoi = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
+
+    def setParameterNode(self, inputParameterNode: Optional[RadiomicsWorkshopParameterNode]) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+            self._checkCanApply()
+            self.updateSegmentList()
+
+    def _checkCanApply(self, caller=None, event=None) -> None:
+        if self._run:
+            return
+        ready = bool(self._parameterNode and self._parameterNode.inputVolume and self._parameterNode.inputRoi)
+        self.ui.applyButton.enabled = ready
+        self.ui.applyButton.toolTip = _("Extract features") if ready else _("Select a volume and a segmentation")
+        self.ui.editRoiButton.enabled = bool(self._parameterNode and self._parameterNode.inputVolume)
+
+    def updateSegmentList(self, node=None) -> None:
+        """List the segments of the selected segmentation, checked: the ones to extract."""
+        self.ui.segmentList.clear()
+        roi = self._parameterNode.inputRoi if self._parameterNode else None
+        if not roi or not roi.IsA("vtkMRMLSegmentationNode"):
+            self.ui.segmentList.enabled = False
+            return
+        self.ui.segmentList.enabled = True
+        segmentation = roi.GetSegmentation()
+        for index in range(segmentation.GetNumberOfSegments()):
+            item = qt.QListWidgetItem(segmentation.GetNthSegment(index).GetName())
+            item.setFlags(item.flags() | qt.Qt.ItemIsUserCheckable)
+            item.setCheckState(qt.Qt.Checked)
+            self.ui.segmentList.addItem(item)
+
+    def selectedSegmentNames(self) -> Optional[list[str]]:
+        if not self.ui.segmentList.enabled:
+            return None
+        items = [self.ui.segmentList.item(i) for i in range(self.ui.segmentList.count)]
+        return [item.text() for item in items if item.checkState() == qt.Qt.Checked]
+
+    def onEditRoiButton(self) -> None:
+        self.logic.openSegmentEditor(self._parameterNode.inputVolume, self._parameterNode.inputRoi)
+
+    def onApplyButton(self) -> None:
+        if self._run:  # the button reads "Cancel" while running
+            self._run.cancel()
+            return
+        if not self.logic.ensureDependencies():
+            return
+        parameterFile = self.ui.parameterFileLineEdit.currentPath or None
+        with slicer.util.tryWithErrorDisplay(_("Failed to start feature extraction."), waitCursor=True):
+            self._run = self.logic.startExtraction(
+                self._parameterNode.inputVolume, self._parameterNode.inputRoi,
+                preset=self._parameterNode.preset, parameterFile=parameterFile,
+                segmentNames=self.selectedSegmentNames(), outputTableNode=self._parameterNode.outputTable,
+                onProgress=self.onProgress, onFinished=self.onFinished)
+            self.ui.applyButton.text = _("Cancel")
+            self.ui.progressBar.setValue(0)
+            self.ui.progressBar.show()
+            self.ui.statusLabel.text = _("Extracting features...")
+
+    def onProgress(self, done: int, total: int, message: str) -> None:
+        self.ui.progressBar.setMaximum(max(total, 1))
+        self.ui.progressBar.setValue(done)
+        self.ui.statusLabel.text = message
+
+    def onFinished(self, tableNode, errorMessage: Optional[str]) -> None:
+        self._run = None
+        self.ui.applyButton.text = _("Apply")
+        self.ui.progressBar.hide()
+        self._checkCanApply()
+        if errorMessage:
+            self.ui.statusLabel.text = _("Failed.")
+            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
+            return
+        if tableNode is None:
+            self.ui.statusLabel.text = _("Cancelled.")
+            return
+        self._parameterNode.outputTable = tableNode
+        self.ui.statusLabel.text = _("{rows} row(s), {columns} features").format(
+            rows=tableNode.GetNumberOfRows(), columns=tableNode.GetNumberOfColumns() - 2)
+        self.logic.showTable(tableNode)
+
+
+#
+# Running the core
+#
+
+
+class CoreProcess:
+    """One run of the Slicer-free core as a subprocess.
+
+    Reads its JSON-lines events on a background thread and hands them to the
+    main thread through a queue polled by a QTimer, so Slicer stays responsive.
+    ``cancel()`` kills the process and its children.
+    """
+
+    def __init__(self, args: list[str], onEvent: Callable[[dict], None], onExit: Callable[[int], None]) -> None:
+        self.args = args
+        self._onEvent = onEvent
+        self._onExit = onExit
+        self._queue = queue.Queue()
+        self.cancelled = False
+        self.log: list[str] = []
+        environment = {"PYTHONPATH": os.pathsep.join([MODULE_DIR] + os.environ.get("PYTHONPATH", "").split(os.pathsep))}
+        logging.info("Running: %s", " ".join(args))
+        self.process = slicer.util.launchConsoleProcess(args, updateEnvironment=environment)
+        threading.Thread(target=self._read, daemon=True).start()
+        self._timer = qt.QTimer()
+        self._timer.setInterval(100)
+        self._timer.connect("timeout()", self._poll)
+        self._timer.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self._queue.put(("line", line.rstrip()))
+        self.process.wait()
+        self._queue.put(("exit", self.process.returncode))
+
+    def _poll(self) -> None:
+        while not self._queue.empty():
+            kind, payload = self._queue.get_nowait()
+            if kind == "exit":
+                self._timer.stop()
+                self._onExit(payload)
+                return
+            self.log.append(payload)
+            try:
+                event = json.loads(payload)
+            except ValueError:
+                logging.info(payload)  # plain output (warnings of the libraries)
+                continue
+            if isinstance(event, dict):
+                self._onEvent(event)
+
+    def wait(self) -> None:
+        """Block until the process ends (console/scripted use), handling its events."""
+        while self._timer.isActive():
+            self._poll()
+            slicer.app.processEvents()
+            qt.QThread.msleep(20)
+
+    def cancel(self) -> None:
+        """Kill the process tree: PythonSlicer is a launcher, and --jobs runs worker processes."""
+        self.cancelled = True
+        if self.process.poll() is not None:
+            return
+        if os.name == "nt":
+            subprocess.run(["taskkill", "/F", "/T", "/PID", str(self.process.pid)], capture_output=True)
+            return
+        try:
+            import psutil
+
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                child.kill()
+        except Exception:  # psutil missing or the process already gone: fall back on pkill
+            subprocess.run(["pkill", "-KILL", "-P", str(self.process.pid)], capture_output=True)
+        self.process.kill()
+
+
+def pythonSlicerExecutable() -> str:
+    """Slicer's Python interpreter for subprocesses (PythonSlicer), as Slicer's own tools launch it."""
+    return shutil.which("PythonSlicer") or sys.executable
+
+
+#
+# RadiomicsWorkshopLogic
+#
+
+
+class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
+    """Console API: ``logic = slicer.util.getModuleLogic("RadiomicsWorkshop")``."""
+
+    def __init__(self) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+
+    def getParameterNode(self):
+        return RadiomicsWorkshopParameterNode(super().getParameterNode())
+
+    # Dependencies
+
+    def ensureDependencies(self, prompt: bool = True) -> bool:
+        """Install the core's Python packages on first use (never Slicer's own SimpleITK or numpy).
+
+        PyRadiomics 3.0.1 builds from source and needs numpy at build time, so it is
+        installed without build isolation after numpy's build helpers.
+        """
+        if all(importlib.util.find_spec(name) for name in ("radiomics", "slicerio", "yaml", "pandas")):
+            return True  # checked without importing: the core runs in its own process
+        if prompt and not slicer.util.confirmOkCancelDisplay(
+                _("Radiomics Workshop needs PyRadiomics and a few Python packages. Install them now?"),
+                windowTitle=_("Install dependencies")):
+            return False
+        import slicer.packaging
+
+        requirements = slicer.packaging.load_requirements(REQUIREMENTS)
+        slicer.packaging.pip_ensure(requirements, requester="RadiomicsWorkshop", prompt_install=False)
+        slicer.util.pip_install("setuptools wheel versioneer")
+        slicer.util.pip_install("--no-build-isolation pyradiomics==3.0.1")
+        return True
+
+    # Segment Editor
+
+    def openSegmentEditor(self, volumeNode, roiNode) -> None:
+        """Switch to Segment Editor on this volume and segmentation, to draw or fix the ROI."""
+        if roiNode is None or not roiNode.IsA("vtkMRMLSegmentationNode"):
+            roiNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "ROI")
+            roiNode.CreateDefaultDisplayNodes()
+            if volumeNode:
+                roiNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
+        slicer.util.selectModule("SegmentEditor")
+        editor = slicer.util.getModuleWidget("SegmentEditor").editor
+        editor.setSegmentationNode(roiNode)
+        if volumeNode:
+            editor.setSourceVolumeNode(volumeNode)
+
+    # Extraction
+
+    def extractionCommand(self, imageFile: str, maskFile: str, outFile: str, preset: str = "MR",
+                          parameterFile: Optional[str] = None, segmentNames: Optional[list[str]] = None,
+                          caseId: str = "case") -> list[str]:
+        args = [pythonSlicerExecutable(), "-m", "RadiomicsWorkshopLib", "extract", "--image", imageFile,
+                "--mask", maskFile, "--out", outFile, "--case-id", caseId, "--progress", "jsonl", "--overwrite"]
+        args += ["--params", parameterFile] if parameterFile else ["--preset", preset]
+        for name in segmentNames or []:
+            args += ["--roi", name]
+        return args
+
+    def startExtraction(self, volumeNode, roiNode, preset: str = "MR", parameterFile: Optional[str] = None,
+                        segmentNames: Optional[list[str]] = None, outputTableNode=None,
+                        onProgress: Optional[Callable[[int, int, str], None]] = None,
+                        onFinished: Optional[Callable] = None) -> CoreProcess:
+        """Write the nodes to a temporary folder and start the core; ``onFinished(tableNode, error)``."""
+        if not volumeNode or not roiNode:
+            raise ValueError(_("Select a volume and a segmentation or label map."))
+        if segmentNames is not None and not segmentNames:
+            raise ValueError(_("Select at least one segment."))
+        folder = tempfile.mkdtemp(prefix="RadiomicsWorkshop-", dir=slicer.app.temporaryPath)
+        imageFile = os.path.join(folder, "image.nrrd")
+        maskFile = os.path.join(folder, "mask.seg.nrrd" if roiNode.IsA("vtkMRMLSegmentationNode") else "mask.nrrd")
+        outFile = os.path.join(folder, "features.csv")
+        slicer.util.exportNode(volumeNode, imageFile)
+        slicer.util.exportNode(roiNode, maskFile)
+        errors: list[str] = []
+
+        def onEvent(event: dict) -> None:
+            if event.get("event") == "progress" and onProgress:
+                onProgress(int(event.get("done", 0)), int(event.get("total", 1)), str(event.get("message", "")))
+            elif event.get("event") == "error":
+                errors.append(event.get("message", ""))
+
+        def onExit(returnCode: int) -> None:
+            tableNode, error = None, None
+            if run.cancelled:
+                pass
+            elif returnCode != 0 or not os.path.exists(outFile):
+                error = "\n".join(errors) or "\n".join(run.log[-20:]) or _("Feature extraction failed.")
+            else:
+                tableNode = self.loadFeatureTable(outFile, outputTableNode, name=f"{volumeNode.GetName()} features")
+            shutil.rmtree(folder, ignore_errors=True)
+            if onFinished:
+                onFinished(tableNode, error)
+
+        command = self.extractionCommand(imageFile, maskFile, outFile, preset=preset, parameterFile=parameterFile,
+                                         segmentNames=segmentNames, caseId=volumeNode.GetName())
+        run = CoreProcess(command, onEvent, onExit)
+        return run
+
+    def extractFeatures(self, volumeNode, roiNode, preset: str = "MR", segmentNames: Optional[list[str]] = None,
+                        parameterFile: Optional[str] = None, outputTableNode=None):
+        """Extract features and wait: returns a vtkMRMLTableNode, one row per ROI, numeric feature columns."""
+        result = {}
+
+        def finished(tableNode, error):
+            result.update(table=tableNode, error=error)
+
+        run = self.startExtraction(volumeNode, roiNode, preset=preset, parameterFile=parameterFile,
+                                   segmentNames=segmentNames, outputTableNode=outputTableNode, onFinished=finished)
+        run.wait()
+        if result.get("error"):
+            raise RuntimeError(result["error"])
+        return result.get("table")
+
+    # Results
+
+    def loadFeatureTable(self, csvFile: str, tableNode=None, name: str = "Features"):
+        """The core's CSV as a table node: key columns as text, every feature as a number."""
+        with open(csvFile, newline="") as handle:
+            rows = list(csv.reader(handle))
+        header, records = rows[0], rows[1:]
+        if tableNode is None:
+            tableNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", slicer.mrmlScene.GenerateUniqueName(name))
+        wasModified = tableNode.StartModify()
+        tableNode.RemoveAllColumns()
+        for index, column in enumerate(header):
+            array = vtk.vtkStringArray() if column in KEY_COLUMNS or column == "slice" else vtk.vtkDoubleArray()
+            array.SetName(column)
+            for record in records:
+                value = record[index]
+                if isinstance(array, vtk.vtkStringArray):
+                    array.InsertNextValue(value)
+                else:
+                    array.InsertNextValue(float(value) if value not in ("", "nan", "NaN") else float("nan"))
+            tableNode.AddColumn(array)
+        tableNode.SetUseColumnNameAsColumnHeader(True)
+        tableNode.EndModify(wasModified)
+        return tableNode
+
+    def showTable(self, tableNode) -> None:
+        slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView)
+        slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(tableNode.GetID())
+        slicer.app.applicationLogic().PropagateTableSelection()
+
+
+#
+# RadiomicsWorkshopTest
+#
+
+
+class RadiomicsWorkshopTest(ScriptedLoadableModuleTest):
+    """Light in-Slicer test; the full one is Testing/Python/RadiomicsWorkshopModuleTest.py."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_ExtractSphere()
+
+    def test_ExtractSphere(self):
+        import numpy as np
+        import SampleData
+
+        volumeNode = SampleData.downloadSample("MRHead")
+        segmentationNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+        segmentationNode.CreateDefaultDisplayNodes()
+        segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
+        segmentId = segmentationNode.GetSegmentation().AddEmptySegment("Sphere")
+        voxels = slicer.util.arrayFromVolume(volumeNode)
+        k, j, i = np.indices(voxels.shape)
+        centre = np.array(voxels.shape) // 2
+        sphere = ((k - centre[0]) ** 2 + (j - centre[1]) ** 2 + (i - centre[2]) ** 2) < 10 ** 2
+        slicer.util.updateSegmentBinaryLabelmapFromArray(sphere.astype(np.uint8), segmentationNode, segmentId,
+                                                         volumeNode)
+        logic = RadiomicsWorkshopLogic()
+        self.assertTrue(logic.ensureDependencies(prompt=False))
+        table = logic.extractFeatures(volumeNode, segmentationNode, preset="MR")
+        self.assertEqual(table.GetNumberOfRows(), 1)
+        self.assertEqual(table.GetCellText(0, 1), "Sphere")
+        column = table.GetTable().GetColumnByName("original_firstorder_Mean")
+        self.assertIsNotNone(column)
+        self.assertGreater(column.GetValue(0), 0)
+        self.delayDisplay("Test passed")

@@ -1,0 +1,66 @@
+"""In-Slicer test (Slicer's CI): the module's console API on a sample volume.
+
+Runs the whole Slicer path: nodes -> temporary files -> core subprocess ->
+table node, for a segmentation with two named segments and for a label map.
+"""
+
+import numpy as np
+
+import slicer
+from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest
+
+
+class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_segmentation_two_segments()
+        self.setUp()
+        self.test_labelmap_and_bad_segment()
+
+    def _volumeAndSpheres(self):
+        import SampleData
+
+        volumeNode = SampleData.downloadSample("MRHead")
+        voxels = slicer.util.arrayFromVolume(volumeNode)
+        k, j, i = np.indices(voxels.shape)
+        centre = np.array(voxels.shape) // 2
+        big = ((k - centre[0]) ** 2 + (j - centre[1]) ** 2 + (i - centre[2]) ** 2) < 12 ** 2
+        small = ((k - centre[0]) ** 2 + (j - centre[1] - 30) ** 2 + (i - centre[2]) ** 2) < 6 ** 2
+        return volumeNode, big, small
+
+    def test_segmentation_two_segments(self):
+        volumeNode, big, small = self._volumeAndSpheres()
+        segmentationNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+        segmentationNode.CreateDefaultDisplayNodes()
+        segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
+        for name, mask in (("Big", big), ("Small", small)):
+            segmentId = segmentationNode.GetSegmentation().AddEmptySegment(name)
+            slicer.util.updateSegmentBinaryLabelmapFromArray(mask.astype(np.uint8), segmentationNode, segmentId,
+                                                             volumeNode)
+        logic = slicer.util.getModuleLogic("RadiomicsWorkshop")
+        self.assertTrue(logic.ensureDependencies(prompt=False))
+        table = logic.extractFeatures(volumeNode, segmentationNode, preset="MR")
+        self.assertEqual(table.GetNumberOfRows(), 2)
+        self.assertEqual([table.GetCellText(r, 1) for r in range(2)], ["Big", "Small"])
+        volume = table.GetTable().GetColumnByName("original_shape_VoxelVolume")
+        self.assertTrue(volume.IsNumeric())
+        spacing = np.prod(volumeNode.GetSpacing())
+        self.assertAlmostEqual(volume.GetValue(0) / spacing, float(big.sum()), delta=1)
+        only = logic.extractFeatures(volumeNode, segmentationNode, preset="MR", segmentNames=["Small"])
+        self.assertEqual(only.GetNumberOfRows(), 1)
+
+    def test_labelmap_and_bad_segment(self):
+        volumeNode, big, small = self._volumeAndSpheres()
+        labels = big.astype(np.uint8) + 2 * small.astype(np.uint8)
+        labelNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
+        labelNode.CopyOrientation(volumeNode)
+        slicer.util.updateVolumeFromArray(labelNode, labels)
+        logic = slicer.util.getModuleLogic("RadiomicsWorkshop")
+        table = logic.extractFeatures(volumeNode, labelNode, preset="MR")
+        self.assertEqual([table.GetCellText(r, 1) for r in range(table.GetNumberOfRows())], ["1", "2"])
+        with self.assertRaises(RuntimeError) as caught:
+            logic.extractFeatures(volumeNode, labelNode, preset="MR", segmentNames=["7"])
+        self.assertIn("labels present: 1, 2", str(caught.exception))
