@@ -38,10 +38,21 @@ def failures_path(table: str | Path) -> Path:
     return table.with_name(table.stem + ".failures.csv")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def _atomic_target(path: Path):
+    """A temporary file beside ``path`` (same file system, so the final rename is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
+    os.chmod(tmp, _FILE_MODE)  # mkstemp makes it private; outputs get the usual permissions
     return Path(tmp)
 
 
