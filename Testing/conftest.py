@@ -7,7 +7,6 @@ A missing data folder is an error, not a skip: the tests exist to run on it.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -20,8 +19,10 @@ SAMPLE_CASES = ["brain1", "brain2", "breast1", "lung1", "lung2"]
 
 
 def sample_data_dir() -> Path:
-    folder = Path(os.environ.get("RADIOMICS_WORKSHOP_DATA", REPO / ".cache" / "sample-data"))
-    if not (folder / "brain1_image.nrrd").is_file():
+    from RadiomicsWorkshopLib.sampledata import default_data_dir, has_sample_data
+
+    folder = default_data_dir()
+    if not has_sample_data(folder):
         pytest.fail(f"PyRadiomics sample data not found in {folder}: run `make sample-data` "
                     "(or set RADIOMICS_WORKSHOP_DATA)", pytrace=False)
     return folder

@@ -6,7 +6,6 @@ machine is shared and noisy); absolute times are information only.
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
@@ -18,8 +17,10 @@ CASES = ["brain1", "brain2", "breast1", "lung1", "lung2"]
 
 
 def data_dir() -> Path:
-    folder = Path(os.environ.get("RADIOMICS_WORKSHOP_DATA", REPO / ".cache" / "sample-data"))
-    if not (folder / "brain1_image.nrrd").is_file():
+    from RadiomicsWorkshopLib.sampledata import default_data_dir, has_sample_data
+
+    folder = default_data_dir()
+    if not has_sample_data(folder):
         sys.exit(f"sample data not found in {folder}: run `make sample-data`")
     return folder
 

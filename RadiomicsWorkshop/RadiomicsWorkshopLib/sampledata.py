@@ -19,9 +19,20 @@ CASES = ["brain1", "brain2", "breast1", "lung1", "lung2"]
 PYRADIOMICS_SDIST = "pyradiomics==3.0.1"
 
 
+def default_data_dir() -> Path:
+    """``$RADIOMICS_WORKSHOP_DATA``, else ``.cache/sample-data`` of the source checkout (where `make` puts it)."""
+    import os
+
+    return Path(os.environ.get("RADIOMICS_WORKSHOP_DATA", Path(__file__).resolve().parents[2] / ".cache" / "sample-data"))
+
+
+def has_sample_data(folder: Path) -> bool:
+    return all((folder / f"{c}_image.nrrd").is_file() for c in CASES) and (folder / "baseline").is_dir()
+
+
 def fetch_sample_data(dest: Path) -> Path:
     """Unpack PyRadiomics' ``data/`` folder into ``dest`` (skipped when already there)."""
-    if all((dest / f"{c}_image.nrrd").is_file() for c in CASES) and (dest / "baseline").is_dir():
+    if has_sample_data(dest):
         return dest
     with tempfile.TemporaryDirectory() as tmp:
         # --no-build-isolation: pip prepares the sdist's metadata, and PyRadiomics' setup needs numpy.
