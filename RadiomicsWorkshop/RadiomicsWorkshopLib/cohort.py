@@ -11,6 +11,7 @@ setting recomputes) and every case appears exactly once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -58,9 +59,10 @@ def _safe(case_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", case_id)[:80] + "-" + hashlib.sha1(case_id.encode()).hexdigest()[:8]
 
 
-def case_key(case: Case, params_digest: str, resample_mask: bool) -> tuple[str, dict[str, str]]:
+def case_key(case: Case, settings_digest: str, extra: Any = None) -> tuple[str, dict[str, str]]:
+    """The key a committed case is found under: id, input hashes, settings."""
     hashes = {"image": file_digest(case.image), "mask": file_digest(case.mask)}
-    payload = json.dumps([case.case_id, hashes, case.rois, case.patient_id, params_digest, resample_mask])
+    payload = json.dumps([case.case_id, hashes, case.rois, case.patient_id, settings_digest, extra], default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:20], hashes
 
 
@@ -91,8 +93,8 @@ def itk_threads(threads: int):
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
 
 
-def run_case(case: Case, params: ExtractionParams, part_file: Path, resample_mask: bool, roi_crop: bool,
-             keyed: tuple[str, dict[str, str]] | None = None) -> dict[str, Any]:
+def run_case(case: Case, part_file: Path, keyed: tuple[str, dict[str, str]] | None = None, *,
+             params: ExtractionParams, resample_mask: bool, roi_crop: bool) -> dict[str, Any]:
     """Extract one case and commit it (or its failure) to ``part_file``; never raises for bad input.
 
     ``keyed`` is the case key and input hashes when the caller has them; else
@@ -100,13 +102,23 @@ def run_case(case: Case, params: ExtractionParams, part_file: Path, resample_mas
     """
     t0 = time.perf_counter()
     key, hashes = keyed or case_key(case, params.digest(), resample_mask)
+    return commit_case(case, part_file, key, hashes, lambda: _extract(case, params, resample_mask, roi_crop), t0)
+
+
+def _extract(case: Case, params: ExtractionParams, resample_mask: bool, roi_crop: bool) -> dict[str, Any]:
+    result = extract_case_result(case.image, case.mask, params, rois=case.rois, case_id=case.case_id,
+                                 patient_id=case.patient_id, resample_mask=resample_mask,
+                                 roi_crop=roi_crop, extractor=make_extractor(params))
+    return {"rows": result.rows, "info": result.info}
+
+
+def commit_case(case: Case, part_file: Path, key: str, hashes: dict[str, str], work: Callable[[], dict],
+                t0: float) -> dict[str, Any]:
+    """Run ``work`` for one case and commit its result, or its failure, atomically to ``part_file``."""
     record: dict[str, Any] = {"key": key, "case_id": case.case_id, "image": str(case.image),
                               "mask": str(case.mask), "hashes": hashes}
     try:
-        result = extract_case_result(case.image, case.mask, params, rois=case.rois, case_id=case.case_id,
-                                     patient_id=case.patient_id, resample_mask=resample_mask,
-                                     roi_crop=roi_crop, extractor=make_extractor(params))
-        record.update(status="ok", rows=result.rows, info=result.info)
+        record.update(status="ok", **work())
     except WorkshopError as exc:
         record.update(status="failed", **{k: v for k, v in exc.to_record().items() if k != "case_id"})
         record["file"] = exc.file
@@ -119,10 +131,11 @@ def run_case(case: Case, params: ExtractionParams, part_file: Path, resample_mas
     return {k: v for k, v in record.items() if k not in ("rows", "info")}
 
 
-def _prepare_output(out: Path, params: ExtractionParams, overwrite: bool) -> Path:
+def prepare_parts(out: Path, digest: str, settings: dict, overwrite: bool) -> Path:
+    """The folder of per-case commits for ``out``: resumed when the settings match, else refused."""
     parts = parts_dir(out)
     run_file = parts / RUN_FILE
-    same_settings = run_file.is_file() and tables.read_json(run_file).get("params_digest") == params.digest()
+    same_settings = run_file.is_file() and tables.read_json(run_file).get("params_digest") == digest
     if overwrite:
         shutil.rmtree(parts, ignore_errors=True)
     elif parts.exists() and not same_settings:
@@ -131,27 +144,29 @@ def _prepare_output(out: Path, params: ExtractionParams, overwrite: bool) -> Pat
     elif out.exists() and not parts.exists():
         raise OutputExistsError("output exists", file=out, hint="pass --overwrite to replace it, or choose another --out")
     parts.mkdir(parents=True, exist_ok=True)
-    tables.write_json({"params_digest": params.digest(), "params": params.to_dict()}, run_file)
+    tables.write_json({"params_digest": digest, **settings}, run_file)
     return parts
 
 
-def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, jobs: int = 1,
-               overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
-               roi_crop: bool = True, progress: Progress | None = None) -> CohortSummary:
-    """Extract features for every case into ``out`` (+ provenance, failures); see module doc."""
-    out = tables.check_table_path(out)
-    progress = progress or Progress("none", step="extract")
-    t0 = time.perf_counter()
-    parts = _prepare_output(out, params, overwrite)
-    summary = CohortSummary(table=out)
-    progress.start(len(cases), f"{len(cases)} case(s)")
+def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple[str, dict]], task: Callable,
+                  summary: CohortSummary, *, jobs: int = 1, retry_failed: bool = False,
+                  progress: Progress | None = None) -> None:
+    """Run ``task(case, part_file, keyed)`` for every case not already committed under this key.
 
+    The one runner of every batch step: skips done cases, runs the others in
+    this process (``jobs`` 1) or in ``jobs`` processes, reports progress. The
+    task commits its own result (or failure) to ``part_file`` and returns a
+    small status dict; ``task`` must be picklable (a module-level function or
+    a functools.partial of one).
+    """
+    progress = progress or Progress("none")
+    progress.start(len(cases), f"{len(cases)} case(s)")
     todo: list[tuple[Case, Path, tuple[str, dict] | None]] = []
     for case in cases:
         part_file = parts / f"{_safe(case.case_id)}.json"
         keyed = None
         if part_file.is_file():  # only then is the key needed here, to decide whether to skip
-            keyed = case_key(case, params.digest(), resample_mask)
+            keyed = key_fn(case)
             previous = tables.read_json(part_file)
             if previous.get("key") == keyed[0] and (previous["status"] == "ok" or not retry_failed):
                 summary.skipped += 1
@@ -170,23 +185,36 @@ def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, 
     if jobs <= 1 or len(todo) <= 1:
         with itk_threads(jobs):
             for case, part_file, keyed in todo:
-                finished(run_case(case, params, part_file, resample_mask, roi_crop, keyed))
-    else:
-        import multiprocessing
+                finished(task(case, part_file, keyed))
+        return
+    import multiprocessing
 
-        make_extractor(params)  # imported and validated once, inherited by forked workers
-        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        # Largest images first, so that no big case starts last while the other workers idle.
-        todo.sort(key=lambda item: _input_size(item[0]), reverse=True)
-        workers = min(jobs, len(todo))
-        threads = max(1, jobs // workers)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(threads,)) as pool:
-            futures = [pool.submit(run_case, case, params, part_file, resample_mask, roi_crop, keyed)
-                       for case, part_file, keyed in todo]
-            for future in as_completed(futures):
-                finished(future.result())
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    # Largest images first, so that no big case starts last while the other workers idle.
+    todo.sort(key=lambda item: _input_size(item[0]), reverse=True)
+    workers = min(jobs, len(todo))
+    threads = max(1, jobs // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        futures = [pool.submit(task, case, part_file, keyed) for case, part_file, keyed in todo]
+        for future in as_completed(futures):
+            finished(future.result())
 
+
+def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, jobs: int = 1,
+               overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
+               roi_crop: bool = True, progress: Progress | None = None) -> CohortSummary:
+    """Extract features for every case into ``out`` (+ provenance, failures); see module doc."""
+    out = tables.check_table_path(out)
+    progress = progress or Progress("none", step="extract")
+    t0 = time.perf_counter()
+    parts = prepare_parts(out, params.digest(), {"params": params.to_dict()}, overwrite)
+    summary = CohortSummary(table=out)
+    make_extractor(params)  # imported and validated once, inherited by forked workers
+    process_cases(cases, parts, functools.partial(case_key, settings_digest=params.digest(),
+                                                  extra=resample_mask),
+                  functools.partial(run_case, params=params, resample_mask=resample_mask, roi_crop=roi_crop),
+                  summary, jobs=jobs, retry_failed=retry_failed, progress=progress)
     _assemble(cases, params, out, parts, summary, resample_mask, time.perf_counter() - t0)
     progress.close()
     summary.seconds = time.perf_counter() - t0
