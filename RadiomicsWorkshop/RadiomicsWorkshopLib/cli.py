@@ -37,6 +37,8 @@ def _add_extract(sub) -> None:
     cfg.add_argument("--params", help="your own PyRadiomics parameter file (YAML)")
     cfg.add_argument("--resample-mask", action="store_true",
                      help="resample a mask whose grid differs from the image's onto it (nearest neighbour)")
+    cfg.add_argument("--preprocess", metavar="RECIPE",
+                     help="apply a preprocessing recipe (shipped name or YAML/JSON file) on the fly")
     cfg.add_argument("--no-roi-crop", action="store_true",
                      help="filter the whole image as plain PyRadiomics does (slower, same numbers within 0.1%%)")
     run = p.add_argument_group("run")
@@ -48,6 +50,86 @@ def _add_extract(sub) -> None:
     run.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto",
                      help="progress display; jsonl: one JSON event per line on stdout (for Slicer)")
     p.set_defaults(func=cmd_extract)
+
+
+def _add_preprocess(sub) -> None:
+    p = sub.add_parser(
+        "preprocess", help="N4 bias field, denoising, resampling, normalisation for one image or a cohort",
+        description="Apply a preprocessing recipe (an ordered list of steps: n4, denoise, resample, normalize) "
+                    "to one image (--image [--mask]) or to every case of a manifest. Writes the images (and "
+                    "resampled masks) under --out-dir with a provenance sidecar each, and --out-dir/manifest.csv "
+                    "pointing at them, ready for `extract --manifest`.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--image", help="image file or DICOM series folder")
+    p.add_argument("--mask", help="label map (resampled along with the image; used by 'roi' regions)")
+    p.add_argument("--case-id", help="case id for --image (default: image file name)")
+    p.add_argument("--manifest", help="cohort manifest CSV")
+    p.add_argument("--recipe", required=True, help="shipped recipe (brain_MR, prostate_T2w, CT) or a YAML/JSON file")
+    p.add_argument("--out-dir", required=True, help="folder for the preprocessed images and the new manifest")
+    p.add_argument("--bias-field", action="store_true", help="also write the N4 bias field")
+    p.add_argument("--resample-mask", action="store_true", help="resample a mask on another grid onto the image")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cores to use")
+    p.add_argument("--overwrite", action="store_true", help="start again, replacing earlier outputs")
+    p.add_argument("--retry-failed", action="store_true", help="recompute cases that failed before")
+    p.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto")
+    p.set_defaults(func=cmd_preprocess)
+
+
+def _cases_from_args(args):
+    """The cases of --manifest, or the one case of --image/--mask."""
+    from .errors import SettingsError
+    from .manifest import Case, read_manifest
+
+    if bool(args.manifest) == bool(args.image):
+        raise SettingsError("give either --manifest, or --image (with --mask)",
+                            hint=f"radiomics-workshop {args.command} --image IMG --mask MASK ...")
+    if args.manifest:
+        if getattr(args, "roi", None):
+            raise SettingsError("--roi applies to --image/--mask; for a manifest use its roi column")
+        return read_manifest(args.manifest)
+    if args.command == "extract" and not args.mask:
+        raise SettingsError("--image and --mask go together")
+    image = Path(args.image)
+    return [Case(case_id=args.case_id or image.name.split(".")[0], image=image,
+                 mask=Path(args.mask) if args.mask else None, rois=getattr(args, "roi", None),
+                 patient_id=getattr(args, "patient_id", None))]
+
+
+def cmd_preprocess(args) -> int:
+    from .errors import SettingsError, WorkshopError
+    from .progress import Progress
+
+    progress = Progress(args.progress, step="preprocess")
+    try:
+        if args.jobs < 1:
+            raise SettingsError("--jobs must be at least 1")
+        from .preprocess_cohort import run_preprocess
+        from .recipes import load_recipe
+
+        recipe = load_recipe(args.recipe)
+        cases = _cases_from_args(args)
+        summary = run_preprocess(cases, recipe, args.out_dir, jobs=args.jobs, overwrite=args.overwrite,
+                                 retry_failed=args.retry_failed, resample_mask=args.resample_mask,
+                                 keep_bias_field=args.bias_field, progress=progress)
+    except WorkshopError as exc:
+        progress.close()
+        return _fail(progress, exc)
+    _report(progress, summary, len(cases), "preprocessed image(s)")
+    return EXIT_OK if summary.ok else EXIT_SOME_FAILED
+
+
+def _report(progress, summary, n_cases: int, what: str) -> None:
+    if progress.mode == "jsonl":
+        return
+    print(f"{summary.rows} {what} from {n_cases - len(summary.failed)} case(s) -> {summary.table} "
+          f"({summary.done} computed, {summary.skipped} already done, {len(summary.failed)} failed, "
+          f"{summary.seconds:.1f} s)", file=sys.stderr)
+    for failure in summary.failed:
+        print(f"  FAILED {failure['case_id']}: {failure['message']}", file=sys.stderr)
+    if summary.failed:
+        from .tables import failures_path
+
+        print(f"  failures listed in {failures_path(summary.table)}", file=sys.stderr)
 
 
 def _add_presets(sub) -> None:
@@ -78,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<step>")
     _add_extract(sub)
+    _add_preprocess(sub)
     _add_presets(sub)
     _add_sample_data(sub)
     return parser
@@ -100,43 +183,28 @@ def cmd_extract(args) -> int:
     from .errors import SettingsError, WorkshopError
 
     try:
-        if bool(args.manifest) == bool(args.image or args.mask):
-            raise SettingsError("give either --manifest, or --image and --mask",
-                                hint="radiomics-workshop extract --image IMG --mask MASK --out table.csv")
         if args.jobs < 1:
             raise SettingsError("--jobs must be at least 1")
         from .cohort import run_cohort
-        from .manifest import Case, read_manifest
         from .presets import load_params
 
         params = load_params(preset=args.preset, params_file=args.params)
-        if args.manifest:
-            if args.roi:
-                raise SettingsError("--roi applies to --image/--mask; for a manifest use its roi column")
-            cases = read_manifest(args.manifest)
-        else:
-            if not (args.image and args.mask):
-                raise SettingsError("--image and --mask go together")
-            image = Path(args.image)
-            name = args.case_id or image.name.split(".")[0]
-            cases = [Case(case_id=name, image=image, mask=Path(args.mask), rois=args.roi,
-                          patient_id=args.patient_id)]
+        if args.preprocess:
+            from .recipes import load_recipe
+
+            params.recipe = load_recipe(args.preprocess)
+            if params.recipe.needs_cohort_fit():
+                raise SettingsError("this recipe learns histogram landmarks on a cohort",
+                                    hint="run `radiomics-workshop preprocess --manifest ...` first, then extract "
+                                         "from the manifest it writes")
+        cases = _cases_from_args(args)
         summary = run_cohort(cases, params, args.out, jobs=args.jobs, overwrite=args.overwrite,
                              retry_failed=args.retry_failed, resample_mask=args.resample_mask,
                              roi_crop=not args.no_roi_crop, progress=progress)
     except WorkshopError as exc:
         progress.close()
         return _fail(progress, exc)
-    if progress.mode != "jsonl":
-        print(f"{summary.rows} row(s) from {len(cases) - len(summary.failed)} case(s) -> {summary.table} "
-              f"({summary.done} computed, {summary.skipped} already done, {len(summary.failed)} failed, "
-              f"{summary.seconds:.1f} s)", file=sys.stderr)
-        for failure in summary.failed:
-            print(f"  FAILED {failure['case_id']}: {failure['message']}", file=sys.stderr)
-        if summary.failed:
-            from .tables import failures_path
-
-            print(f"  failures listed in {failures_path(summary.table)}", file=sys.stderr)
+    _report(progress, summary, len(cases), "row(s)")
     return EXIT_OK if summary.ok else EXIT_SOME_FAILED
 
 

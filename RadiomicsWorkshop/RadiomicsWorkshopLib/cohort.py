@@ -254,7 +254,8 @@ def _assemble(cases: list[Case], params: ExtractionParams, out: Path, parts: Pat
         "settings": params.to_dict(),
         "settings_digest": params.digest(),
         "mask_resampling_requested": resample_mask,
-        "preprocessing": [],
+        "preprocessing": {case_id: c.get("info", {}).get("preprocessing") for case_id, c in per_case.items()
+                          if c.get("info", {}).get("preprocessing")},
         "versions": library_versions(),
         "cases": per_case,
         "failures": summary.failed,

@@ -130,10 +130,15 @@ def extract_case_result(
             roi_list = images.read_rois(mask, rois, case_id=case_id)
         settings = params.settings
         validation.check_finite(image_obj, case_id=case_id, image_file=image_file)
+        preprocessing_log = None
+        if params.recipe is not None:
+            image_obj, roi_list, preprocessing_log = _preprocess(params.recipe, image_obj, roi_list, resample_mask,
+                                                                 case_id, image_file, mask_file)
         validation.check_dimensionality(image_obj, settings, params.name, case_id=case_id, image_file=image_file)
         if extractor is None:
             extractor = make_extractor(params)
-        result = CaseResult(case_id=case_id, info={"image": image_file, "mask": mask_file, "rois": {}})
+        result = CaseResult(case_id=case_id, info={"image": image_file, "mask": mask_file, "rois": {},
+                                                   "preprocessing": preprocessing_log or _sidecar(image)})
         aligned: dict[int, tuple[sitk.Image, str | None]] = {}
         for roi in roi_list:
             if id(roi.mask) not in aligned:
@@ -168,6 +173,37 @@ def extract_case_result(
         return result
     except WorkshopError as exc:
         raise exc.with_context(case_id=case_id, file=image_file)
+
+
+def _preprocess(recipe, image, roi_list, resample_mask, case_id, image_file, mask_file):
+    """Apply a recipe on the fly; masks follow the image onto its new grid."""
+    from .preprocessing import resample_mask as resample_label_map
+    from .recipes import apply_recipe_to_case
+
+    first, _ = validation.align_mask(image, roi_list[0].mask, resample_mask=resample_mask, case_id=case_id,
+                                     image_file=image_file, mask_file=mask_file)
+    result, log = apply_recipe_to_case(recipe, image, first, case_id=case_id, image_file=image_file)
+    options = dict(next((o for n, o in recipe.steps if n == "resample"), {}))
+    moved: dict[int, sitk.Image] = {id(roi_list[0].mask): result.mask}
+    for roi in roi_list:
+        if id(roi.mask) not in moved:
+            aligned, _ = validation.align_mask(image, roi.mask, resample_mask=resample_mask, case_id=case_id,
+                                               image_file=image_file, mask_file=mask_file)
+            moved[id(roi.mask)] = (resample_label_map(aligned, result.image,
+                                                      mode=options.get("mask_mode", "partial_volume"),
+                                                      threshold=options.get("mask_threshold", 0.5))
+                                   if recipe.resamples() else aligned)
+    rois = [images.Roi(r.name, r.label, moved[id(r.mask)], r.source) for r in roi_list]
+    return result.image, rois, {"recipe": recipe.to_dict(), "steps": log, "applied": "on the fly"}
+
+
+def _sidecar(image) -> dict | None:
+    """What preprocessing made this image, when `radiomics-workshop preprocess` did."""
+    if isinstance(image, sitk.Image):
+        return None
+    from .preprocess_cohort import read_sidecar
+
+    return read_sidecar(image)
 
 
 def _with_background(image: sitk.Image, mask: sitk.Image) -> tuple[sitk.Image, sitk.Image]:

@@ -64,6 +64,8 @@ class ExtractionParams:
     source: str | None = None
     #: name -> {"pyradiomics": PyRadiomics parameters, "per_slice": bool}
     aggregations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: a preprocessing recipe applied on the fly before extraction (``extract --preprocess``)
+    recipe: Any = None
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -72,7 +74,8 @@ class ExtractionParams:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "slicewise": self.slicewise,
                 "minimum_roi_voxels": self.minimum_roi_voxels, "pyradiomics": self.pyradiomics,
-                "aggregations": self.aggregations}
+                "aggregations": self.aggregations,
+                "preprocess": self.recipe.to_dict() if self.recipe is not None else None}
 
     def digest(self) -> str:
         """Stable hash of everything that changes the numbers."""

@@ -24,8 +24,10 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def file_digest(path: str | Path) -> str:
+def file_digest(path: str | Path | None) -> str:
     """SHA-256 of a file, or of every file of a folder (DICOM series) in name order."""
+    if path is None:
+        return "none"
     path = Path(path)
     if not path.exists():
         return "missing"

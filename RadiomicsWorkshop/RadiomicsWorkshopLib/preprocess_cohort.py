@@ -1,0 +1,164 @@
+"""Preprocessing a cohort: a manifest in, preprocessed images and a new manifest out.
+
+Runs on the same per-case runner as extraction (resume, failures, --jobs).
+Writes ``<out>/images/<case>.nrrd`` (and ``<out>/masks/<case>.nrrd`` when the
+recipe resamples), a sidecar ``<case>.preprocessing.json`` beside each image
+(the recipe and what each step did: extraction copies it into its
+provenance), and ``<out>/manifest.csv`` pointing at the new files.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import SimpleITK as sitk
+
+from . import tables
+from .cohort import CohortSummary, case_key, commit_case, prepare_parts, process_cases, _safe
+from .errors import InputError
+from .images import read_image, read_image_any_components
+from .manifest import Case
+from .preprocessing import HistogramStandardizer
+from .progress import Progress
+from .provenance import library_versions
+from .recipes import Recipe, apply_recipe_to_case
+from .validation import align_mask
+
+
+def sidecar_path(image_file: str | Path) -> Path:
+    image_file = Path(image_file)
+    return image_file.with_name(image_file.name.split(".")[0] + ".preprocessing.json")
+
+
+def read_sidecar(image_file: str | Path) -> dict | None:
+    path = sidecar_path(image_file)
+    return tables.read_json(path) if path.is_file() else None
+
+
+def _load_case(case: Case, resample_mask: bool) -> tuple[sitk.Image, sitk.Image | None]:
+    image = read_image(case.image, case_id=case.case_id)
+    mask = None
+    if case.mask and str(case.mask) not in ("", "."):
+        mask = read_image_any_components(Path(case.mask), case_id=case.case_id)
+        if mask.GetNumberOfComponentsPerPixel() > 1:
+            raise InputError("layered (overlapping) segmentations are not preprocessed", case_id=case.case_id,
+                             file=case.mask, hint="export the segmentation as a label map for preprocessing")
+        mask, _ = align_mask(image, mask, resample_mask=resample_mask, case_id=case.case_id,
+                             image_file=str(case.image), mask_file=str(case.mask))
+    return image, mask
+
+
+def _write_image(image: sitk.Image, path: Path) -> None:
+    """Atomic write: a temporary file in the same folder, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.nrrd")
+    sitk.WriteImage(image, str(tmp), useCompression=True)
+    os.replace(tmp, path)
+
+
+def preprocess_case(case: Case, part_file: Path, keyed=None, *, recipe: Recipe, out_dir: Path,
+                    resample_mask: bool = False, keep_bias_field: bool = False) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    key, hashes = keyed or case_key(case, recipe.digest(), [resample_mask, keep_bias_field])
+
+    def work() -> dict[str, Any]:
+        image, mask = _load_case(case, resample_mask)
+        result, log = apply_recipe_to_case(recipe, image, mask, case_id=case.case_id, image_file=str(case.image),
+                                           keep=("bias_field",) if keep_bias_field else ())
+        name = _safe(case.case_id)
+        image_out = out_dir / "images" / f"{name}.nrrd"
+        _write_image(result.image, image_out)
+        outputs = {"image": str(image_out)}
+        if mask is not None:
+            if recipe.resamples():
+                mask_out = out_dir / "masks" / f"{name}.nrrd"
+                _write_image(result.mask, mask_out)
+                outputs["mask"] = str(mask_out)
+            else:
+                outputs["mask"] = str(case.mask)
+        if keep_bias_field and "bias_field" in result.extra:
+            field_out = out_dir / "bias_fields" / f"{name}.nrrd"
+            _write_image(result.extra["bias_field"], field_out)
+            outputs["bias_field"] = str(field_out)
+        tables.write_json({"recipe": recipe.to_dict(), "steps": log, "source_image": str(case.image),
+                           "source_hashes": hashes, "versions": library_versions()}, sidecar_path(image_out))
+        return {"outputs": outputs, "steps": log}
+
+    return commit_case(case, part_file, key, hashes, work, t0)
+
+
+def fit_histogram(cases: list[Case], recipe: Recipe, resample_mask: bool = False) -> list[float]:
+    """Learn histogram-standardisation landmarks on the cohort, on the images as the recipe leaves
+    them just before that step (one image in memory at a time); failing cases are left out."""
+    index = next(i for i, (n, o) in enumerate(recipe.steps) if n == "normalize" and o.get("method") == "histogram")
+    options = recipe.steps[index][1]
+
+    def images():
+        for case in cases:
+            try:
+                image, mask = _load_case(case, resample_mask)
+                result, _ = recipe.apply(image, mask, until=index)
+            except Exception:  # recorded when the case itself runs
+                continue
+            yield result.image, result.mask
+
+    standardizer = HistogramStandardizer(region=options.get("region", "body"),
+                                         percentiles=options.get("percentiles") or HistogramStandardizer.PERCENTILES)
+    return [float(v) for v in standardizer.fit(images()).landmarks_]
+
+
+def run_preprocess(cases: list[Case], recipe: Recipe, out_dir: str | Path, *, jobs: int = 1,
+                   overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
+                   keep_bias_field: bool = False, progress: Progress | None = None) -> CohortSummary:
+    out_dir = Path(out_dir)
+    manifest_out = out_dir / "manifest.csv"
+    progress = progress or Progress("none", step="preprocess")
+    t0 = time.perf_counter()
+    if recipe.needs_cohort_fit():
+        progress.log("learning histogram landmarks on the cohort")
+        recipe.learned["histogram_landmarks"] = fit_histogram(cases, recipe, resample_mask)
+    parts = prepare_parts(manifest_out, recipe.digest(), {"recipe": recipe.to_dict()}, overwrite)
+    summary = CohortSummary(table=manifest_out)
+    process_cases(cases, parts, functools.partial(case_key, settings_digest=recipe.digest(),
+                                                  extra=[resample_mask, keep_bias_field]),
+                  functools.partial(preprocess_case, recipe=recipe, out_dir=out_dir, resample_mask=resample_mask,
+                                    keep_bias_field=keep_bias_field),
+                  summary, jobs=jobs, retry_failed=retry_failed, progress=progress)
+    rows, per_case = [], {}
+    for case in cases:
+        record = tables.read_json(parts / f"{_safe(case.case_id)}.json")
+        if record["status"] != "ok":
+            summary.failed.append({"case_id": case.case_id, "image": record["image"], "mask": record["mask"],
+                                   "file": record.get("file"), "error": record.get("error"),
+                                   "message": record.get("message"), "hint": record.get("hint")})
+            continue
+        outputs = record["outputs"]
+        row = {"case_id": case.case_id,
+               "image": os.path.relpath(outputs["image"], out_dir),
+               "mask": os.path.relpath(outputs["mask"], out_dir) if "mask" in outputs else ""}
+        for column in ("roi", "patient_id", "label", "site"):
+            value = getattr(case, "rois" if column == "roi" else column)
+            row[column] = ";".join(value) if isinstance(value, list) else (value or "")
+        row.update(case.extra)
+        rows.append(row)
+        per_case[case.case_id] = {"steps": record["steps"], "hashes": record["hashes"], "seconds": record["seconds"]}
+    summary.rows = len(rows)
+    frame = pd.DataFrame(rows, columns=None if rows else ["case_id", "image", "mask"])
+    tables.write_table(frame, manifest_out)
+    failures = tables.failures_path(manifest_out)
+    if summary.failed:
+        pd.DataFrame(summary.failed).to_csv(failures, index=False)
+    elif failures.exists():
+        failures.unlink()
+    tables.write_json({"step": "preprocess", "recipe": recipe.to_dict(), "versions": library_versions(),
+                       "cases": per_case, "failures": summary.failed}, tables.provenance_path(manifest_out))
+    summary.seconds = time.perf_counter() - t0
+    progress.close()
+    progress.result(str(manifest_out), rows=summary.rows, done=summary.done, skipped=summary.skipped,
+                    failed=len(summary.failed), seconds=round(summary.seconds, 3))
+    return summary
