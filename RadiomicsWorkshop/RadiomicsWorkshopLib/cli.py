@@ -125,7 +125,7 @@ def _report(progress, summary, n_cases: int, what: str) -> None:
           f"({summary.done} computed, {summary.skipped} already done, {len(summary.failed)} failed, "
           f"{summary.seconds:.1f} s)", file=sys.stderr)
     for failure in summary.failed:
-        print(f"  FAILED {failure['case_id']}: {failure['message']}", file=sys.stderr)
+        print(f"  FAILED {failure['case_id']} ({failure.get('file')}): {failure['message']}", file=sys.stderr)
     if summary.failed:
         from .tables import failures_path
 

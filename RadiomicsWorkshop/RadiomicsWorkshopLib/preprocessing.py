@@ -52,7 +52,7 @@ def _check_image(image: sitk.Image, step: str) -> None:
 # --------------------------------------------------------------------------- N4
 
 
-def n4_bias_correction(image: sitk.Image, mask: sitk.Image | None = None, *, shrink_factor: int = 4,
+def n4_bias_correction(image: sitk.Image, mask: sitk.Image | None = None, *, shrink_factor: int = 8,
                        iterations: Sequence[int] = (50, 40), convergence: float = 1e-3,
                        spline_distance_mm: float = 100.0, use_mask: str = "body", shift: bool = False,
                        return_bias_field: bool = False) -> StepResult:
@@ -119,7 +119,7 @@ DENOISE_METHODS = ("curvature_anisotropic", "nl_means")
 
 def denoise(image: sitk.Image, mask: sitk.Image | None = None, *, method: str = "curvature_anisotropic",
             iterations: int = 5, conductance: float = 1.0, time_step: float | None = None,
-            patch_size: int = 3, patch_distance: int = 4, h_factor: float = 0.8) -> StepResult:
+            patch_size: int = 3, patch_distance: int = 3, h_factor: float = 0.6) -> StepResult:
     """Edge-preserving denoising: curvature anisotropic diffusion (SimpleITK) or
     non-local means (scikit-image, noise level estimated from the image)."""
     _check_image(image, "denoise")
@@ -214,7 +214,7 @@ NORMALIZE_METHODS = ("zscore", "percentile_clip", "histogram", "ct_window")
 
 
 def _region(image: sitk.Image, mask: sitk.Image | None, region: str) -> np.ndarray:
-    array = sitk.GetArrayViewFromImage(image)
+    array = sitk.GetArrayFromImage(image)  # a copy: callers pass temporaries, a view would outlive them
     if region == "image":
         return array.ravel()
     if region == "roi":
@@ -222,7 +222,7 @@ def _region(image: sitk.Image, mask: sitk.Image | None, region: str) -> np.ndarr
             raise SettingsError("normalisation region 'roi' needs a mask", hint="give a mask or use region: body")
         return array[sitk.GetArrayViewFromImage(mask) > 0]
     if region == "body":
-        return array[sitk.GetArrayViewFromImage(body_mask(image)) > 0]
+        return array[sitk.GetArrayFromImage(body_mask(image)) > 0]  # not a view: the mask is a temporary
     raise SettingsError(f"normalisation region must be image, body or roi, not '{region}'")
 
 

@@ -53,10 +53,14 @@ class Progress:
         self._emit("progress", done=self.done, total=self.total, message=message, failed=failed, skipped=skipped)
 
     def error(self, message: str, **fields: Any) -> None:
+        where = ", ".join(f"{k.replace('_id', '')} '{fields[k]}'" for k in ("case_id", "file") if fields.get(k))
+        text = f"error: {where + ': ' if where else ''}{message}"
+        if fields.get("hint"):
+            text += f" -> {fields['hint']}"
         if self._bar is not None:
-            self._bar.write(f"error: {message}", file=sys.stderr)
+            self._bar.write(text, file=sys.stderr)
         elif self.mode != "jsonl":
-            print(f"error: {message}", file=sys.stderr)
+            print(text, file=sys.stderr)
         self._emit("error", message=message, **fields)
 
     def log(self, message: str, level: str = "info") -> None:
