@@ -48,6 +48,7 @@ bench: setup sample-data
 	$(PY) benchmarks/bench_roi_crop.py
 	$(PY) benchmarks/bench_jobs.py
 	$(PY) benchmarks/bench_cli_startup.py
+	$(PY) benchmarks/bench_n4.py
 
 clean:
 	rm -rf $(VENV) .cache out

@@ -64,18 +64,20 @@ def n4_bias_correction(image: sitk.Image, mask: sitk.Image | None = None, *, shr
     """
     _check_image(image, "N4 bias-field correction")
     original = _as_float(image)
+    factors = [max(1, min(int(shrink_factor), size // 16)) for size in original.GetSize()]
+    small = sitk.Shrink(original, factors)  # the field is smooth: estimate it on a coarse copy
     if use_mask == "body":
-        n4_mask = body_mask(original)
+        small_mask = body_mask(small)
     elif use_mask == "roi":
         if mask is None:
             raise SettingsError("n4 use_mask: roi needs a mask", hint="give a mask or use use_mask: body")
-        n4_mask = sitk.Cast(mask > 0, sitk.sitkUInt8)
+        small_mask = sitk.Shrink(sitk.Cast(mask > 0, sitk.sitkUInt8), factors)
     elif use_mask == "none":
-        n4_mask = sitk.Image(original.GetSize(), sitk.sitkUInt8) + 1
-        n4_mask.CopyInformation(original)
+        small_mask = sitk.Image(small.GetSize(), sitk.sitkUInt8) + 1
+        small_mask.CopyInformation(small)
     else:
         raise SettingsError(f"n4 use_mask must be body, roi or none, not '{use_mask}'")
-    values = sitk.GetArrayViewFromImage(original)[sitk.GetArrayViewFromImage(n4_mask) > 0]
+    values = sitk.GetArrayFromImage(small)[sitk.GetArrayFromImage(small_mask) > 0]
     offset = 0.0
     if values.size == 0:
         raise InputError("N4 mask is empty", hint="check the mask or use use_mask: body")
@@ -85,12 +87,10 @@ def n4_bias_correction(image: sitk.Image, mask: sitk.Image | None = None, *, shr
             raise InputError(f"N4 works on log intensities, but {non_positive:.0%} of the masked voxels are <= 0 "
                              f"(minimum {values.min():g})",
                              hint="N4 is for MR magnitude images; set 'shift: true' in the n4 step to add an offset")
-        offset = float(1.0 - values.min())
+        offset = float(1.0 - sitk.GetArrayViewFromImage(original).min())
         original = original + offset
-    n4_mask = sitk.Mask(n4_mask, original > 0)  # voxels <= 0 carry no bias information
-    factors = [max(1, min(int(shrink_factor), size // 16)) for size in original.GetSize()]
-    small = sitk.Shrink(original, factors)
-    small_mask = sitk.Shrink(n4_mask, factors)
+        small = small + offset
+    small_mask = sitk.Mask(small_mask, small > 0)  # voxels <= 0 carry no bias information
     corrector = sitk.N4BiasFieldCorrectionImageFilter()
     corrector.SetMaximumNumberOfIterations([int(i) for i in iterations])
     corrector.SetConvergenceThreshold(float(convergence))
