@@ -38,15 +38,25 @@ from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSe
 
 MODULE_DIR = os.path.dirname(os.path.abspath(__file__))
 PRESET_DIR = os.path.join(MODULE_DIR, "Resources", "Presets")
+RECIPE_DIR = os.path.join(MODULE_DIR, "Resources", "Recipes")
 REQUIREMENTS = os.path.join(MODULE_DIR, "Resources", "requirements.txt")
 KEY_COLUMNS = ("case_id", "roi", "patient_id")
 
 
+def _yamlNames(folder: str, fallback: str) -> list[str]:
+    if not os.path.isdir(folder):
+        return [fallback]
+    return sorted(os.path.splitext(name)[0] for name in os.listdir(folder) if name.endswith(".yaml")) or [fallback]
+
+
 def presetNames() -> list[str]:
-    """Presets shipped with the module (PyRadiomics parameter files)."""
-    if not os.path.isdir(PRESET_DIR):
-        return ["MR"]
-    return sorted(os.path.splitext(name)[0] for name in os.listdir(PRESET_DIR) if name.endswith(".yaml"))
+    """Extraction presets shipped with the module (PyRadiomics parameter files)."""
+    return _yamlNames(PRESET_DIR, "MR")
+
+
+def recipeNames() -> list[str]:
+    """Preprocessing recipes shipped with the module."""
+    return _yamlNames(RECIPE_DIR, "brain_MR")
 
 
 #
@@ -86,12 +96,18 @@ class RadiomicsWorkshopParameterNode:
     inputRoi - segmentation (segments by name) or label map (every label).
     preset - shipped extraction preset, used when no parameter file is given.
     outputTable - table that receives one row per ROI.
+    recipe - shipped preprocessing recipe, used when no recipe file is given.
+    showBiasField - also load and overlay N4's bias field.
+    preprocessedVolume - volume that receives the preprocessed image.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
     inputRoi: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]
     preset: Annotated[str, Choice(presetNames())] = "MR" if "MR" in presetNames() else presetNames()[0]
     outputTable: vtkMRMLTableNode
+    recipe: Annotated[str, Choice(recipeNames())] = "brain_MR" if "brain_MR" in recipeNames() else recipeNames()[0]
+    showBiasField: bool = False
+    preprocessedVolume: vtkMRMLScalarVolumeNode
 
 
 #
@@ -121,6 +137,8 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
 
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.ui.editRoiButton.connect("clicked(bool)", self.onEditRoiButton)
+        self.ui.preprocessButton.connect("clicked(bool)", self.onPreprocessButton)
+        self.ui.preprocessProgressBar.hide()
         self.ui.roiSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.updateSegmentList)
         self.ui.progressBar.hide()
         self.initializeParameterNode()
@@ -165,12 +183,13 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             self.updateSegmentList()
 
     def _checkCanApply(self, caller=None, event=None) -> None:
-        if self._run:
+        if self._run:  # one core run at a time; its button reads "Cancel"
             return
         ready = bool(self._parameterNode and self._parameterNode.inputVolume and self._parameterNode.inputRoi)
         self.ui.applyButton.enabled = ready
         self.ui.applyButton.toolTip = _("Extract features") if ready else _("Select a volume and a segmentation")
         self.ui.editRoiButton.enabled = bool(self._parameterNode and self._parameterNode.inputVolume)
+        self.ui.preprocessButton.enabled = bool(self._parameterNode and self._parameterNode.inputVolume)
 
     def updateSegmentList(self, node=None) -> None:
         """List the segments of the selected segmentation, checked: the ones to extract."""
@@ -210,9 +229,49 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
                 segmentNames=self.selectedSegmentNames(), outputTableNode=self._parameterNode.outputTable,
                 onProgress=self.onProgress, onFinished=self.onFinished)
             self.ui.applyButton.text = _("Cancel")
+            self.ui.preprocessButton.enabled = False
             self.ui.progressBar.setValue(0)
             self.ui.progressBar.show()
             self.ui.statusLabel.text = _("Extracting features...")
+
+    def onPreprocessButton(self) -> None:
+        if self._run:
+            self._run.cancel()
+            return
+        if not self.logic.ensureDependencies():
+            return
+        recipe = self.ui.recipeFileLineEdit.currentPath or self._parameterNode.recipe
+        with slicer.util.tryWithErrorDisplay(_("Failed to start preprocessing."), waitCursor=True):
+            self._run = self.logic.startPreprocessing(
+                self._parameterNode.inputVolume, recipe, labelmapNode=self._parameterNode.inputRoi,
+                outputVolumeNode=self._parameterNode.preprocessedVolume,
+                showBiasField=self._parameterNode.showBiasField,
+                onProgress=self.onPreprocessProgress, onFinished=self.onPreprocessFinished)
+            self.ui.preprocessButton.text = _("Cancel")
+            self.ui.applyButton.enabled = False
+            self.ui.preprocessProgressBar.setMaximum(0)  # busy: one image
+            self.ui.preprocessProgressBar.show()
+            self.ui.preprocessStatusLabel.text = _("Preprocessing...")
+
+    def onPreprocessProgress(self, done: int, total: int, message: str) -> None:
+        self.ui.preprocessStatusLabel.text = message
+
+    def onPreprocessFinished(self, volumeNode, errorMessage: Optional[str]) -> None:
+        self._run = None
+        self.ui.preprocessButton.text = _("Preprocess")
+        self.ui.preprocessProgressBar.hide()
+        self._checkCanApply()
+        if errorMessage:
+            self.ui.preprocessStatusLabel.text = _("Failed.")
+            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
+            return
+        if volumeNode is None:
+            self.ui.preprocessStatusLabel.text = _("Cancelled.")
+            return
+        # The output of this step is the default input of the next one.
+        self._parameterNode.preprocessedVolume = volumeNode
+        self._parameterNode.inputVolume = volumeNode
+        self.ui.preprocessStatusLabel.text = _("Done: {name}").format(name=volumeNode.GetName())
 
     def onProgress(self, done: int, total: int, message: str) -> None:
         self.ui.progressBar.setMaximum(max(total, 1))
@@ -328,6 +387,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
+        self._lastResult = (None, None)
 
     def getParameterNode(self):
         return RadiomicsWorkshopParameterNode(super().getParameterNode())
@@ -381,21 +441,11 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
             args += ["--roi", name]
         return args
 
-    def startExtraction(self, volumeNode, roiNode, preset: str = "MR", parameterFile: Optional[str] = None,
-                        segmentNames: Optional[list[str]] = None, outputTableNode=None,
-                        onProgress: Optional[Callable[[int, int, str], None]] = None,
-                        onFinished: Optional[Callable] = None) -> CoreProcess:
-        """Write the nodes to a temporary folder and start the core; ``onFinished(tableNode, error)``."""
-        if not volumeNode or not roiNode:
-            raise ValueError(_("Select a volume and a segmentation or label map."))
-        if segmentNames is not None and not segmentNames:
-            raise ValueError(_("Select at least one segment."))
-        folder = tempfile.mkdtemp(prefix="RadiomicsWorkshop-", dir=slicer.app.temporaryPath)
-        imageFile = os.path.join(folder, "image.nrrd")
-        maskFile = os.path.join(folder, "mask.seg.nrrd" if roiNode.IsA("vtkMRMLSegmentationNode") else "mask.nrrd")
-        outFile = os.path.join(folder, "features.csv")
-        slicer.util.exportNode(volumeNode, imageFile)
-        slicer.util.exportNode(roiNode, maskFile)
+    def _startCore(self, command: list[str], folder: str, what: str, loadOutputs: Callable[[], object],
+                   onProgress: Optional[Callable[[int, int, str], None]],
+                   onFinished: Optional[Callable]) -> CoreProcess:
+        """Run the core; on success ``loadOutputs()`` turns its files into nodes; ``onFinished(result, error)``.
+        The temporary folder is removed afterwards."""
         errors: list[str] = []
 
         def onEvent(event: dict) -> None:
@@ -405,36 +455,129 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
                 errors.append(event.get("message", ""))
 
         def onExit(returnCode: int) -> None:
-            tableNode, error = None, None
-            if run.cancelled:
-                pass
-            elif returnCode != 0 or not os.path.exists(outFile):
-                error = "\n".join(errors) or "\n".join(run.log[-20:]) or _("Feature extraction failed.")
-            else:
-                tableNode = self.loadFeatureTable(outFile, outputTableNode, name=f"{volumeNode.GetName()} features")
+            result, error = None, None
+            if not run.cancelled:
+                if returnCode != 0:
+                    error = "\n".join(errors) or "\n".join(run.log[-20:]) or _("{what} failed.").format(what=what)
+                else:
+                    try:
+                        result = loadOutputs()
+                    except Exception as exc:  # a missing or unreadable output file
+                        error = str(exc)
             shutil.rmtree(folder, ignore_errors=True)
             if onFinished:
-                onFinished(tableNode, error)
+                onFinished(result, error)
 
-        command = self.extractionCommand(imageFile, maskFile, outFile, preset=preset, parameterFile=parameterFile,
-                                         segmentNames=segmentNames, caseId=volumeNode.GetName())
         run = CoreProcess(command, onEvent, onExit)
         return run
+
+    def _newWorkFolder(self) -> str:
+        return tempfile.mkdtemp(prefix="RadiomicsWorkshop-", dir=slicer.app.temporaryPath)
+
+    def startExtraction(self, volumeNode, roiNode, preset: str = "MR", parameterFile: Optional[str] = None,
+                        segmentNames: Optional[list[str]] = None, outputTableNode=None,
+                        onProgress: Optional[Callable[[int, int, str], None]] = None,
+                        onFinished: Optional[Callable] = None) -> CoreProcess:
+        """Write the nodes to a temporary folder and start the core; ``onFinished(tableNode, error)``."""
+        if not volumeNode or not roiNode:
+            raise ValueError(_("Select a volume and a segmentation or label map."))
+        if segmentNames is not None and not segmentNames:
+            raise ValueError(_("Select at least one segment."))
+        folder = self._newWorkFolder()
+        imageFile = os.path.join(folder, "image.nrrd")
+        maskFile = os.path.join(folder, "mask.seg.nrrd" if roiNode.IsA("vtkMRMLSegmentationNode") else "mask.nrrd")
+        outFile = os.path.join(folder, "features.csv")
+        slicer.util.exportNode(volumeNode, imageFile)
+        slicer.util.exportNode(roiNode, maskFile)
+        command = self.extractionCommand(imageFile, maskFile, outFile, preset=preset, parameterFile=parameterFile,
+                                         segmentNames=segmentNames, caseId=volumeNode.GetName())
+        return self._startCore(command, folder, _("Feature extraction"),
+                               lambda: self.loadFeatureTable(outFile, outputTableNode,
+                                                             name=f"{volumeNode.GetName()} features"),
+                               onProgress, onFinished)
+
+    def preprocessingCommand(self, imageFile: str, outDir: str, recipe: str, maskFile: Optional[str] = None,
+                             biasField: bool = False, caseId: str = "case") -> list[str]:
+        args = [pythonSlicerExecutable(), "-m", "RadiomicsWorkshopLib", "preprocess", "--image", imageFile,
+                "--out-dir", outDir, "--recipe", recipe, "--case-id", caseId, "--progress", "jsonl", "--overwrite"]
+        if maskFile:
+            args += ["--mask", maskFile]
+        if biasField:
+            args += ["--bias-field"]
+        return args
+
+    def startPreprocessing(self, volumeNode, recipe: str = "brain_MR", labelmapNode=None, outputVolumeNode=None,
+                           showBiasField: bool = False,
+                           onProgress: Optional[Callable[[int, int, str], None]] = None,
+                           onFinished: Optional[Callable] = None) -> CoreProcess:
+        """Preprocess a volume with a recipe (shipped name or file); ``onFinished(volumeNode, error)``.
+
+        A label map, when given, is resampled along with the image (and used by recipes that
+        normalise over the ROI); segmentations are not passed (recipes use the body mask)."""
+        if not volumeNode:
+            raise ValueError(_("Select a volume to preprocess."))
+        folder = self._newWorkFolder()
+        imageFile = os.path.join(folder, "image.nrrd")
+        slicer.util.exportNode(volumeNode, imageFile)
+        maskFile = None
+        if labelmapNode is not None and labelmapNode.IsA("vtkMRMLLabelMapVolumeNode"):
+            maskFile = os.path.join(folder, "mask.nrrd")
+            slicer.util.exportNode(labelmapNode, maskFile)
+        outDir = os.path.join(folder, "out")
+        caseId = "case"
+        command = self.preprocessingCommand(imageFile, outDir, recipe, maskFile, showBiasField, caseId)
+
+        def load():
+            outputs = {}
+            with open(os.path.join(outDir, "manifest.csv"), newline="") as handle:
+                row = next(csv.DictReader(handle))
+            outputs["image"] = os.path.join(outDir, row["image"])
+            name = slicer.mrmlScene.GenerateUniqueName(f"{volumeNode.GetName()} preprocessed")
+            node = self._loadVolumeInto(outputs["image"], outputVolumeNode, name)
+            biasFile = os.path.join(outDir, "bias_fields", os.path.basename(outputs["image"]))
+            if showBiasField and os.path.exists(biasFile):
+                biasNode = self._loadVolumeInto(biasFile, None, f"{volumeNode.GetName()} bias field")
+                slicer.util.setSliceViewerLayers(background=node, foreground=biasNode, foregroundOpacity=0.4)
+            else:
+                slicer.util.setSliceViewerLayers(background=node)
+            return node
+
+        return self._startCore(command, folder, _("Preprocessing"), load, onProgress, onFinished)
+
+    def _loadVolumeInto(self, path: str, targetNode, name: str):
+        """Load a volume file; into ``targetNode`` (image data and geometry) when one is given."""
+        loaded = slicer.util.loadVolume(path, {"name": name, "show": False})
+        if targetNode is None:
+            return loaded
+        targetNode.SetAndObserveImageData(loaded.GetImageData())
+        ijkToRas = vtk.vtkMatrix4x4()
+        loaded.GetIJKToRASMatrix(ijkToRas)
+        targetNode.SetIJKToRASMatrix(ijkToRas)
+        slicer.mrmlScene.RemoveNode(loaded)
+        return targetNode
+
+    def preprocess(self, volumeNode, recipe: str = "brain_MR", labelmapNode=None, outputVolumeNode=None,
+                   showBiasField: bool = False):
+        """Preprocess and wait: returns the preprocessed volume node."""
+        return self._wait(self.startPreprocessing(volumeNode, recipe, labelmapNode, outputVolumeNode, showBiasField,
+                                                  onFinished=self._collect))
+
+    def _collect(self, result, error) -> None:
+        self._lastResult = (result, error)
+
+    def _wait(self, run: CoreProcess):
+        run.wait()
+        result, error = self._lastResult
+        if error:
+            raise RuntimeError(error)
+        return result
 
     def extractFeatures(self, volumeNode, roiNode, preset: str = "MR", segmentNames: Optional[list[str]] = None,
                         parameterFile: Optional[str] = None, outputTableNode=None):
         """Extract features and wait: returns a vtkMRMLTableNode, one row per ROI, numeric feature columns."""
-        result = {}
-
-        def finished(tableNode, error):
-            result.update(table=tableNode, error=error)
-
-        run = self.startExtraction(volumeNode, roiNode, preset=preset, parameterFile=parameterFile,
-                                   segmentNames=segmentNames, outputTableNode=outputTableNode, onFinished=finished)
-        run.wait()
-        if result.get("error"):
-            raise RuntimeError(result["error"])
-        return result.get("table")
+        return self._wait(self.startExtraction(volumeNode, roiNode, preset=preset, parameterFile=parameterFile,
+                                               segmentNames=segmentNames, outputTableNode=outputTableNode,
+                                               onFinished=self._collect))
 
     # Results
 

@@ -19,6 +19,8 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         self.test_segmentation_two_segments()
         self.setUp()
         self.test_labelmap_and_bad_segment()
+        self.setUp()
+        self.test_preprocess_then_extract()
 
     def _volumeAndSpheres(self):
         import SampleData
@@ -64,3 +66,13 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         with self.assertRaises(RuntimeError) as caught:
             logic.extractFeatures(volumeNode, labelNode, preset="MR", segmentNames=["7"])
         self.assertIn("labels present: 1, 2", str(caught.exception))
+
+    def test_preprocess_then_extract(self):
+        volumeNode, big, small = self._volumeAndSpheres()
+        logic = slicer.util.getModuleLogic("RadiomicsWorkshop")
+        self.assertTrue(logic.ensureDependencies(prompt=False))
+        preprocessed = logic.preprocess(volumeNode, "brain_MR", showBiasField=True)
+        self.assertEqual([round(s, 3) for s in preprocessed.GetSpacing()], [1.0, 1.0, 1.0])
+        values = slicer.util.arrayFromVolume(preprocessed)
+        self.assertLess(abs(float(values.mean())), 5.0)  # z-score normalised over the head
+        self.assertIsNotNone(slicer.mrmlScene.GetFirstNodeByName(f"{volumeNode.GetName()} bias field"))
