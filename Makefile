@@ -35,6 +35,10 @@ demo: setup sample-data
 	$(CLI) extract --manifest $(OUT)/manifest.csv --preset MR --jobs 2 --out $(OUT)/features_MR.csv --progress bar
 	$(CLI) extract --image $(DATA)/brain1_image.nrrd --mask $(DATA)/brain1_label.nrrd --preset MR_2D \
 		--case-id brain1 --out $(OUT)/features_brain1_slicewise.csv --progress bar
+	$(CLI) preprocess --image $(DATA)/brain1_image.nrrd --mask $(DATA)/brain1_label.nrrd --case-id brain1 \
+		--recipe brain_MR --bias-field --out-dir $(OUT)/preprocessed --progress bar
+	$(CLI) extract --manifest $(OUT)/preprocessed/manifest.csv --preset MR --out $(OUT)/features_brain1_preprocessed.csv \
+		--progress bar
 	@if [ -d $(SHARED) ]; then $(CLI) extract --image $(SHARED)/digital_phantom/nifti/image/phantom.nii.gz \
 		--mask $(SHARED)/digital_phantom/nifti/mask/mask.nii.gz --preset IBSI --case-id ibsi_phantom \
 		--out $(OUT)/features_ibsi_phantom.csv --progress none; fi
