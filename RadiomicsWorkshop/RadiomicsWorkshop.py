@@ -435,7 +435,10 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
                           parameterFile: Optional[str] = None, segmentNames: Optional[list[str]] = None,
                           caseId: str = "case") -> list[str]:
         args = [pythonSlicerExecutable(), "-m", "RadiomicsWorkshopLib", "extract", "--image", imageFile,
-                "--mask", maskFile, "--out", outFile, "--case-id", caseId, "--progress", "jsonl", "--overwrite"]
+                "--mask", maskFile, "--out", outFile, "--case-id", caseId, "--progress", "jsonl", "--overwrite",
+                # In Slicer a segmentation is independent of any one volume's grid (e.g. drawn before
+                # preprocessing resampled the volume): put it on the volume's grid, as Slicer would.
+                "--resample-mask"]
         args += ["--params", parameterFile] if parameterFile else ["--preset", preset]
         for name in segmentNames or []:
             args += ["--roi", name]
