@@ -186,6 +186,18 @@ def test_bad_inputs_name_the_file(brain, tmp_path, sample_case):
     assert pp.n4_bias_correction(lung[200:300, 200:300, 20:30], use_mask="none", shift=True).info["offset"] > 0
     with pytest.raises(InputError, match="3D image"):
         pp.n4_bias_correction(brain["raw"][:, :, 10])
+    # Through the command line each names the case and the file.
+    sitk.WriteImage(zero, str(tmp_path / "zero.nrrd"))
+    sitk.WriteImage(brain["raw"][:, :, 10], str(tmp_path / "slice.nrrd"))
+    n4_only = tmp_path / "n4.yaml"
+    n4_only.write_text("steps:\n  - n4: {use_mask: none}\n")
+    for name, source, expected in [("zero", tmp_path / "zero.nrrd", "constant"),
+                                   ("slice", tmp_path / "slice.nrrd", "3D image"),
+                                   ("lung", sample_case("lung1")[0], "log intensities")]:
+        done = cli("preprocess", "--image", source, "--recipe", n4_only, "--out-dir", tmp_path / f"o-{name}",
+                   "--case-id", name, "--progress", "none")
+        assert done.returncode == 1, done.stderr
+        assert expected in done.stderr and f"case '{name}'" in done.stderr and str(source) in done.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("steps:\n  - sharpen: {}\n")
     with pytest.raises(SettingsError, match="unknown recipe step 'sharpen'") as caught:
