@@ -32,7 +32,7 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
-from slicer.parameterNodeWrapper import Choice, parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 
 from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 
@@ -99,6 +99,7 @@ class RadiomicsWorkshopParameterNode:
     recipe - shipped preprocessing recipe, used when no recipe file is given.
     showBiasField - also load and overlay N4's bias field.
     preprocessedVolume - volume that receives the preprocessed image.
+    customSteps - build the recipe from the individual steps (stepN4 ... stepNormalize) instead.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
@@ -108,6 +109,12 @@ class RadiomicsWorkshopParameterNode:
     recipe: Annotated[str, Choice(recipeNames())] = "brain_MR" if "brain_MR" in recipeNames() else recipeNames()[0]
     showBiasField: bool = False
     preprocessedVolume: vtkMRMLScalarVolumeNode
+    customSteps: bool = False
+    stepN4: bool = True
+    stepDenoise: bool = True
+    stepResample: bool = True
+    resampleSpacing: Annotated[float, WithinRange(0.1, 10.0)] = 1.0
+    stepNormalize: bool = True
 
 
 #
@@ -240,7 +247,12 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             return
         if not self.logic.ensureDependencies():
             return
-        recipe = self.ui.recipeFileLineEdit.currentPath or self._parameterNode.recipe
+        node = self._parameterNode
+        if node.customSteps:
+            recipe = self.logic.recipeFromSteps(node.stepN4, node.stepDenoise,
+                                                node.resampleSpacing if node.stepResample else None, node.stepNormalize)
+        else:
+            recipe = self.ui.recipeFileLineEdit.currentPath or node.recipe
         with slicer.util.tryWithErrorDisplay(_("Failed to start preprocessing."), waitCursor=True):
             self._run = self.logic.startPreprocessing(
                 self._parameterNode.inputVolume, recipe, labelmapNode=self._parameterNode.inputRoi,
@@ -509,7 +521,25 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
             args += ["--bias-field"]
         return args
 
-    def startPreprocessing(self, volumeNode, recipe: str = "brain_MR", labelmapNode=None, outputVolumeNode=None,
+    @staticmethod
+    def recipeFromSteps(n4: bool = True, denoise: bool = True, resampleSpacing: Optional[float] = 1.0,
+                        normalize: bool = True) -> dict:
+        """A recipe (the core's data format) from the individual steps chosen in the module."""
+        steps = []
+        if n4:
+            steps.append({"n4": {}})
+        if denoise:
+            steps.append({"denoise": {"method": "curvature_anisotropic"}})
+        if resampleSpacing:
+            steps.append({"resample": {"spacing": [resampleSpacing] * 3}})
+        if normalize:
+            steps.append({"normalize": {"method": "zscore", "region": "body"}})
+        if not steps:
+            raise ValueError(_("Choose at least one preprocessing step."))
+        return {"name": "custom", "steps": steps}
+
+    def startPreprocessing(self, volumeNode, recipe: Union[str, dict] = "brain_MR", labelmapNode=None,
+                           outputVolumeNode=None,
                            showBiasField: bool = False,
                            onProgress: Optional[Callable[[int, int, str], None]] = None,
                            onFinished: Optional[Callable] = None) -> CoreProcess:
@@ -520,6 +550,11 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         if not volumeNode:
             raise ValueError(_("Select a volume to preprocess."))
         folder = self._newWorkFolder()
+        if isinstance(recipe, dict):
+            recipeFile = os.path.join(folder, "recipe.json")
+            with open(recipeFile, "w") as handle:
+                json.dump(recipe, handle, indent=1)
+            recipe = recipeFile
         imageFile = os.path.join(folder, "image.nrrd")
         slicer.util.exportNode(volumeNode, imageFile)
         maskFile = None
@@ -559,7 +594,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         slicer.mrmlScene.RemoveNode(loaded)
         return targetNode
 
-    def preprocess(self, volumeNode, recipe: str = "brain_MR", labelmapNode=None, outputVolumeNode=None,
+    def preprocess(self, volumeNode, recipe: Union[str, dict] = "brain_MR", labelmapNode=None, outputVolumeNode=None,
                    showBiasField: bool = False):
         """Preprocess and wait: returns the preprocessed volume node."""
         return self._wait(self.startPreprocessing(volumeNode, recipe, labelmapNode, outputVolumeNode, showBiasField,
