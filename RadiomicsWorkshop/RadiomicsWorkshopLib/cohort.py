@@ -223,6 +223,25 @@ def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, 
     return summary
 
 
+def note_failure(summary: CohortSummary, case: Case, record: dict[str, Any]) -> dict[str, Any]:
+    """Add a failed case's record to the summary; returns what the provenance keeps of it."""
+    summary.failed.append({"case_id": case.case_id, "image": record["image"], "mask": record["mask"],
+                           "file": record.get("file"), "error": record.get("error"),
+                           "message": record.get("message"), "hint": record.get("hint")})
+    return {"failed": True, **{k: record.get(k) for k in ("error", "message", "hint", "traceback", "hashes")}}
+
+
+def write_outputs(frame: pd.DataFrame, out: Path, summary: CohortSummary) -> None:
+    """The assembled table and, when cases failed, the failures table beside it (a stale one is removed)."""
+    summary.rows = len(frame)
+    tables.write_table(frame, out)
+    failures = tables.failures_path(out)
+    if summary.failed:
+        pd.DataFrame(summary.failed).to_csv(failures, index=False)
+    elif failures.exists():
+        failures.unlink()
+
+
 def _assemble(cases: list[Case], params: ExtractionParams, out: Path, parts: Path, summary: CohortSummary,
               resample_mask: bool, seconds: float) -> None:
     rows: list[dict[str, Any]] = []
@@ -234,19 +253,9 @@ def _assemble(cases: list[Case], params: ExtractionParams, out: Path, parts: Pat
             per_case[case.case_id] = {"image": record["image"], "mask": record["mask"], "hashes": record["hashes"],
                                       "seconds": record["seconds"], "info": record["info"]}
         else:
-            summary.failed.append({"case_id": case.case_id, "image": record["image"], "mask": record["mask"],
-                                   "file": record.get("file"), "error": record.get("error"),
-                                   "message": record.get("message"), "hint": record.get("hint")})
-            per_case[case.case_id] = {"failed": True, **{k: record.get(k) for k in
-                                                         ("error", "message", "hint", "traceback", "hashes")}}
+            per_case[case.case_id] = note_failure(summary, case, record)
     frame = rows_to_frame(rows) if rows else pd.DataFrame(columns=KEY_COLUMNS)
-    summary.rows = len(frame)
-    tables.write_table(frame, out)
-    failures = tables.failures_path(out)
-    if summary.failed:
-        pd.DataFrame(summary.failed).to_csv(failures, index=False)
-    elif failures.exists():
-        failures.unlink()
+    write_outputs(frame, out, summary)
     tables.write_json({
         "table": out.name,
         "step": "extract",

@@ -19,7 +19,8 @@ import pandas as pd
 import SimpleITK as sitk
 
 from . import tables
-from .cohort import CohortSummary, case_key, commit_case, prepare_parts, process_cases, _safe
+from .cohort import (CohortSummary, _safe, case_key, commit_case, note_failure, prepare_parts, process_cases,
+                     write_outputs)
 from .errors import InputError
 from .images import read_image, read_image_any_components
 from .manifest import Case
@@ -133,9 +134,7 @@ def run_preprocess(cases: list[Case], recipe: Recipe, out_dir: str | Path, *, jo
     for case in cases:
         record = tables.read_json(parts / f"{_safe(case.case_id)}.json")
         if record["status"] != "ok":
-            summary.failed.append({"case_id": case.case_id, "image": record["image"], "mask": record["mask"],
-                                   "file": record.get("file"), "error": record.get("error"),
-                                   "message": record.get("message"), "hint": record.get("hint")})
+            per_case[case.case_id] = note_failure(summary, case, record)
             continue
         outputs = record["outputs"]
         row = {"case_id": case.case_id,
@@ -147,14 +146,7 @@ def run_preprocess(cases: list[Case], recipe: Recipe, out_dir: str | Path, *, jo
         row.update(case.extra)
         rows.append(row)
         per_case[case.case_id] = {"steps": record["steps"], "hashes": record["hashes"], "seconds": record["seconds"]}
-    summary.rows = len(rows)
-    frame = pd.DataFrame(rows, columns=None if rows else ["case_id", "image", "mask"])
-    tables.write_table(frame, manifest_out)
-    failures = tables.failures_path(manifest_out)
-    if summary.failed:
-        pd.DataFrame(summary.failed).to_csv(failures, index=False)
-    elif failures.exists():
-        failures.unlink()
+    write_outputs(pd.DataFrame(rows, columns=None if rows else ["case_id", "image", "mask"]), manifest_out, summary)
     tables.write_json({"step": "preprocess", "recipe": recipe.to_dict(), "versions": library_versions(),
                        "cases": per_case, "failures": summary.failed}, tables.provenance_path(manifest_out))
     summary.seconds = time.perf_counter() - t0
