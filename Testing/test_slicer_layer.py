@@ -29,21 +29,12 @@ MODULE = MODULE_DIR / "RadiomicsWorkshop.py"
 UI = MODULE_DIR / "Resources" / "UI" / "RadiomicsWorkshop.ui"
 CORE = MODULE_DIR / "RadiomicsWorkshopLib"
 API_REFERENCE = REPO / "Testing" / "slicer_api_reference.txt"
+sys.path.insert(0, str(REPO / "Testing" / "tools"))
+from update_slicer_api_reference import attribute_chain as _attribute_chain, used_apis  # noqa: E402  (one scanner)
 
 
 def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(), filename=str(path))
-
-
-def _attribute_chain(node) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
 
 
 @pytest.mark.parametrize("path", sorted(MODULE_DIR.rglob("*.py")), ids=lambda p: str(p.relative_to(REPO)))
@@ -165,9 +156,6 @@ def _reference() -> set[str]:
 
 
 def test_every_slicer_api_used_is_in_slicers_source():
-    sys.path.insert(0, str(REPO / "Testing" / "tools"))
-    from update_slicer_api_reference import used_apis  # the same scan that builds the reference
-
     reference = _reference()
     used = {name if kind == "chain" else name + "()" for kind, name in used_apis()}
     unknown = sorted(used - reference)

@@ -7,6 +7,8 @@ file that defines it (or uses it, for Qt/VTK methods); names it cannot find are
 printed and left out, so test_slicer_layer.py fails until they are resolved.
 """
 
+from __future__ import annotations
+
 import ast
 import re
 import subprocess
@@ -19,18 +21,21 @@ OUT = REPO / "Testing" / "slicer_api_reference.txt"
 NOT_SLICER = {"Process", "QListWidgetItem", "QTimer", "Queue", "Thread", "DictReader"}
 
 
+def attribute_chain(node) -> str | None:
+    """``slicer.util.loadUI`` for the AST of that expression; None when it does not start at a name."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
 def used_apis() -> list[tuple[str, str]]:
     tree = ast.parse(MODULE.read_text())
-
-    def chain(node):
-        parts = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if isinstance(node, ast.Name):
-            parts.append(node.id)
-            return ".".join(reversed(parts))
-        return None
+    chain = attribute_chain
 
     chains, methods = set(), set()
     for node in ast.walk(tree):
