@@ -15,12 +15,14 @@ setup: $(VENV)/.installed
 
 # PyPI's pyradiomics 3.1.0 sdist is rejected by pip (its metadata says 3.0.1a1), and
 # 3.0.1 needs numpy at build time: build it without isolation after numpy.
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-deep.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet numpy setuptools wheel versioneer
 	$(PY) -m pip install --quiet --no-build-isolation "pyradiomics==3.0.1"
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -r requirements-deep.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -53,6 +55,7 @@ bench: setup sample-data
 	$(PY) benchmarks/bench_jobs.py
 	$(PY) benchmarks/bench_cli_startup.py
 	$(PY) benchmarks/bench_n4.py
+	$(PY) benchmarks/bench_deep_batch.py
 
 clean:
 	rm -rf $(VENV) .cache out

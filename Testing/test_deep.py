@@ -1,0 +1,93 @@
+"""Deep features (MONAI networks, CPU) on the PyRadiomics sample cases.
+
+No pretrained weights are downloaded: the tests write their own weights file
+(random initialisation, saved, loaded back through the public path).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+import torch
+
+from RadiomicsWorkshopLib.deep import DeepFeatureExtractor, build_model
+from RadiomicsWorkshopLib.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def brain(sample_case):
+    image_file, mask_file = sample_case("brain2")
+    return sitk.ReadImage(str(image_file)), sitk.ReadImage(str(mask_file))
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory):
+    torch.manual_seed(123)
+    model = build_model("resnet18", "random", seed=123)
+    path = tmp_path_factory.mktemp("weights") / "resnet18.pt"
+    torch.save(model.state_dict(), path)
+    return path, model
+
+
+def test_saved_weights_give_the_in_memory_models_features(brain, weights_file):
+    path, model = weights_file
+    image, mask = brain
+    from_file = DeepFeatureExtractor("resnet18", path)
+    in_memory = DeepFeatureExtractor("resnet18", model)
+    inputs = from_file.slices_2d(image, mask, 1)
+    np.testing.assert_array_equal(from_file.embed(inputs), in_memory.embed(inputs))
+    assert from_file.features(image, mask, 1) == in_memory.features(image, mask, 1)
+
+
+def test_features_are_bit_identical_twice_and_2d_shapes(brain, weights_file):
+    path, _ = weights_file
+    image, mask = brain
+    extractor = DeepFeatureExtractor("resnet18", path, batch_size=4)
+    first, second = extractor.features(image, mask, 1), extractor.features(image, mask, 1)
+    assert first == second
+    assert len([k for k in first if k.startswith("deep_resnet18_")]) == 512
+    assert len([k for k in first if k.startswith("deep_resnet18-max_")]) == 512
+    inputs = extractor.slices_2d(image, mask, 1)
+    roi_slices = int((sitk.GetArrayViewFromImage(mask).sum(axis=(1, 2)) > 0).sum())
+    assert inputs.shape == (roi_slices, 3, 224, 224)
+    two_five = DeepFeatureExtractor("resnet18", path, context_slices=1).slices_2d(image, mask, 1)
+    assert two_five.shape == inputs.shape and not np.array_equal(two_five[:, 0], two_five[:, 1])
+
+
+def test_3d_patch_is_centred_on_the_roi_in_physical_space(brain):
+    image, mask = brain
+    extractor = DeepFeatureExtractor("resnet18_3d", "random", patch_mm=40, patch_spacing_mm=2.0)
+    reference = extractor.patch_3d(image, mask, 1)
+    assert reference.shape == (1, 1, 20, 20, 20)
+    # Shifted origin: image and mask move together, the patch follows the ROI.
+    moved_image, moved_mask = sitk.Image(image), sitk.Image(mask)
+    for im in (moved_image, moved_mask):
+        im.SetOrigin([o + d for o, d in zip(im.GetOrigin(), (13.0, -27.0, 41.0))])
+    np.testing.assert_allclose(extractor.patch_3d(moved_image, moved_mask, 1), reference, atol=1e-4)
+    # Non-identity direction: the same physical image stored in another orientation (RAS instead of LPS).
+    ras_image, ras_mask = sitk.DICOMOrient(image, "RAS"), sitk.DICOMOrient(mask, "RAS")
+    assert ras_image.GetDirection() != image.GetDirection()
+    np.testing.assert_allclose(extractor.patch_3d(ras_image, ras_mask, 1), reference, atol=1e-3)
+    features = extractor.features(image, mask, 1)
+    assert len(features) == 512 and all(np.isfinite(v) for v in features.values())
+
+
+def test_fmcib_architecture_gives_4096_features(brain):
+    image, mask = brain
+    extractor = DeepFeatureExtractor("fmcib", "random", patch_mm=32)  # a smaller cube keeps the test quick
+    assert len(extractor.features(image, mask, 1)) == 4096
+
+
+def test_missing_or_mismatched_weights_are_clear_errors(tmp_path, weights_file):
+    with pytest.raises(InputError, match="weights file not found") as caught:
+        DeepFeatureExtractor("resnet18", tmp_path / "nope.pt")
+    assert "--weights pretrained" in str(caught.value) and "nope.pt" in str(caught.value)
+    path, _ = weights_file
+    with pytest.raises(InputError, match="do not fit the resnet50 network"):
+        DeepFeatureExtractor("resnet50", path)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="cannot be read"):
+        DeepFeatureExtractor("resnet18", garbage)
