@@ -91,3 +91,61 @@ def test_missing_or_mismatched_weights_are_clear_errors(tmp_path, weights_file):
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="cannot be read"):
         DeepFeatureExtractor("resnet18", garbage)
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "RadiomicsWorkshopLib", *map(str, args)], capture_output=True,
+                          text=True)
+
+
+def test_cohort_cli_resume_and_merge_with_radiomics(tmp_path, data_dir, weights_file):
+    import json
+
+    import pandas as pd
+
+    path, _ = weights_file
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("case_id,image,mask,patient_id\n" + "".join(
+        f"{c},{data_dir}/{c}_image.nrrd,{data_dir}/{c}_label.nrrd,P-{c}\n" for c in ("brain2", "breast1")))
+    deep = tmp_path / "deep.csv"
+    done = _cli("deep-features", "--manifest", manifest, "--weights", path, "--out", deep, "--device", "cpu",
+                "--progress", "none")
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(deep)
+    assert list(table["case_id"]) == ["brain2", "breast1"] and list(table.columns[:3]) == ["case_id", "roi",
+                                                                                           "patient_id"]
+    assert table.filter(like="deep_resnet18").shape[1] == 1024  # mean and max over slices
+    provenance = json.loads((tmp_path / "deep.provenance.json").read_text())
+    assert provenance["settings"]["model"] == "resnet18" and provenance["versions"]["torch"].startswith("2.")
+    again = _cli("deep-features", "--manifest", manifest, "--weights", path, "--out", deep, "--device", "cpu",
+                 "--progress", "none")
+    assert "0 computed, 2 already done" in again.stderr
+    radiomics = tmp_path / "radiomics.csv"
+    params = tmp_path / "p.yaml"
+    params.write_text("imageType: {Original: {}}\nfeatureClass: {firstorder: []}\nsetting: {binWidth: 25}\n")
+    assert _cli("extract", "--manifest", manifest, "--params", params, "--out", radiomics).returncode == 0
+    merged_file = tmp_path / "merged.csv"
+    done = _cli("merge", radiomics, deep, "--out", merged_file)
+    assert done.returncode == 0, done.stderr
+    merged = pd.read_csv(merged_file)
+    assert len(merged) == 2 and "original_firstorder_Mean" in merged and "deep_resnet18_0" in merged
+    # Missing keys are refused with a report, or dropped with --inner and said so.
+    pd.read_csv(radiomics).iloc[:1].to_csv(tmp_path / "one.csv", index=False)
+    refused = _cli("merge", tmp_path / "one.csv", deep, "--out", tmp_path / "x.csv")
+    assert refused.returncode == 2 and "keys differ" in refused.stderr and "breast1" in refused.stderr
+    inner = _cli("merge", tmp_path / "one.csv", deep, "--inner", "--out", tmp_path / "x.csv")
+    assert inner.returncode == 0 and "dropped" in inner.stderr
+    doubled = pd.concat([pd.read_csv(radiomics)] * 2)
+    doubled.to_csv(tmp_path / "doubled.csv", index=False)
+    refused = _cli("merge", tmp_path / "doubled.csv", deep, "--out", tmp_path / "y.csv")
+    assert refused.returncode == 2 and "duplicated key" in refused.stderr
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("case_id,age,label\nbrain2,61,1\n")
+    refused = _cli("merge", radiomics, deep, "--clinical", clinical, "--out", tmp_path / "z.csv")
+    assert refused.returncode == 2 and "no clinical row" in refused.stderr
+    clinical.write_text("case_id,age,label\nbrain2,61,1\nbreast1,48,0\n")
+    done = _cli("merge", radiomics, deep, "--clinical", clinical, "--out", tmp_path / "z.csv")
+    assert done.returncode == 0 and list(pd.read_csv(tmp_path / "z.csv")["age"]) == [61, 48]

@@ -132,6 +132,98 @@ def _report(progress, summary, n_cases: int, what: str) -> None:
         print(f"  failures listed in {failures_path(summary.table)}", file=sys.stderr)
 
 
+def _add_deep(sub) -> None:
+    p = sub.add_parser(
+        "deep-features", help="deep features from a pretrained CNN at the ROI, for one case or a cohort",
+        description="Features of a pretrained network (MONAI; global-average pooled) at each ROI: 2D networks per "
+                    "slice around the ROI (mean and max over slices), 3D networks on a cube centred on the ROI. "
+                    "Same keys as the radiomics table (case_id, roi); columns deep_<model>_<k>.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--image", help="image file or DICOM series folder")
+    p.add_argument("--mask", help="label map or Slicer .seg.nrrd")
+    p.add_argument("--roi", action="append", metavar="LABEL_OR_SEGMENT", help="ROI(s) (default: all)")
+    p.add_argument("--case-id", help="case id for --image/--mask")
+    p.add_argument("--patient-id", help="patient id for --image/--mask")
+    p.add_argument("--manifest", help="cohort manifest CSV")
+    p.add_argument("--model", default="resnet18",
+                   help="resnet18, resnet50, densenet121, efficientnet_b0 (2D); resnet18_3d, resnet50_3d, fmcib (3D)")
+    p.add_argument("--weights", required=True,
+                   help="weights file (a saved state dict); 'pretrained' lets MONAI download them (network needed); "
+                        "'random' for tests only")
+    p.add_argument("--layer", help="module whose output is pooled (default: the network's last pooling)")
+    p.add_argument("--modality", choices=["MR", "CT"], default="MR", help="intensity scaling")
+    p.add_argument("--margin-mm", type=float, default=10.0, help="2D: margin around the ROI's bounding box")
+    p.add_argument("--context-slices", type=int, default=0, help="2D: 2.5D input, neighbours at +-k as channels")
+    p.add_argument("--patch-mm", type=float, help="3D: cube edge in mm (default: the network's input size)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    p.add_argument("--resample-mask", action="store_true", help="resample a mask on another grid onto the image")
+    p.add_argument("--out", required=True, help="output table, .csv or .parquet")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--retry-failed", action="store_true")
+    p.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto")
+    p.set_defaults(func=cmd_deep)
+
+
+def _add_merge(sub) -> None:
+    p = sub.add_parser("merge", help="join radiomics, deep and clinical tables on (case_id, roi)",
+                       description="Join feature tables on (case_id, roi) and, optionally, a clinical CSV on "
+                                   "case_id (or --clinical-key). Duplicate or missing keys are refused with a "
+                                   "report, unless --inner keeps only the keys all tables share.")
+    p.add_argument("tables", nargs="+", help="feature tables (.csv/.parquet)")
+    p.add_argument("--clinical", help="clinical CSV (one row per case or patient)")
+    p.add_argument("--clinical-key", default="case_id", help="key column of the clinical table")
+    p.add_argument("--inner", action="store_true", help="keep the shared keys only (and say what was dropped)")
+    p.add_argument("--out", required=True, help="merged table, .csv or .parquet")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_merge)
+
+
+def cmd_deep(args) -> int:
+    from .errors import SettingsError, WorkshopError
+    from .progress import Progress
+
+    progress = Progress(args.progress, step="deep-features")
+    try:
+        from .deep_cohort import DeepSettings, run_deep_features
+
+        if args.batch_size < 1:
+            raise SettingsError("--batch-size must be at least 1")
+        settings = DeepSettings(model=args.model, weights=args.weights, layer=args.layer, modality=args.modality,
+                                margin_mm=args.margin_mm, context_slices=args.context_slices,
+                                patch_mm=args.patch_mm, batch_size=args.batch_size, device=args.device)
+        args.command = "extract"  # --image needs --mask, as for extraction
+        cases = _cases_from_args(args)
+        summary = run_deep_features(cases, settings, args.out, overwrite=args.overwrite,
+                                    retry_failed=args.retry_failed, resample_mask=args.resample_mask,
+                                    progress=progress)
+    except WorkshopError as exc:
+        progress.close()
+        return _fail(progress, exc)
+    _report(progress, summary, len(cases), "row(s)")
+    return EXIT_OK if summary.ok else EXIT_SOME_FAILED
+
+
+def cmd_merge(args) -> int:
+    from .errors import OutputExistsError, WorkshopError
+
+    try:
+        from .merge import merge_tables
+        from .tables import check_table_path, write_table
+
+        out = check_table_path(args.out)
+        if out.exists() and not args.overwrite:
+            raise OutputExistsError("output exists", file=out, hint="pass --overwrite or choose another --out")
+        merged, report = merge_tables(args.tables, args.clinical, clinical_key=args.clinical_key, inner=args.inner)
+        write_table(merged, out)
+    except WorkshopError as exc:
+        return _fail(None, exc)
+    for line in report:
+        print(f"note: {line}", file=sys.stderr)
+    print(f"{len(merged)} row(s), {merged.shape[1]} column(s) -> {out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _add_presets(sub) -> None:
     p = sub.add_parser("presets", help="list the shipped extraction presets, or print one",
                        description="List the shipped presets, or print one (a PyRadiomics parameter file) "
@@ -161,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="<step>")
     _add_extract(sub)
     _add_preprocess(sub)
+    _add_deep(sub)
+    _add_merge(sub)
     _add_presets(sub)
     _add_sample_data(sub)
     return parser

@@ -242,8 +242,8 @@ def write_outputs(frame: pd.DataFrame, out: Path, summary: CohortSummary) -> Non
         failures.unlink()
 
 
-def _assemble(cases: list[Case], params: ExtractionParams, out: Path, parts: Path, summary: CohortSummary,
-              resample_mask: bool, seconds: float) -> None:
+def assemble_rows(cases: list[Case], parts: Path, out: Path, summary: CohortSummary) -> dict[str, Any]:
+    """Gather the committed rows in manifest order into ``out`` (+ failures); returns per-case provenance."""
     rows: list[dict[str, Any]] = []
     per_case: dict[str, Any] = {}
     for case in cases:
@@ -256,6 +256,12 @@ def _assemble(cases: list[Case], params: ExtractionParams, out: Path, parts: Pat
             per_case[case.case_id] = note_failure(summary, case, record)
     frame = rows_to_frame(rows) if rows else pd.DataFrame(columns=KEY_COLUMNS)
     write_outputs(frame, out, summary)
+    return per_case
+
+
+def _assemble(cases: list[Case], params: ExtractionParams, out: Path, parts: Path, summary: CohortSummary,
+              resample_mask: bool, seconds: float) -> None:
+    per_case = assemble_rows(cases, parts, out, summary)
     tables.write_json({
         "table": out.name,
         "step": "extract",

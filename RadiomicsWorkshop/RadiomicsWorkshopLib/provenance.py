@@ -8,7 +8,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-LIBRARIES = ["pyradiomics", "SimpleITK", "numpy", "PyWavelets", "scipy", "scikit-image", "pandas", "slicerio"]
+LIBRARIES = ["pyradiomics", "SimpleITK", "numpy", "PyWavelets", "scipy", "scikit-image", "pandas", "slicerio",
+             "torch", "monai"]
 
 
 def library_versions() -> dict[str, str]:
