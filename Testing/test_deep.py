@@ -149,3 +149,27 @@ def test_cohort_cli_resume_and_merge_with_radiomics(tmp_path, data_dir, weights_
     clinical.write_text("case_id,age,label\nbrain2,61,1\nbreast1,48,0\n")
     done = _cli("merge", radiomics, deep, "--clinical", clinical, "--out", tmp_path / "z.csv")
     assert done.returncode == 0 and list(pd.read_csv(tmp_path / "z.csv")["age"]) == [61, 48]
+
+
+def test_pca_is_fitted_on_training_rows_only():
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    from RadiomicsWorkshopLib.deep_reduction import DeepFeaturePCA
+
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(60, 3))
+    deep = latent @ rng.normal(size=(3, 40)) + 0.01 * rng.normal(size=(60, 40))
+    frame = pd.DataFrame(deep, columns=[f"deep_resnet18_{k}" for k in range(40)])
+    frame["original_firstorder_Mean"] = rng.normal(size=60)
+    train, test = train_test_split(frame, test_size=0.3, random_state=0)
+    reducer = DeepFeaturePCA(n_components=0.99).fit(train)
+    assert reducer.pca_.n_components_ == 3  # the three latent directions
+    out = reducer.transform(test)
+    assert list(out.columns) == ["original_firstorder_Mean", "deep_pca_0", "deep_pca_1", "deep_pca_2"]
+    expected = (test[reducer.columns_].to_numpy() - train[reducer.columns_].to_numpy().mean(axis=0)) @ \
+        reducer.pca_.components_.T
+    np.testing.assert_allclose(out[["deep_pca_0", "deep_pca_1", "deep_pca_2"]].to_numpy(), expected, atol=1e-9)
+    np.testing.assert_array_equal(out["original_firstorder_Mean"], test["original_firstorder_Mean"])
+    with pytest.raises(InputError, match="missing"):
+        reducer.transform(test.drop(columns=["deep_resnet18_7"]))
