@@ -41,6 +41,8 @@ PRESET_DIR = os.path.join(MODULE_DIR, "Resources", "Presets")
 RECIPE_DIR = os.path.join(MODULE_DIR, "Resources", "Recipes")
 REQUIREMENTS = os.path.join(MODULE_DIR, "Resources", "requirements.txt")
 KEY_COLUMNS = ("case_id", "roi", "patient_id")
+# The core's backbones (RadiomicsWorkshopLib/deep.py; `radiomics-workshop deep-features --help`).
+DEEP_MODELS = ["resnet18", "resnet50", "densenet121", "efficientnet_b0", "resnet18_3d", "resnet50_3d", "fmcib"]
 
 
 def _yamlNames(folder: str, fallback: str) -> list[str]:
@@ -100,6 +102,8 @@ class RadiomicsWorkshopParameterNode:
     showBiasField - also load and overlay N4's bias field.
     preprocessedVolume - volume that receives the preprocessed image.
     customSteps - build the recipe from the individual steps (stepN4 ... stepNormalize) instead.
+    deepModel, deepModality - network and intensity scaling of the deep features.
+    deepTable - table that receives the deep features, one row per ROI.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
@@ -115,6 +119,9 @@ class RadiomicsWorkshopParameterNode:
     stepResample: bool = True
     resampleSpacing: Annotated[float, WithinRange(0.1, 10.0)] = 1.0
     stepNormalize: bool = True
+    deepModel: Annotated[str, Choice(DEEP_MODELS)] = "resnet18"
+    deepModality: Annotated[str, Choice(["MR", "CT"])] = "MR"
+    deepTable: vtkMRMLTableNode
 
 
 #
@@ -145,6 +152,8 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.ui.editRoiButton.connect("clicked(bool)", self.onEditRoiButton)
         self.ui.preprocessButton.connect("clicked(bool)", self.onPreprocessButton)
+        self.ui.deepButton.connect("clicked(bool)", self.onDeepButton)
+        self.ui.deepProgressBar.hide()
         self.ui.preprocessProgressBar.hide()
         self.ui.roiSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.updateSegmentList)
         self.ui.progressBar.hide()
@@ -197,6 +206,7 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.applyButton.toolTip = _("Extract features") if ready else _("Select a volume and a segmentation")
         self.ui.editRoiButton.enabled = bool(self._parameterNode and self._parameterNode.inputVolume)
         self.ui.preprocessButton.enabled = bool(self._parameterNode and self._parameterNode.inputVolume)
+        self.ui.deepButton.enabled = ready
 
     def updateSegmentList(self, node=None) -> None:
         """List the segments of the selected segmentation, checked: the ones to extract."""
@@ -264,6 +274,50 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             self.ui.preprocessProgressBar.setMaximum(0)  # busy: one image
             self.ui.preprocessProgressBar.show()
             self.ui.preprocessStatusLabel.text = _("Preprocessing...")
+
+    def onDeepButton(self) -> None:
+        if self._run:
+            self._run.cancel()
+            return
+        if not self.logic.ensureDependencies(deep=True):
+            return
+        weights = self.ui.deepWeightsLineEdit.currentPath or "pretrained"
+        if weights == "pretrained" and not slicer.util.confirmOkCancelDisplay(
+                _("No weights file is given: download the pretrained weights with MONAI now (network needed)?"),
+                windowTitle=_("Pretrained weights")):
+            return
+        node = self._parameterNode
+        with slicer.util.tryWithErrorDisplay(_("Failed to start deep feature extraction."), waitCursor=True):
+            self._run = self.logic.startDeepFeatures(
+                node.inputVolume, node.inputRoi, model=node.deepModel, weights=weights, modality=node.deepModality,
+                segmentNames=self.selectedSegmentNames(), outputTableNode=node.deepTable,
+                onProgress=self.onDeepProgress, onFinished=self.onDeepFinished)
+            self.ui.deepButton.text = _("Cancel")
+            self.ui.applyButton.enabled = False
+            self.ui.preprocessButton.enabled = False
+            self.ui.deepProgressBar.setMaximum(0)
+            self.ui.deepProgressBar.show()
+            self.ui.deepStatusLabel.text = _("Extracting deep features...")
+
+    def onDeepProgress(self, done: int, total: int, message: str) -> None:
+        self.ui.deepStatusLabel.text = message
+
+    def onDeepFinished(self, tableNode, errorMessage: Optional[str]) -> None:
+        self._run = None
+        self.ui.deepButton.text = _("Extract deep features")
+        self.ui.deepProgressBar.hide()
+        self._checkCanApply()
+        if errorMessage:
+            self.ui.deepStatusLabel.text = _("Failed.")
+            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
+            return
+        if tableNode is None:
+            self.ui.deepStatusLabel.text = _("Cancelled.")
+            return
+        self._parameterNode.deepTable = tableNode
+        self.ui.deepStatusLabel.text = _("{rows} row(s), {columns} features").format(
+            rows=tableNode.GetNumberOfRows(), columns=tableNode.GetNumberOfColumns() - 2)
+        self.logic.showTable(tableNode)
 
     def onPreprocessProgress(self, done: int, total: int, message: str) -> None:
         self.ui.preprocessStatusLabel.text = message
@@ -406,12 +460,27 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
 
     # Dependencies
 
-    def ensureDependencies(self, prompt: bool = True) -> bool:
+    def ensureDependencies(self, prompt: bool = True, deep: bool = False) -> bool:
         """Install the core's Python packages on first use (never Slicer's own SimpleITK or numpy).
 
         PyRadiomics 3.0.1 builds from source and needs numpy at build time, so it is
-        installed without build isolation after numpy's build helpers.
+        installed without build isolation after numpy's build helpers. Deep features need
+        torch (from the PyTorch extension when present: PyTorchUtils picks the right build)
+        and MONAI.
         """
+        if deep and not importlib.util.find_spec("monai"):
+            if prompt and not slicer.util.confirmOkCancelDisplay(
+                    _("Deep features need PyTorch and MONAI. Install them now?"),
+                    windowTitle=_("Install dependencies")):
+                return False
+            if not importlib.util.find_spec("torch"):
+                try:
+                    import PyTorchUtils  # the PyTorch extension's module
+
+                    PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False)
+                except ImportError:
+                    slicer.util.pip_install("torch")
+            slicer.util.pip_install("monai>=1.4")
         if all(importlib.util.find_spec(name) for name in ("radiomics", "slicerio", "yaml", "pandas")):
             return True  # checked without importing: the core runs in its own process
         if prompt and not slicer.util.confirmOkCancelDisplay(
@@ -520,6 +589,43 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         if biasField:
             args += ["--bias-field"]
         return args
+
+    def deepFeaturesCommand(self, imageFile: str, maskFile: str, outFile: str, model: str, weights: str,
+                            modality: str = "MR", segmentNames: Optional[list[str]] = None,
+                            caseId: str = "case") -> list[str]:
+        args = [pythonSlicerExecutable(), "-m", "RadiomicsWorkshopLib", "deep-features", "--image", imageFile,
+                "--mask", maskFile, "--out", outFile, "--model", model, "--weights", weights, "--modality", modality,
+                "--case-id", caseId, "--device", "auto", "--progress", "jsonl", "--overwrite", "--resample-mask"]
+        for name in segmentNames or []:
+            args += ["--roi", name]
+        return args
+
+    def startDeepFeatures(self, volumeNode, roiNode, model: str = "resnet18", weights: str = "pretrained",
+                          modality: str = "MR", segmentNames: Optional[list[str]] = None, outputTableNode=None,
+                          onProgress: Optional[Callable[[int, int, str], None]] = None,
+                          onFinished: Optional[Callable] = None) -> CoreProcess:
+        """Deep features of every ROI; ``onFinished(tableNode, error)``. ``weights``: a file, or
+        "pretrained" (MONAI downloads them: only when the user asked)."""
+        if not volumeNode or not roiNode:
+            raise ValueError(_("Select a volume and a segmentation or label map."))
+        folder = self._newWorkFolder()
+        imageFile = os.path.join(folder, "image.nrrd")
+        maskFile = os.path.join(folder, "mask.seg.nrrd" if roiNode.IsA("vtkMRMLSegmentationNode") else "mask.nrrd")
+        outFile = os.path.join(folder, "deep.csv")
+        slicer.util.exportNode(volumeNode, imageFile)
+        slicer.util.exportNode(roiNode, maskFile)
+        command = self.deepFeaturesCommand(imageFile, maskFile, outFile, model, weights, modality, segmentNames,
+                                           volumeNode.GetName())
+        return self._startCore(command, folder, _("Deep feature extraction"),
+                               lambda: self.loadFeatureTable(outFile, outputTableNode,
+                                                             name=f"{volumeNode.GetName()} deep features"),
+                               onProgress, onFinished)
+
+    def extractDeepFeatures(self, volumeNode, roiNode, model: str = "resnet18", weights: str = "pretrained",
+                            modality: str = "MR", segmentNames: Optional[list[str]] = None, outputTableNode=None):
+        """Deep features and wait: returns a vtkMRMLTableNode, one row per ROI."""
+        return self._wait(self.startDeepFeatures(volumeNode, roiNode, model, weights, modality, segmentNames,
+                                                 outputTableNode, onFinished=self._collect))
 
     @staticmethod
     def recipeFromSteps(n4: bool = True, denoise: bool = True, resampleSpacing: Optional[float] = 1.0,

@@ -18,7 +18,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "RadiomicsWorkshop" / "RadiomicsWorkshop.py"
 OUT = REPO / "Testing" / "slicer_api_reference.txt"
-NOT_SLICER = {"Process", "QListWidgetItem", "QTimer", "Queue", "Thread", "DictReader"}
+NOT_SLICER = {name: "not Slicer (Python standard library, psutil or Qt)"
+              for name in ("Process", "QListWidgetItem", "QTimer", "Queue", "Thread", "DictReader")}
+NOT_SLICER["PyTorchUtilsLogic"] = "SlicerPyTorch extension, PyTorchUtils/PyTorchUtils.py (github.com/fepegar/SlicerPyTorch)"
 
 
 def attribute_chain(node) -> str | None:
@@ -89,7 +91,7 @@ def main(slicer_git_dir: str) -> None:
                 where = hits[0] if hits else None
         else:
             if name in NOT_SLICER:
-                where = "not Slicer (Python standard library, psutil or Qt)"
+                where = NOT_SLICER[name]
             else:
                 hits = grep(rf"\b{name}\(", ["*.h"])
                 where = hits[0] if hits else None

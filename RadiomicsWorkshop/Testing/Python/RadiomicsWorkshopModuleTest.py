@@ -21,6 +21,8 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         self.test_labelmap_and_bad_segment()
         self.setUp()
         self.test_preprocess_then_extract()
+        self.setUp()
+        self.test_deep_features_with_saved_weights()
 
     def _volumeAndSpheres(self):
         import SampleData
@@ -76,3 +78,27 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         values = slicer.util.arrayFromVolume(preprocessed)
         self.assertLess(abs(float(values.mean())), 5.0)  # z-score normalised over the head
         self.assertIsNotNone(slicer.mrmlScene.GetFirstNodeByName(f"{volumeNode.GetName()} bias field"))
+
+    def test_deep_features_with_saved_weights(self):
+        import os
+        import tempfile
+
+        volumeNode, big, small = self._volumeAndSpheres()
+        segmentationNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+        segmentationNode.CreateDefaultDisplayNodes()
+        segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
+        segmentId = segmentationNode.GetSegmentation().AddEmptySegment("Big")
+        slicer.util.updateSegmentBinaryLabelmapFromArray(big.astype(np.uint8), segmentationNode, segmentId,
+                                                         volumeNode)
+        logic = slicer.util.getModuleLogic("RadiomicsWorkshop")
+        self.assertTrue(logic.ensureDependencies(prompt=False, deep=True))
+        import torch
+        from monai.networks.nets import resnet18
+
+        weights = os.path.join(tempfile.mkdtemp(), "resnet18.pt")
+        torch.manual_seed(0)
+        torch.save(resnet18(spatial_dims=2, n_input_channels=3, conv1_t_size=7, conv1_t_stride=2,
+                            num_classes=1000).state_dict(), weights)
+        table = logic.extractDeepFeatures(volumeNode, segmentationNode, model="resnet18", weights=weights)
+        self.assertEqual(table.GetNumberOfRows(), 1)
+        self.assertIsNotNone(table.GetTable().GetColumnByName("deep_resnet18_0"))
