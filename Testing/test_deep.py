@@ -173,3 +173,16 @@ def test_pca_is_fitted_on_training_rows_only():
     np.testing.assert_array_equal(out["original_firstorder_Mean"], test["original_firstorder_Mean"])
     with pytest.raises(InputError, match="missing"):
         reducer.transform(test.drop(columns=["deep_resnet18_7"]))
+
+
+def test_reduced_precision_is_opt_in_and_close(brain, weights_file):
+    path, _ = weights_file
+    image, mask = brain
+    full = DeepFeatureExtractor("resnet18", path)
+    half = DeepFeatureExtractor("resnet18", path, precision="bfloat16")
+    inputs = full.slices_2d(image, mask, 1)
+    a, b = full.embed(inputs), half.embed(inputs)
+    assert not np.array_equal(a, b)
+    assert np.max(np.abs(a - b)) <= 2e-2 * np.max(np.abs(a))
+    with pytest.raises(Exception, match="precision"):
+        DeepFeatureExtractor("resnet18", path, precision="int8")

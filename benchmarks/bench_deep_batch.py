@@ -75,6 +75,12 @@ def main() -> int:
           f"{torch.get_num_threads()}")
     print(f"per-slice loop: {loop_seconds:.1f} s   batched (batch {args.batch_size}): {batch_seconds:.1f} s   "
           f"ratio {ratio:.2f} (target >= {TARGET})")
+    # Information: the same batched path in bfloat16 (opt-in, --precision bfloat16), and how far it moves the features.
+    extractor.precision = "bfloat16"
+    bf16_seconds, bf16 = timed(batched)
+    deviation = float(np.max(np.abs(bf16 - ours)) / np.max(np.abs(ours)))
+    print(f"batched, bfloat16: {bf16_seconds:.1f} s   ratio {loop_seconds / bf16_seconds:.2f}   "
+          f"largest deviation from float32 {deviation:.1e} (relative to the largest feature)")
     return 0 if ratio >= TARGET else 1
 
 

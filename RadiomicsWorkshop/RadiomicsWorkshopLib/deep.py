@@ -16,6 +16,7 @@ the ROI's slices) and, for 2D, ``deep_<model>-max_<k>``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,7 +186,7 @@ class DeepFeatureExtractor:
     def __init__(self, model: str = "resnet18", weights: str | Path = "pretrained", *, device: str = "cpu",
                  layer: str | None = None, batch_size: int = 32, modality: str = "MR", margin_mm: float = 10.0,
                  context_slices: int = 0, patch_mm: float | None = None, patch_spacing_mm: float = 1.0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, precision: str = "float32") -> None:
         import torch
 
         self.spec = backbone(model)
@@ -201,6 +202,11 @@ class DeepFeatureExtractor:
         self.patch_mm = patch_mm or float(self.spec.input_size[0]) * patch_spacing_mm
         self.patch_spacing_mm = patch_spacing_mm
         self.torch = torch
+        if precision not in ("float32", "bfloat16", "float16"):
+            raise SettingsError(f"precision must be float32, bfloat16 or float16, not '{precision}'")
+        # Reduced precision (autocast) is several times faster on GPUs and on CPUs with AMX/AVX512-BF16;
+        # features then agree with float32 to about 1e-2 relative, so it is opt-in.
+        self.precision = precision
 
     # -- inputs
 
@@ -261,7 +267,9 @@ class DeepFeatureExtractor:
         """Pooled features of a stack of inputs, in batches."""
         torch = self.torch
         out = []
-        with torch.inference_mode():
+        autocast = (torch.autocast(self.device.type, dtype=getattr(torch, self.precision))
+                    if self.precision != "float32" else contextlib.nullcontext())
+        with torch.inference_mode(), autocast:
             for start in range(0, len(inputs), self.batch_size):
                 batch = torch.from_numpy(inputs[start:start + self.batch_size]).to(self.device)
                 if batch.dim() == 4:

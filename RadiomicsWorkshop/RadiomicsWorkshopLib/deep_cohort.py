@@ -32,6 +32,7 @@ class DeepSettings:
     batch_size: int = 32
     device: str = "cpu"
     seed: int = 0
+    precision: str = "float32"
 
     def digest(self) -> str:
         payload = {k: v for k, v in asdict(self).items() if k not in ("batch_size", "device")}
