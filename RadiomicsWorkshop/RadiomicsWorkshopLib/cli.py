@@ -17,6 +17,37 @@ from pathlib import Path
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
 
 
+def _add_case_inputs(p, *, mask_help: str = "label map or Slicer .seg.nrrd segmentation", rois: bool = True) -> None:
+    """--image/--mask (one case) or --manifest (a cohort): the inputs of every batch step."""
+    group = p.add_argument_group("input (one case or a manifest)")
+    group.add_argument("--image", help="image file (NRRD, NIfTI, MHA, ...) or DICOM series folder")
+    group.add_argument("--mask", help=mask_help)
+    if rois:
+        group.add_argument("--roi", action="append", metavar="LABEL_OR_SEGMENT",
+                           help="label value or segment name; repeat for several (default: all labels/segments)")
+    group.add_argument("--case-id", help="case id for --image (default: image file name)")
+    if rois:
+        group.add_argument("--patient-id", help="patient id for --image/--mask (kept in the table)")
+    group.add_argument("--manifest", help="cohort manifest CSV (columns case_id,image,mask[,roi,patient_id,label,"
+                                          "site]; paths relative to it)")
+    group.add_argument("--resample-mask", action="store_true",
+                       help="resample a mask whose grid differs from the image's onto it (nearest neighbour)")
+
+
+def _add_run_options(p, *, out_help: str | None = "output table, .csv or .parquet", jobs: bool = True) -> None:
+    """Output, parallelism, resume and progress options shared by the batch steps."""
+    group = p.add_argument_group("run")
+    if out_help:
+        group.add_argument("--out", required=True, help=out_help)
+    if jobs:
+        group.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                           help="cores to use: cases run in parallel processes (ITK filters get the cores left over)")
+    group.add_argument("--overwrite", action="store_true", help="replace existing outputs and start again")
+    group.add_argument("--retry-failed", action="store_true", help="recompute cases that failed in an earlier run")
+    group.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto",
+                       help="progress display; jsonl: one JSON event per line on stdout (for Slicer)")
+
+
 def _add_extract(sub) -> None:
     p = sub.add_parser(
         "extract", help="radiomics features (PyRadiomics) for one case or a cohort",
@@ -24,31 +55,15 @@ def _add_extract(sub) -> None:
                     "manifest CSV (--manifest; columns case_id,image,mask[,roi,patient_id,label,site]). "
                     "One row per (case_id, roi); with slice-wise settings one row per slice.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    src = p.add_argument_group("input (one case or a manifest)")
-    src.add_argument("--image", help="image file (NRRD, NIfTI, MHA, ...) or DICOM series folder")
-    src.add_argument("--mask", help="label map or Slicer .seg.nrrd segmentation")
-    src.add_argument("--roi", action="append", metavar="LABEL_OR_SEGMENT",
-                     help="label value or segment name; repeat for several (default: all labels/segments)")
-    src.add_argument("--case-id", help="case id for --image/--mask (default: image file name)")
-    src.add_argument("--patient-id", help="patient id for --image/--mask (kept in the table)")
-    src.add_argument("--manifest", help="cohort manifest CSV (paths relative to it)")
+    _add_case_inputs(p)
     cfg = p.add_argument_group("settings")
     cfg.add_argument("--preset", help="shipped preset: CT, MR, MR_2D, IBSI, ... (default MR)")
     cfg.add_argument("--params", help="your own PyRadiomics parameter file (YAML)")
-    cfg.add_argument("--resample-mask", action="store_true",
-                     help="resample a mask whose grid differs from the image's onto it (nearest neighbour)")
     cfg.add_argument("--preprocess", metavar="RECIPE",
                      help="apply a preprocessing recipe (shipped name or YAML/JSON file) on the fly")
     cfg.add_argument("--no-roi-crop", action="store_true",
                      help="filter the whole image as plain PyRadiomics does (slower, same numbers within 0.1%%)")
-    run = p.add_argument_group("run")
-    run.add_argument("--out", required=True, help="output table, .csv or .parquet")
-    run.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                     help="cores to use: cases run in parallel processes (ITK filters get the cores left over)")
-    run.add_argument("--overwrite", action="store_true", help="replace existing outputs and start again")
-    run.add_argument("--retry-failed", action="store_true", help="recompute cases that failed in an earlier run")
-    run.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto",
-                     help="progress display; jsonl: one JSON event per line on stdout (for Slicer)")
+    _add_run_options(p)
     p.set_defaults(func=cmd_extract)
 
 
@@ -60,18 +75,11 @@ def _add_preprocess(sub) -> None:
                     "resampled masks) under --out-dir with a provenance sidecar each, and --out-dir/manifest.csv "
                     "pointing at them, ready for `extract --manifest`.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--image", help="image file or DICOM series folder")
-    p.add_argument("--mask", help="label map (resampled along with the image; used by 'roi' regions)")
-    p.add_argument("--case-id", help="case id for --image (default: image file name)")
-    p.add_argument("--manifest", help="cohort manifest CSV")
+    _add_case_inputs(p, mask_help="label map (resampled along with the image; used by 'roi' regions)", rois=False)
     p.add_argument("--recipe", required=True, help="shipped recipe (brain_MR, prostate_T2w, CT) or a YAML/JSON file")
     p.add_argument("--out-dir", required=True, help="folder for the preprocessed images and the new manifest")
     p.add_argument("--bias-field", action="store_true", help="also write the N4 bias field")
-    p.add_argument("--resample-mask", action="store_true", help="resample a mask on another grid onto the image")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cores to use")
-    p.add_argument("--overwrite", action="store_true", help="start again, replacing earlier outputs")
-    p.add_argument("--retry-failed", action="store_true", help="recompute cases that failed before")
-    p.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto")
+    _add_run_options(p, out_help=None)
     p.set_defaults(func=cmd_preprocess)
 
 
@@ -139,12 +147,7 @@ def _add_deep(sub) -> None:
                     "slice around the ROI (mean and max over slices), 3D networks on a cube centred on the ROI. "
                     "Same keys as the radiomics table (case_id, roi); columns deep_<model>_<k>.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--image", help="image file or DICOM series folder")
-    p.add_argument("--mask", help="label map or Slicer .seg.nrrd")
-    p.add_argument("--roi", action="append", metavar="LABEL_OR_SEGMENT", help="ROI(s) (default: all)")
-    p.add_argument("--case-id", help="case id for --image/--mask")
-    p.add_argument("--patient-id", help="patient id for --image/--mask")
-    p.add_argument("--manifest", help="cohort manifest CSV")
+    _add_case_inputs(p)
     p.add_argument("--model", default="resnet18",
                    help="resnet18, resnet50, densenet121, efficientnet_b0 (2D); resnet18_3d, resnet50_3d, fmcib (3D)")
     p.add_argument("--weights", required=True,
@@ -160,11 +163,7 @@ def _add_deep(sub) -> None:
     p.add_argument("--precision", choices=["float32", "bfloat16", "float16"], default="float32",
                    help="reduced precision is several times faster on GPUs and AMX CPUs; features then agree with "
                         "float32 to about 1e-2 relative")
-    p.add_argument("--resample-mask", action="store_true", help="resample a mask on another grid onto the image")
-    p.add_argument("--out", required=True, help="output table, .csv or .parquet")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--retry-failed", action="store_true")
-    p.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto")
+    _add_run_options(p, jobs=False)
     p.set_defaults(func=cmd_deep)
 
 
