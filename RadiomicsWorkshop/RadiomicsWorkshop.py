@@ -3,7 +3,8 @@
 Thin by design (see DESIGN.md): MRML nodes are written to temporary files,
 the Slicer-free core runs as a subprocess (``PythonSlicer -m
 RadiomicsWorkshopLib ...``) whose JSON-lines progress drives the progress bar,
-and its output files are loaded back as nodes. No feature is computed here.
+and its output files are loaded back as nodes. No feature is computed here,
+and the core is never imported in Slicer's process.
 """
 
 import csv
@@ -12,11 +13,12 @@ import json
 import logging
 import os
 import queue
+import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
+import time
 from typing import Annotated, Callable, Optional, Union
 
 import qt
@@ -36,11 +38,20 @@ from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrappe
 
 from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 
-MODULE_DIR = os.path.dirname(os.path.abspath(__file__))
+MODULE_DIR = os.path.dirname(os.path.abspath(__file__))  # holds RadiomicsWorkshopLib: the subprocess's PYTHONPATH
+CORE_PACKAGE = "RadiomicsWorkshopLib"
 PRESET_DIR = os.path.join(MODULE_DIR, "Resources", "Presets")
 RECIPE_DIR = os.path.join(MODULE_DIR, "Resources", "Recipes")
 REQUIREMENTS = os.path.join(MODULE_DIR, "Resources", "requirements.txt")
-KEY_COLUMNS = ("case_id", "roi", "patient_id")
+# PyRadiomics is installed on its own (see RadiomicsWorkshopLogic.ensureDependencies).
+PYRADIOMICS = "pyradiomics==3.0.1"
+PYRADIOMICS_BUILD_REQUIREMENTS = "setuptools wheel versioneer"
+# Import names of the distributions in Resources/requirements.txt whose import name is not the
+# distribution's name (Testing/test_slicer_layer.py checks that every package the core imports is covered).
+IMPORT_NAMES = {"PyWavelets": "pywt", "scikit-image": "skimage", "scikit-learn": "sklearn", "PyYAML": "yaml",
+                "pynrrd": "nrrd"}
+# Columns that identify a row; every other column of the core's tables is a number.
+KEY_COLUMNS = ("case_id", "roi", "patient_id", "slice")
 # The core's backbones (RadiomicsWorkshopLib/deep.py; `radiomics-workshop deep-features --help`).
 DEEP_MODELS = ["resnet18", "resnet50", "densenet121", "efficientnet_b0", "resnet18_3d", "resnet50_3d", "fmcib"]
 
@@ -61,6 +72,19 @@ def recipeNames() -> list[str]:
     return _yamlNames(RECIPE_DIR, "brain_MR")
 
 
+def requirementLines(path: str = REQUIREMENTS) -> list[str]:
+    """The requirement specifiers of a requirements.txt (comments, blank lines and pip options left out)."""
+    with open(path) as handle:
+        lines = [line.split("#", 1)[0].strip() for line in handle]
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def importName(requirement: str) -> str:
+    """``scikit-image>=0.21`` -> ``skimage``: the module to look for, without importing it."""
+    distribution = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0]
+    return IMPORT_NAMES.get(distribution, distribution.lower().replace("-", "_"))
+
+
 #
 # RadiomicsWorkshop
 #
@@ -75,13 +99,16 @@ class RadiomicsWorkshop(ScriptedLoadableModule):
         self.parent.contributors = ["RadiomicsWorkshop developers"]
         self.parent.helpText = _("""
 The radiomics model-development workflow of a radiomics workshop: draw the ROI (Segment Editor),
-extract PyRadiomics features for a volume and a segmentation or label map, with a preset (CT, MR,
-MR_2D, IBSI) or your own PyRadiomics parameter file. The work runs in the RadiomicsWorkshop core,
-outside Slicer's user interface, with progress and Cancel; the same core runs whole cohorts from the
-command line (<tt>radiomics-workshop extract --manifest cohort.csv</tt>).
+preprocess the image (N4 bias field, denoising, resampling, normalisation), extract PyRadiomics
+features for a volume and a segmentation or label map with a preset (CT, MR, MR_2D, IBSI) or your
+own PyRadiomics parameter file, and deep features of a pretrained network. The work runs in the
+RadiomicsWorkshop core, outside Slicer's user interface, with progress and Cancel; the same core
+runs whole cohorts from the command line (<tt>radiomics-workshop extract --manifest cohort.csv</tt>).
+From the Python console: <tt>slicer.util.getModuleLogic("RadiomicsWorkshop").extractFeatures(volumeNode,
+segmentationNode, preset="MR")</tt> returns a table node.
 """)
         self.parent.acknowledgementText = _("""
-Built on PyRadiomics (van Griethuysen et al., Cancer Research 2017), SimpleITK and 3D Slicer.
+Built on PyRadiomics (van Griethuysen et al., Cancer Research 2017), SimpleITK, MONAI and 3D Slicer.
 """)
 
 
@@ -95,8 +122,9 @@ class RadiomicsWorkshopParameterNode:
     """State of the module, saved with the scene.
 
     inputVolume - image to extract features from.
-    inputRoi - segmentation (segments by name) or label map (every label).
+    inputSegmentation - segmentation (segments chosen in the list) or label map (every label).
     preset - shipped extraction preset, used when no parameter file is given.
+    parameterFile - your own PyRadiomics parameter file (YAML); replaces the preset when set.
     outputTable - table that receives one row per ROI.
     recipe - shipped preprocessing recipe, used when no recipe file is given.
     showBiasField - also load and overlay N4's bias field.
@@ -107,8 +135,9 @@ class RadiomicsWorkshopParameterNode:
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
-    inputRoi: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]
+    inputSegmentation: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]
     preset: Annotated[str, Choice(presetNames())] = "MR" if "MR" in presetNames() else presetNames()[0]
+    parameterFile: str = ""
     outputTable: vtkMRMLTableNode
     recipe: Annotated[str, Choice(recipeNames())] = "brain_MR" if "brain_MR" in recipeNames() else recipeNames()[0]
     showBiasField: bool = False
@@ -136,7 +165,9 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
-        self._run = None
+        self._run = None  # the core process running now (one at a time)
+        self._listedSegmentation = None  # whose segments the list shows
+        self._listedSegmentIds = []  # the segment ID of each row of the list
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -153,10 +184,11 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.editRoiButton.connect("clicked(bool)", self.onEditRoiButton)
         self.ui.preprocessButton.connect("clicked(bool)", self.onPreprocessButton)
         self.ui.deepButton.connect("clicked(bool)", self.onDeepButton)
-        self.ui.deepProgressBar.hide()
-        self.ui.preprocessProgressBar.hide()
-        self.ui.roiSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.updateSegmentList)
+        # A str parameter: kept in sync by hand (parameterNodeWrapper connects ctkPathLineEdit to pathlib.Path only).
+        self.ui.parameterFileLineEdit.connect("currentPathChanged(QString)", self.onParameterFileChanged)
         self.ui.progressBar.hide()
+        self.ui.preprocessProgressBar.hide()
+        self.ui.deepProgressBar.hide()
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
@@ -166,12 +198,13 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
 
     def enter(self) -> None:
         self.initializeParameterNode()
+        self.updateSegmentList()  # segments may have been added or renamed in Segment Editor
 
     def exit(self) -> None:
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
 
     def onSceneStartClose(self, caller, event) -> None:
         self.setParameterNode(None)
@@ -183,150 +216,157 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
     def initializeParameterNode(self) -> None:
         self.setParameterNode(self.logic.getParameterNode())
         if not self._parameterNode.inputVolume:
-            self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
-        if not self._parameterNode.inputRoi:
-            self._parameterNode.inputRoi = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
+            volumes = [node for node in slicer.util.getNodesByClass("vtkMRMLScalarVolumeNode")
+                       if not node.IsA("vtkMRMLLabelMapVolumeNode")]
+            if volumes:
+                self._parameterNode.inputVolume = volumes[0]
+        if not self._parameterNode.inputSegmentation:
+            segmentation = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
+            if segmentation:
+                self._parameterNode.inputSegmentation = segmentation
 
     def setParameterNode(self, inputParameterNode: Optional[RadiomicsWorkshopParameterNode]) -> None:
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
+            # SlicerParameterName dynamic properties in the .ui name the parameters.
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
-            self._checkCanApply()
-            self.updateSegmentList()
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
+            if self.ui.parameterFileLineEdit.currentPath != self._parameterNode.parameterFile:
+                self.ui.parameterFileLineEdit.currentPath = self._parameterNode.parameterFile
+        self._onParameterNodeModified()
 
-    def _checkCanApply(self, caller=None, event=None) -> None:
+    def _onParameterNodeModified(self, caller=None, event=None) -> None:
+        segmentation = self._parameterNode.inputSegmentation if self._parameterNode else None
+        if segmentation is not self._listedSegmentation:
+            self.updateSegmentList()
+        self._checkCanApply()
+
+    def onParameterFileChanged(self, path: str) -> None:
+        if self._parameterNode and self._parameterNode.parameterFile != path:
+            self._parameterNode.parameterFile = path
+
+    def _checkCanApply(self) -> None:
         if self._run:  # one core run at a time; its button reads "Cancel"
             return
-        ready = bool(self._parameterNode and self._parameterNode.inputVolume and self._parameterNode.inputRoi)
+        node = self._parameterNode
+        ready = bool(node and node.inputVolume and node.inputSegmentation)
         self.ui.applyButton.enabled = ready
-        self.ui.applyButton.toolTip = _("Extract features") if ready else _("Select a volume and a segmentation")
-        self.ui.editRoiButton.enabled = bool(self._parameterNode and self._parameterNode.inputVolume)
-        self.ui.preprocessButton.enabled = bool(self._parameterNode and self._parameterNode.inputVolume)
+        self.ui.applyButton.toolTip = (_("Extract features (press again to cancel).") if ready
+                                       else _("Select a volume and a segmentation or label map."))
+        self.ui.editRoiButton.enabled = bool(node and node.inputVolume)
+        self.ui.preprocessButton.enabled = bool(node and node.inputVolume)
         self.ui.deepButton.enabled = ready
 
-    def updateSegmentList(self, node=None) -> None:
+    def updateSegmentList(self) -> None:
         """List the segments of the selected segmentation, checked: the ones to extract."""
         self.ui.segmentList.clear()
-        roi = self._parameterNode.inputRoi if self._parameterNode else None
+        self._listedSegmentIds = []
+        roi = self._parameterNode.inputSegmentation if self._parameterNode else None
+        self._listedSegmentation = roi
         if not roi or not roi.IsA("vtkMRMLSegmentationNode"):
-            self.ui.segmentList.enabled = False
+            self.ui.segmentList.enabled = False  # a label map: every label is extracted
             return
         self.ui.segmentList.enabled = True
         segmentation = roi.GetSegmentation()
         for index in range(segmentation.GetNumberOfSegments()):
-            item = qt.QListWidgetItem(segmentation.GetNthSegment(index).GetName())
+            segmentId = segmentation.GetNthSegmentID(index)
+            item = qt.QListWidgetItem(segmentation.GetSegment(segmentId).GetName())
             item.setFlags(item.flags() | qt.Qt.ItemIsUserCheckable)
             item.setCheckState(qt.Qt.Checked)
             self.ui.segmentList.addItem(item)
+            self._listedSegmentIds.append(segmentId)
 
-    def selectedSegmentNames(self) -> Optional[list[str]]:
+    def selectedSegmentIds(self) -> Optional[list[str]]:
+        """Checked segments' IDs; None for a label map (all labels)."""
         if not self.ui.segmentList.enabled:
             return None
-        items = [self.ui.segmentList.item(i) for i in range(self.ui.segmentList.count)]
-        return [item.text() for item in items if item.checkState() == qt.Qt.Checked]
+        return [segmentId for row, segmentId in enumerate(self._listedSegmentIds)
+                if self.ui.segmentList.item(row).checkState() == qt.Qt.Checked]
 
     def onEditRoiButton(self) -> None:
-        self.logic.openSegmentEditor(self._parameterNode.inputVolume, self._parameterNode.inputRoi)
+        with slicer.util.tryWithErrorDisplay(_("Failed to open Segment Editor."), waitCursor=True):
+            segmentationNode = self.logic.openSegmentEditor(self._parameterNode.inputVolume,
+                                                            self._parameterNode.inputSegmentation)
+            self._parameterNode.inputSegmentation = segmentationNode
+
+    def _startRun(self, button, progressBar, statusLabel, status: str) -> None:
+        """The UI of a started core run: the button cancels it, the other buttons wait."""
+        for other in (self.ui.applyButton, self.ui.preprocessButton, self.ui.deepButton):
+            other.enabled = other is button
+        button.text = _("Cancel")
+        progressBar.setMaximum(0)  # busy until the core reports how many steps
+        progressBar.setValue(0)
+        progressBar.show()
+        statusLabel.text = status
+
+    def _endRun(self, button, buttonText: str, progressBar) -> None:
+        self._run = None
+        button.text = buttonText
+        progressBar.hide()
+        self._checkCanApply()
 
     def onApplyButton(self) -> None:
         if self._run:  # the button reads "Cancel" while running
             self._run.cancel()
             return
-        if not self.logic.ensureDependencies():
-            return
-        parameterFile = self.ui.parameterFileLineEdit.currentPath or None
+        node = self._parameterNode
         with slicer.util.tryWithErrorDisplay(_("Failed to start feature extraction."), waitCursor=True):
+            if not self.logic.ensureDependencies():
+                return
             self._run = self.logic.startExtraction(
-                self._parameterNode.inputVolume, self._parameterNode.inputRoi,
-                preset=self._parameterNode.preset, parameterFile=parameterFile,
-                segmentNames=self.selectedSegmentNames(), outputTableNode=self._parameterNode.outputTable,
-                onProgress=self.onProgress, onFinished=self.onFinished)
-            self.ui.applyButton.text = _("Cancel")
-            self.ui.preprocessButton.enabled = False
-            self.ui.progressBar.setValue(0)
-            self.ui.progressBar.show()
-            self.ui.statusLabel.text = _("Extracting features...")
+                node.inputVolume, node.inputSegmentation, preset=node.preset,
+                segmentIds=self.selectedSegmentIds(), parameterFile=node.parameterFile or None,
+                outputTableNode=node.outputTable, onProgress=self.onProgress, onFinished=self.onFinished)
+            self._startRun(self.ui.applyButton, self.ui.progressBar, self.ui.statusLabel, _("Extracting features..."))
+
+    def onProgress(self, done: int, total: int, message: str) -> None:
+        self.ui.progressBar.setMaximum(max(total, 1))
+        self.ui.progressBar.setValue(done)
+        self.ui.statusLabel.text = message
+
+    def onFinished(self, tableNode, errorMessage: Optional[str]) -> None:
+        self._endRun(self.ui.applyButton, _("Apply"), self.ui.progressBar)
+        if errorMessage:
+            self.ui.statusLabel.text = _("Failed.")
+            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
+            return
+        if tableNode is None:
+            self.ui.statusLabel.text = _("Cancelled.")
+            return
+        self._parameterNode.outputTable = tableNode
+        self.ui.statusLabel.text = _("{rows} row(s), {columns} features").format(
+            rows=tableNode.GetNumberOfRows(), columns=self.logic.featureCount(tableNode))
+        self.logic.showTable(tableNode)
 
     def onPreprocessButton(self) -> None:
         if self._run:
             self._run.cancel()
             return
-        if not self.logic.ensureDependencies():
-            return
         node = self._parameterNode
-        if node.customSteps:
-            recipe = self.logic.recipeFromSteps(node.stepN4, node.stepDenoise,
-                                                node.resampleSpacing if node.stepResample else None, node.stepNormalize)
-        else:
-            recipe = self.ui.recipeFileLineEdit.currentPath or node.recipe
         with slicer.util.tryWithErrorDisplay(_("Failed to start preprocessing."), waitCursor=True):
+            if not self.logic.ensureDependencies():
+                return
+            if node.customSteps:
+                recipe = self.logic.recipeFromSteps(node.stepN4, node.stepDenoise,
+                                                    node.resampleSpacing if node.stepResample else None,
+                                                    node.stepNormalize)
+            else:
+                recipe = self.ui.recipeFileLineEdit.currentPath or node.recipe
             self._run = self.logic.startPreprocessing(
-                self._parameterNode.inputVolume, recipe, labelmapNode=self._parameterNode.inputRoi,
-                outputVolumeNode=self._parameterNode.preprocessedVolume,
-                showBiasField=self._parameterNode.showBiasField,
+                node.inputVolume, recipe, labelmapNode=node.inputSegmentation,
+                outputVolumeNode=node.preprocessedVolume, showBiasField=node.showBiasField,
                 onProgress=self.onPreprocessProgress, onFinished=self.onPreprocessFinished)
-            self.ui.preprocessButton.text = _("Cancel")
-            self.ui.applyButton.enabled = False
-            self.ui.preprocessProgressBar.setMaximum(0)  # busy: one image
-            self.ui.preprocessProgressBar.show()
-            self.ui.preprocessStatusLabel.text = _("Preprocessing...")
-
-    def onDeepButton(self) -> None:
-        if self._run:
-            self._run.cancel()
-            return
-        if not self.logic.ensureDependencies(deep=True):
-            return
-        weights = self.ui.deepWeightsLineEdit.currentPath or "pretrained"
-        if weights == "pretrained" and not slicer.util.confirmOkCancelDisplay(
-                _("No weights file is given: download the pretrained weights with MONAI now (network needed)?"),
-                windowTitle=_("Pretrained weights")):
-            return
-        node = self._parameterNode
-        with slicer.util.tryWithErrorDisplay(_("Failed to start deep feature extraction."), waitCursor=True):
-            self._run = self.logic.startDeepFeatures(
-                node.inputVolume, node.inputRoi, model=node.deepModel, weights=weights, modality=node.deepModality,
-                segmentNames=self.selectedSegmentNames(), outputTableNode=node.deepTable,
-                onProgress=self.onDeepProgress, onFinished=self.onDeepFinished)
-            self.ui.deepButton.text = _("Cancel")
-            self.ui.applyButton.enabled = False
-            self.ui.preprocessButton.enabled = False
-            self.ui.deepProgressBar.setMaximum(0)
-            self.ui.deepProgressBar.show()
-            self.ui.deepStatusLabel.text = _("Extracting deep features...")
-
-    def onDeepProgress(self, done: int, total: int, message: str) -> None:
-        self.ui.deepStatusLabel.text = message
-
-    def onDeepFinished(self, tableNode, errorMessage: Optional[str]) -> None:
-        self._run = None
-        self.ui.deepButton.text = _("Extract deep features")
-        self.ui.deepProgressBar.hide()
-        self._checkCanApply()
-        if errorMessage:
-            self.ui.deepStatusLabel.text = _("Failed.")
-            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
-            return
-        if tableNode is None:
-            self.ui.deepStatusLabel.text = _("Cancelled.")
-            return
-        self._parameterNode.deepTable = tableNode
-        self.ui.deepStatusLabel.text = _("{rows} row(s), {columns} features").format(
-            rows=tableNode.GetNumberOfRows(), columns=tableNode.GetNumberOfColumns() - 2)
-        self.logic.showTable(tableNode)
+            self._startRun(self.ui.preprocessButton, self.ui.preprocessProgressBar, self.ui.preprocessStatusLabel,
+                           _("Preprocessing..."))
 
     def onPreprocessProgress(self, done: int, total: int, message: str) -> None:
         self.ui.preprocessStatusLabel.text = message
 
     def onPreprocessFinished(self, volumeNode, errorMessage: Optional[str]) -> None:
-        self._run = None
-        self.ui.preprocessButton.text = _("Preprocess")
-        self.ui.preprocessProgressBar.hide()
-        self._checkCanApply()
+        self._endRun(self.ui.preprocessButton, _("Preprocess"), self.ui.preprocessProgressBar)
         if errorMessage:
             self.ui.preprocessStatusLabel.text = _("Failed.")
             slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
@@ -339,26 +379,41 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self._parameterNode.inputVolume = volumeNode
         self.ui.preprocessStatusLabel.text = _("Done: {name}").format(name=volumeNode.GetName())
 
-    def onProgress(self, done: int, total: int, message: str) -> None:
-        self.ui.progressBar.setMaximum(max(total, 1))
-        self.ui.progressBar.setValue(done)
-        self.ui.statusLabel.text = message
+    def onDeepButton(self) -> None:
+        if self._run:
+            self._run.cancel()
+            return
+        node = self._parameterNode
+        weights = self.ui.deepWeightsLineEdit.currentPath or "pretrained"
+        if weights == "pretrained" and not slicer.util.confirmOkCancelDisplay(
+                _("No weights file is given: download the pretrained weights with MONAI now (network needed)?"),
+                windowTitle=_("Pretrained weights")):
+            return
+        with slicer.util.tryWithErrorDisplay(_("Failed to start deep feature extraction."), waitCursor=True):
+            if not self.logic.ensureDependencies(deep=True):
+                return
+            self._run = self.logic.startDeepFeatures(
+                node.inputVolume, node.inputSegmentation, model=node.deepModel, weights=weights,
+                modality=node.deepModality, segmentIds=self.selectedSegmentIds(), outputTableNode=node.deepTable,
+                onProgress=self.onDeepProgress, onFinished=self.onDeepFinished)
+            self._startRun(self.ui.deepButton, self.ui.deepProgressBar, self.ui.deepStatusLabel,
+                           _("Extracting deep features..."))
 
-    def onFinished(self, tableNode, errorMessage: Optional[str]) -> None:
-        self._run = None
-        self.ui.applyButton.text = _("Apply")
-        self.ui.progressBar.hide()
-        self._checkCanApply()
+    def onDeepProgress(self, done: int, total: int, message: str) -> None:
+        self.ui.deepStatusLabel.text = message
+
+    def onDeepFinished(self, tableNode, errorMessage: Optional[str]) -> None:
+        self._endRun(self.ui.deepButton, _("Extract deep features"), self.ui.deepProgressBar)
         if errorMessage:
-            self.ui.statusLabel.text = _("Failed.")
+            self.ui.deepStatusLabel.text = _("Failed.")
             slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
             return
         if tableNode is None:
-            self.ui.statusLabel.text = _("Cancelled.")
+            self.ui.deepStatusLabel.text = _("Cancelled.")
             return
-        self._parameterNode.outputTable = tableNode
-        self.ui.statusLabel.text = _("{rows} row(s), {columns} features").format(
-            rows=tableNode.GetNumberOfRows(), columns=tableNode.GetNumberOfColumns() - 2)
+        self._parameterNode.deepTable = tableNode
+        self.ui.deepStatusLabel.text = _("{rows} row(s), {columns} features").format(
+            rows=tableNode.GetNumberOfRows(), columns=self.logic.featureCount(tableNode))
         self.logic.showTable(tableNode)
 
 
@@ -367,80 +422,131 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
 #
 
 
+def pythonSlicerExecutable() -> str:
+    """PythonSlicer: Slicer's Python in Slicer's environment, found as SlicerTotalSegmentator and
+    SlicerMONAIAuto3DSeg find it (on the PATH that Slicer's launcher sets, else in Slicer's bin folder)."""
+    executable = shutil.which("PythonSlicer") or shutil.which("PythonSlicer", path=os.path.join(slicer.app.slicerHome, "bin"))
+    if not executable:
+        raise RuntimeError(_("PythonSlicer (Slicer's Python interpreter) was not found."))
+    return executable
+
+
+def coreCommand(step: str, *args: str) -> list[str]:
+    """``PythonSlicer -m RadiomicsWorkshopLib <step> ...``."""
+    return [pythonSlicerExecutable(), "-m", CORE_PACKAGE, step, *args]
+
+
+def coreEnvironment() -> dict[str, str]:
+    """Variables added to Slicer's start-up environment for the core: the module folder (which holds
+    RadiomicsWorkshopLib) on PYTHONPATH; PythonSlicer adds Slicer's own paths itself."""
+    inherited = slicer.util.startupEnvironment().get("PYTHONPATH", "")
+    return {"PYTHONPATH": os.pathsep.join(path for path in (MODULE_DIR, inherited) if path)}
+
+
+def killProcessTree(process: subprocess.Popen) -> None:
+    """Kill a process and its descendants: PythonSlicer is a launcher (killing it alone leaves Slicer's
+    Python running), and the core may run worker processes."""
+    try:
+        import psutil  # Resources/requirements.txt; as SlicerMONAIAuto3DSeg does
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        try:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    elif os.name == "nt":
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True,
+                       creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+    else:
+        subprocess.run(["pkill", "-KILL", "-P", str(process.pid)], capture_output=True)
+    if process.poll() is None:
+        process.kill()
+
+
 class CoreProcess:
     """One run of the Slicer-free core as a subprocess.
 
-    Reads its JSON-lines events on a background thread and hands them to the
-    main thread through a queue polled by a QTimer, so Slicer stays responsive.
-    ``cancel()`` kills the process and its children.
+    A background thread reads its output lines into a queue that a QTimer empties on the main
+    thread (as slicer.util.launchConsoleProcess's non-blocking mode does in Slicer 5.12, which older
+    Slicer versions lack), so Slicer stays responsive. JSON lines are events (``--progress jsonl``),
+    other lines are logged. ``cancel()`` kills the process tree; ``wait()`` blocks (console use).
     """
 
+    POLL_INTERVAL_MS = 100
+
     def __init__(self, args: list[str], onEvent: Callable[[dict], None], onExit: Callable[[int], None]) -> None:
-        self.args = args
+        self.args = list(args)
+        self.cancelled = False
+        self.finished = False
+        self.returnCode = None
+        self.log: list[str] = []
         self._onEvent = onEvent
         self._onExit = onExit
         self._queue = queue.Queue()
-        self.cancelled = False
-        self.log: list[str] = []
-        environment = {"PYTHONPATH": os.pathsep.join([MODULE_DIR] + os.environ.get("PYTHONPATH", "").split(os.pathsep))}
-        logging.info("Running: %s", " ".join(args))
-        self.process = slicer.util.launchConsoleProcess(args, updateEnvironment=environment)
+        logging.info("RadiomicsWorkshop: %s", subprocess.list2cmdline(self.args))
+        self.process = slicer.util.launchConsoleProcess(self.args, updateEnvironment=coreEnvironment())
         threading.Thread(target=self._read, daemon=True).start()
         self._timer = qt.QTimer()
-        self._timer.setInterval(100)
+        self._timer.setInterval(self.POLL_INTERVAL_MS)
         self._timer.connect("timeout()", self._poll)
         self._timer.start()
 
     def _read(self) -> None:
-        for line in self.process.stdout:
+        """Background thread: only reads the pipe (no Qt, no MRML here)."""
+        while True:
+            try:
+                line = self.process.stdout.readline()
+            except UnicodeDecodeError:  # as slicer.util.logProcessOutput: output in another code page is dropped
+                continue
+            if not line:
+                break
             self._queue.put(("line", line.rstrip()))
-        self.process.wait()
-        self._queue.put(("exit", self.process.returncode))
+        self._queue.put(("exit", self.process.wait()))
 
     def _poll(self) -> None:
-        while not self._queue.empty():
-            kind, payload = self._queue.get_nowait()
+        while not self.finished:
+            try:
+                kind, payload = self._queue.get_nowait()
+            except queue.Empty:
+                return
             if kind == "exit":
                 self._timer.stop()
+                self.finished = True  # before the callback: it may process events (and this timer)
+                self.returnCode = payload
                 self._onExit(payload)
                 return
             self.log.append(payload)
             try:
                 event = json.loads(payload)
             except ValueError:
-                logging.info(payload)  # plain output (warnings of the libraries)
-                continue
+                event = None
             if isinstance(event, dict):
                 self._onEvent(event)
+            else:
+                logging.info(payload)  # plain output (warnings of the libraries)
 
     def wait(self) -> None:
-        """Block until the process ends (console/scripted use), handling its events."""
-        while self._timer.isActive():
+        """Block until the process ends, handling its events (console and scripted use)."""
+        while not self.finished:
             self._poll()
-            slicer.app.processEvents()
-            qt.QThread.msleep(20)
+            if not self.finished:
+                slicer.app.processEvents()
+                time.sleep(0.02)
 
     def cancel(self) -> None:
-        """Kill the process tree: PythonSlicer is a launcher, and --jobs runs worker processes."""
         self.cancelled = True
-        if self.process.poll() is not None:
-            return
-        if os.name == "nt":
-            subprocess.run(["taskkill", "/F", "/T", "/PID", str(self.process.pid)], capture_output=True)
-            return
-        try:
-            import psutil
-
-            for child in psutil.Process(self.process.pid).children(recursive=True):
-                child.kill()
-        except Exception:  # psutil missing or the process already gone: fall back on pkill
-            subprocess.run(["pkill", "-KILL", "-P", str(self.process.pid)], capture_output=True)
-        self.process.kill()
+        if self.process.poll() is None:
+            killProcessTree(self.process)
 
 
-def pythonSlicerExecutable() -> str:
-    """Slicer's Python interpreter for subprocesses (PythonSlicer), as Slicer's own tools launch it."""
-    return shutil.which("PythonSlicer") or sys.executable
+def eventErrorText(event: dict) -> str:
+    """The text of the core's error event, with its advice (the file names are temporary ones)."""
+    text = str(event.get("message", "")).strip()
+    if event.get("hint"):
+        text += "\n" + _("What to do: {hint}").format(hint=event["hint"])
+    return text
 
 
 #
@@ -449,30 +555,63 @@ def pythonSlicerExecutable() -> str:
 
 
 class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
-    """Console API: ``logic = slicer.util.getModuleLogic("RadiomicsWorkshop")``."""
+    """Console API: ``logic = slicer.util.getModuleLogic("RadiomicsWorkshop")``, then
+    ``logic.extractFeatures(volumeNode, segmentationNode, preset="MR")`` -> vtkMRMLTableNode."""
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        self._lastResult = (None, None)
+        self._running = set()  # core runs not finished yet (kept alive even if the caller drops them)
 
     def getParameterNode(self):
         return RadiomicsWorkshopParameterNode(super().getParameterNode())
 
     # Dependencies
 
-    def ensureDependencies(self, prompt: bool = True, deep: bool = False) -> bool:
-        """Install the core's Python packages on first use (never Slicer's own SimpleITK or numpy).
+    @staticmethod
+    def missingPackages() -> list[str]:
+        """Requirements of the core that are not installed (checked without importing them)."""
+        missing = [line for line in requirementLines() if not importlib.util.find_spec(importName(line))]
+        if not importlib.util.find_spec("radiomics"):
+            missing.append(PYRADIOMICS)
+        return missing
 
-        PyRadiomics 3.0.1 builds from source and needs numpy at build time, so it is
-        installed without build isolation after numpy's build helpers. Deep features need
-        torch (from the PyTorch extension when present: PyTorchUtils picks the right build)
-        and MONAI.
+    def ensureDependencies(self, prompt: bool = True, deep: bool = False) -> bool:
+        """Install the core's Python packages on first use, after confirmation; False if declined.
+
+        Never touches Slicer's own SimpleITK or numpy. Resources/requirements.txt goes through
+        ``slicer.packaging.pip_ensure`` (Slicer >= 5.12), else ``slicer.util.pip_install``.
+        PyRadiomics 3.0.1 has no wheel for Slicer's Python (3.12): its source package is built
+        without build isolation (its build imports numpy: Slicer's) and without dependencies
+        (which would let pip replace Slicer's SimpleITK or numpy); its other requirements are in
+        requirements.txt. Deep features also need torch (through the PyTorch extension when it is
+        installed: it picks the right build) and MONAI.
         """
-        if deep and not importlib.util.find_spec("monai"):
-            if prompt and not slicer.util.confirmOkCancelDisplay(
-                    _("Deep features need PyTorch and MONAI. Install them now?"),
+        missing = self.missingPackages()
+        deepMissing = deep and not importlib.util.find_spec("monai")
+        if not missing and not deepMissing:
+            return True
+        if prompt:
+            packages = missing + (["torch", "monai"] if deepMissing else [])
+            if not slicer.util.confirmOkCancelDisplay(
+                    _("Radiomics Workshop needs these Python packages in Slicer's Python:\n{packages}\n\n"
+                      "Install them now?").format(packages="\n".join(packages)),
                     windowTitle=_("Install dependencies")):
                 return False
+        if missing:
+            try:
+                import slicer.packaging as packaging  # Slicer >= 5.12
+            except ImportError:
+                packaging = None
+            if packaging is not None and hasattr(packaging, "pip_ensure"):
+                # Confirmed above; needed in Slicer's own testing mode as well (the tests run the core).
+                packaging.pip_ensure(packaging.load_requirements(REQUIREMENTS), prompt_install=False,
+                                     requester="RadiomicsWorkshop", skip_in_testing=False)
+            else:
+                slicer.util.pip_install(["-r", REQUIREMENTS])
+            if not importlib.util.find_spec("radiomics"):
+                slicer.util.pip_install(PYRADIOMICS_BUILD_REQUIREMENTS)
+                slicer.util.pip_install(f"--no-build-isolation --no-deps {PYRADIOMICS}")
+        if deepMissing:
             if not importlib.util.find_spec("torch"):
                 try:
                     import PyTorchUtils  # the PyTorch extension's module
@@ -481,151 +620,246 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
                 except ImportError:
                     slicer.util.pip_install("torch")
             slicer.util.pip_install("monai>=1.4")
-        if all(importlib.util.find_spec(name) for name in ("radiomics", "slicerio", "yaml", "pandas")):
-            return True  # checked without importing: the core runs in its own process
-        if prompt and not slicer.util.confirmOkCancelDisplay(
-                _("Radiomics Workshop needs PyRadiomics and a few Python packages. Install them now?"),
-                windowTitle=_("Install dependencies")):
-            return False
-        import slicer.packaging
-
-        requirements = slicer.packaging.load_requirements(REQUIREMENTS)
-        slicer.packaging.pip_ensure(requirements, requester="RadiomicsWorkshop", prompt_install=False)
-        slicer.util.pip_install("setuptools wheel versioneer")
-        slicer.util.pip_install("--no-build-isolation pyradiomics==3.0.1")
+        importlib.invalidate_caches()
         return True
 
     # Segment Editor
 
-    def openSegmentEditor(self, volumeNode, roiNode) -> None:
-        """Switch to Segment Editor on this volume and segmentation, to draw or fix the ROI."""
-        if roiNode is None or not roiNode.IsA("vtkMRMLSegmentationNode"):
-            roiNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "ROI")
-            roiNode.CreateDefaultDisplayNodes()
-            if volumeNode:
-                roiNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
+    def openSegmentEditor(self, volumeNode, segmentationNode):
+        """Switch to Segment Editor on this volume and segmentation, to draw or fix the ROI; returns the
+        segmentation edited (a label map is imported into a new segmentation first, a new one is created
+        when none is given)."""
+        if segmentationNode is not None and segmentationNode.IsA("vtkMRMLLabelMapVolumeNode"):
+            labelmapNode = segmentationNode
+            segmentationNode = slicer.mrmlScene.AddNewNodeByClass(
+                "vtkMRMLSegmentationNode", slicer.mrmlScene.GenerateUniqueName(f"{labelmapNode.GetName()} segmentation"))
+            segmentationNode.CreateDefaultDisplayNodes()
+            if not slicer.modules.segmentations.logic().ImportLabelmapToSegmentationNode(labelmapNode, segmentationNode):
+                raise RuntimeError(_("Failed to import the label map into a segmentation."))
+        elif segmentationNode is None:
+            segmentationNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode",
+                                                                  slicer.mrmlScene.GenerateUniqueName("ROI"))
+            segmentationNode.CreateDefaultDisplayNodes()
+        if volumeNode is not None:
+            segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
         slicer.util.selectModule("SegmentEditor")
-        editor = slicer.util.getModuleWidget("SegmentEditor").editor
-        editor.setSegmentationNode(roiNode)
-        if volumeNode:
-            editor.setSourceVolumeNode(volumeNode)
+        editor = slicer.util.getModuleWidget("SegmentEditor").editor  # qMRMLSegmentEditorWidget
+        editor.setSegmentationNode(segmentationNode)
+        if volumeNode is not None:
+            editor.setSourceVolumeNode(volumeNode)  # setMasterVolumeNode before Slicer 5.4
+        return segmentationNode
 
-    # Extraction
-
-    def extractionCommand(self, imageFile: str, maskFile: str, outFile: str, preset: str = "MR",
-                          parameterFile: Optional[str] = None, segmentNames: Optional[list[str]] = None,
-                          caseId: str = "case") -> list[str]:
-        args = [pythonSlicerExecutable(), "-m", "RadiomicsWorkshopLib", "extract", "--image", imageFile,
-                "--mask", maskFile, "--out", outFile, "--case-id", caseId, "--progress", "jsonl", "--overwrite",
-                # In Slicer a segmentation is independent of any one volume's grid (e.g. drawn before
-                # preprocessing resampled the volume): put it on the volume's grid, as Slicer would.
-                "--resample-mask"]
-        args += ["--params", parameterFile] if parameterFile else ["--preset", preset]
-        for name in segmentNames or []:
-            args += ["--roi", name]
-        return args
-
-    def _startCore(self, command: list[str], folder: str, what: str, loadOutputs: Callable[[], object],
-                   onProgress: Optional[Callable[[int, int, str], None]],
-                   onFinished: Optional[Callable]) -> CoreProcess:
-        """Run the core; on success ``loadOutputs()`` turns its files into nodes; ``onFinished(result, error)``.
-        The temporary folder is removed afterwards."""
-        errors: list[str] = []
-
-        def onEvent(event: dict) -> None:
-            if event.get("event") == "progress" and onProgress:
-                onProgress(int(event.get("done", 0)), int(event.get("total", 1)), str(event.get("message", "")))
-            elif event.get("event") == "error":
-                errors.append(event.get("message", ""))
-
-        def onExit(returnCode: int) -> None:
-            result, error = None, None
-            if not run.cancelled:
-                if returnCode != 0:
-                    error = "\n".join(errors) or "\n".join(run.log[-20:]) or _("{what} failed.").format(what=what)
-                else:
-                    try:
-                        result = loadOutputs()
-                    except Exception as exc:  # a missing or unreadable output file
-                        error = str(exc)
-            shutil.rmtree(folder, ignore_errors=True)
-            if onFinished:
-                onFinished(result, error)
-
-        run = CoreProcess(command, onEvent, onExit)
-        return run
+    # Nodes to files
 
     def _newWorkFolder(self) -> str:
         return tempfile.mkdtemp(prefix="RadiomicsWorkshop-", dir=slicer.app.temporaryPath)
 
-    def startExtraction(self, volumeNode, roiNode, preset: str = "MR", parameterFile: Optional[str] = None,
-                        segmentNames: Optional[list[str]] = None, outputTableNode=None,
-                        onProgress: Optional[Callable[[int, int, str], None]] = None,
-                        onFinished: Optional[Callable] = None) -> CoreProcess:
-        """Write the nodes to a temporary folder and start the core; ``onFinished(tableNode, error)``."""
-        if not volumeNode or not roiNode:
-            raise ValueError(_("Select a volume and a segmentation or label map."))
-        if segmentNames is not None and not segmentNames:
+    @staticmethod
+    def _export(node, path: str) -> str:
+        """Write a node to a file without changing where the scene saves it; in world coordinates when
+        the node is transformed (the image and the ROI then meet where the user sees them)."""
+        transformed = node.GetParentTransformNode() is not None
+        # A fresh properties dict each time: slicer.util.exportNode writes the file format into its (shared,
+        # mutable) default dict, which would then apply to the next node. Temporary files: no compression
+        # (qSlicerNodeWriter's "useCompression").
+        if not slicer.util.exportNode(node, path, {"useCompression": 0}, world=transformed):
+            raise RuntimeError(_("Failed to write {name} to {path} (see the application log).").format(
+                name=node.GetName(), path=path))
+        return path
+
+    def writeInputs(self, folder: str, volumeNode, roiNode) -> tuple[str, Optional[str]]:
+        """The volume as NRRD; a segmentation as .seg.nrrd (segment names, IDs and overlaps kept), a label
+        map as NRRD. Returns (image file, mask file or None)."""
+        if volumeNode is None:
+            raise ValueError(_("Select a volume."))
+        imageFile = self._export(volumeNode, os.path.join(folder, "image.nrrd"))
+        if roiNode is None:
+            return imageFile, None
+        if roiNode.IsA("vtkMRMLSegmentationNode"):
+            segmentation = roiNode.GetSegmentation()
+            if segmentation.GetNumberOfSegments() == 0:
+                raise ValueError(_("The segmentation {name} has no segments: draw the ROI in Segment Editor.").format(
+                    name=roiNode.GetName()))
+            if not segmentation.IsSourceRepresentationImageData():
+                raise ValueError(_("The segmentation {name} is stored as surfaces: in the Segmentations module, "
+                                   "make 'Binary labelmap' its source representation.").format(name=roiNode.GetName()))
+            return imageFile, self._export(roiNode, os.path.join(folder, "mask.seg.nrrd"))
+        return imageFile, self._export(roiNode, os.path.join(folder, "mask.nrrd"))
+
+    # Core runs
+
+    def _startCore(self, command: list[str], folder: str, what: str, loadOutputs: Callable[[], object],
+                   onProgress: Optional[Callable[[int, int, str], None]],
+                   onFinished: Optional[Callable]) -> CoreProcess:
+        """Run the core; on success ``loadOutputs()`` turns its files into nodes. Then
+        ``onFinished(result, error)``: (node, None), (None, message) or (None, None) when cancelled.
+        The temporary folder is removed afterwards."""
+        errors: list[str] = []
+
+        def onEvent(event: dict) -> None:
+            kind = event.get("event")
+            if kind == "progress" and onProgress:
+                onProgress(int(event.get("done") or 0), int(event.get("total") or 0), str(event.get("message", "")))
+            elif kind == "error":
+                errors.append(eventErrorText(event))
+            elif kind == "log":
+                level = logging.getLevelName(str(event.get("level", "info")).upper())
+                logging.log(level if isinstance(level, int) else logging.INFO, str(event.get("message", "")))
+
+        def onExit(returnCode: int) -> None:
+            result, error = None, None
+            try:
+                if run.cancelled:
+                    pass
+                elif returnCode != 0:
+                    error = "\n\n".join(errors) or "\n".join(run.log[-20:]) or _("{what} failed.").format(what=what)
+                else:
+                    result = loadOutputs()
+            except Exception as exc:  # a missing or unreadable output file
+                logging.exception("RadiomicsWorkshop: loading the results failed")
+                error = _("{what}: the results could not be loaded ({error}).").format(what=what, error=exc)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+                self._running.discard(run)
+            if onFinished:
+                onFinished(result, error)
+
+        try:
+            run = CoreProcess(command, onEvent, onExit)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self._running.add(run)
+        return run
+
+    @staticmethod
+    def _runAndWait(start: Callable, **kwargs):
+        """Start a core run, wait for it, return its result; raise RuntimeError with the core's message."""
+        outcome = []
+        run = start(**kwargs, onFinished=lambda result, error: outcome.append((result, error)))
+        run.wait()
+        result, error = outcome[0] if outcome else (None, _("The run ended without a result."))
+        if error:
+            raise RuntimeError(error)
+        if result is None:
+            raise RuntimeError(_("Cancelled."))
+        return result
+
+    @staticmethod
+    def _rois(segmentIds, segmentNames) -> Optional[list[str]]:
+        """The --roi values: segment IDs or names (the core matches either), or label values; None: all."""
+        if segmentIds is None and segmentNames is None:
+            return None
+        rois = [str(item) for item in list(segmentIds or []) + list(segmentNames or [])]
+        if not rois:
             raise ValueError(_("Select at least one segment."))
+        return rois
+
+    # Extraction
+
+    def extractionCommand(self, imageFile: str, maskFile: str, outFile: str, preset: str = "MR",
+                          parameterFile: Optional[str] = None, rois: Optional[list[str]] = None,
+                          caseId: str = "case") -> list[str]:
+        args = coreCommand("extract", "--image", imageFile, "--mask", maskFile, "--out", outFile,
+                           "--case-id", caseId, "--progress", "jsonl", "--overwrite",
+                           # In Slicer a segmentation is independent of any one volume's grid (e.g. drawn before
+                           # preprocessing resampled the volume): put it on the volume's grid, as Slicer would.
+                           "--resample-mask")
+        args += ["--params", parameterFile] if parameterFile else ["--preset", preset]
+        for roi in rois or []:
+            args += ["--roi", roi]
+        return args
+
+    def startExtraction(self, volumeNode, segmentationNode, preset: str = "MR", segmentIds=None,
+                        parameterFile: Optional[str] = None, outputTableNode=None,
+                        onProgress: Optional[Callable[[int, int, str], None]] = None,
+                        onFinished: Optional[Callable] = None, segmentNames=None) -> CoreProcess:
+        """Write the nodes to a temporary folder and start the core; ``onFinished(tableNode, error)``."""
+        if not volumeNode or not segmentationNode:
+            raise ValueError(_("Select a volume and a segmentation or label map."))
+        if parameterFile and not os.path.isfile(parameterFile):
+            raise ValueError(_("Parameter file not found: {path}").format(path=parameterFile))
+        rois = self._rois(segmentIds, segmentNames)
         folder = self._newWorkFolder()
-        imageFile = os.path.join(folder, "image.nrrd")
-        maskFile = os.path.join(folder, "mask.seg.nrrd" if roiNode.IsA("vtkMRMLSegmentationNode") else "mask.nrrd")
+        try:
+            imageFile, maskFile = self.writeInputs(folder, volumeNode, segmentationNode)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         outFile = os.path.join(folder, "features.csv")
-        slicer.util.exportNode(volumeNode, imageFile)
-        slicer.util.exportNode(roiNode, maskFile)
         command = self.extractionCommand(imageFile, maskFile, outFile, preset=preset, parameterFile=parameterFile,
-                                         segmentNames=segmentNames, caseId=volumeNode.GetName())
+                                         rois=rois, caseId=volumeNode.GetName())
         return self._startCore(command, folder, _("Feature extraction"),
                                lambda: self.loadFeatureTable(outFile, outputTableNode,
                                                              name=f"{volumeNode.GetName()} features"),
                                onProgress, onFinished)
 
-    def preprocessingCommand(self, imageFile: str, outDir: str, recipe: str, maskFile: Optional[str] = None,
-                             biasField: bool = False, caseId: str = "case") -> list[str]:
-        args = [pythonSlicerExecutable(), "-m", "RadiomicsWorkshopLib", "preprocess", "--image", imageFile,
-                "--out-dir", outDir, "--recipe", recipe, "--case-id", caseId, "--progress", "jsonl", "--overwrite"]
-        if maskFile:
-            args += ["--mask", maskFile]
-        if biasField:
-            args += ["--bias-field"]
-        return args
+    def extractFeatures(self, volumeNode, segmentationNode, preset: str = "MR", segmentIds=None,
+                        parameterFile: Optional[str] = None, outputTableNode=None, segmentNames=None):
+        """Extract PyRadiomics features and wait: returns a vtkMRMLTableNode, one row per ROI.
+
+        segmentationNode: a vtkMRMLSegmentationNode or a vtkMRMLLabelMapVolumeNode.
+        segmentIds: segment IDs (or label values for a label map) to extract; segmentNames: the same by
+        name; neither: every segment or label. parameterFile: a PyRadiomics YAML file, instead of preset.
+        Key columns case_id and roi are text, every feature column is a number.
+        Raises RuntimeError with the core's message when extraction fails.
+        """
+        return self._runAndWait(self.startExtraction, volumeNode=volumeNode, segmentationNode=segmentationNode,
+                                preset=preset, segmentIds=segmentIds, parameterFile=parameterFile,
+                                outputTableNode=outputTableNode, segmentNames=segmentNames)
+
+    # Deep features
 
     def deepFeaturesCommand(self, imageFile: str, maskFile: str, outFile: str, model: str, weights: str,
-                            modality: str = "MR", segmentNames: Optional[list[str]] = None,
-                            caseId: str = "case") -> list[str]:
-        args = [pythonSlicerExecutable(), "-m", "RadiomicsWorkshopLib", "deep-features", "--image", imageFile,
-                "--mask", maskFile, "--out", outFile, "--model", model, "--weights", weights, "--modality", modality,
-                "--case-id", caseId, "--device", "auto", "--progress", "jsonl", "--overwrite", "--resample-mask"]
-        for name in segmentNames or []:
-            args += ["--roi", name]
+                            modality: str = "MR", rois: Optional[list[str]] = None, caseId: str = "case") -> list[str]:
+        args = coreCommand("deep-features", "--image", imageFile, "--mask", maskFile, "--out", outFile,
+                           "--model", model, "--weights", weights, "--modality", modality, "--case-id", caseId,
+                           "--device", "auto", "--progress", "jsonl", "--overwrite", "--resample-mask")
+        for roi in rois or []:
+            args += ["--roi", roi]
         return args
 
-    def startDeepFeatures(self, volumeNode, roiNode, model: str = "resnet18", weights: str = "pretrained",
-                          modality: str = "MR", segmentNames: Optional[list[str]] = None, outputTableNode=None,
+    def startDeepFeatures(self, volumeNode, segmentationNode, model: str = "resnet18", weights: str = "pretrained",
+                          modality: str = "MR", segmentIds=None, outputTableNode=None,
                           onProgress: Optional[Callable[[int, int, str], None]] = None,
-                          onFinished: Optional[Callable] = None) -> CoreProcess:
+                          onFinished: Optional[Callable] = None, segmentNames=None) -> CoreProcess:
         """Deep features of every ROI; ``onFinished(tableNode, error)``. ``weights``: a file, or
         "pretrained" (MONAI downloads them: only when the user asked)."""
-        if not volumeNode or not roiNode:
+        if not volumeNode or not segmentationNode:
             raise ValueError(_("Select a volume and a segmentation or label map."))
+        rois = self._rois(segmentIds, segmentNames)
         folder = self._newWorkFolder()
-        imageFile = os.path.join(folder, "image.nrrd")
-        maskFile = os.path.join(folder, "mask.seg.nrrd" if roiNode.IsA("vtkMRMLSegmentationNode") else "mask.nrrd")
+        try:
+            imageFile, maskFile = self.writeInputs(folder, volumeNode, segmentationNode)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         outFile = os.path.join(folder, "deep.csv")
-        slicer.util.exportNode(volumeNode, imageFile)
-        slicer.util.exportNode(roiNode, maskFile)
-        command = self.deepFeaturesCommand(imageFile, maskFile, outFile, model, weights, modality, segmentNames,
+        command = self.deepFeaturesCommand(imageFile, maskFile, outFile, model, weights, modality, rois,
                                            volumeNode.GetName())
         return self._startCore(command, folder, _("Deep feature extraction"),
                                lambda: self.loadFeatureTable(outFile, outputTableNode,
                                                              name=f"{volumeNode.GetName()} deep features"),
                                onProgress, onFinished)
 
-    def extractDeepFeatures(self, volumeNode, roiNode, model: str = "resnet18", weights: str = "pretrained",
-                            modality: str = "MR", segmentNames: Optional[list[str]] = None, outputTableNode=None):
+    def extractDeepFeatures(self, volumeNode, segmentationNode, model: str = "resnet18", weights: str = "pretrained",
+                            modality: str = "MR", segmentIds=None, outputTableNode=None, segmentNames=None):
         """Deep features and wait: returns a vtkMRMLTableNode, one row per ROI."""
-        return self._wait(self.startDeepFeatures(volumeNode, roiNode, model, weights, modality, segmentNames,
-                                                 outputTableNode, onFinished=self._collect))
+        return self._runAndWait(self.startDeepFeatures, volumeNode=volumeNode, segmentationNode=segmentationNode,
+                                model=model, weights=weights, modality=modality, segmentIds=segmentIds,
+                                outputTableNode=outputTableNode, segmentNames=segmentNames)
+
+    # Preprocessing
+
+    def preprocessingCommand(self, imageFile: str, outDir: str, recipe: str, maskFile: Optional[str] = None,
+                             biasField: bool = False, caseId: str = "case") -> list[str]:
+        args = coreCommand("preprocess", "--image", imageFile, "--out-dir", outDir, "--recipe", recipe,
+                           "--case-id", caseId, "--progress", "jsonl", "--overwrite")
+        if maskFile:
+            args += ["--mask", maskFile]
+        if biasField:
+            args += ["--bias-field"]
+        return args
 
     @staticmethod
     def recipeFromSteps(n4: bool = True, denoise: bool = True, resampleSpacing: Optional[float] = 1.0,
@@ -645,40 +879,37 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         return {"name": "custom", "steps": steps}
 
     def startPreprocessing(self, volumeNode, recipe: Union[str, dict] = "brain_MR", labelmapNode=None,
-                           outputVolumeNode=None,
-                           showBiasField: bool = False,
+                           outputVolumeNode=None, showBiasField: bool = False,
                            onProgress: Optional[Callable[[int, int, str], None]] = None,
                            onFinished: Optional[Callable] = None) -> CoreProcess:
-        """Preprocess a volume with a recipe (shipped name or file); ``onFinished(volumeNode, error)``.
+        """Preprocess a volume with a recipe (shipped name, file, or a dict); ``onFinished(volumeNode, error)``.
 
         A label map, when given, is resampled along with the image (and used by recipes that
         normalise over the ROI); segmentations are not passed (recipes use the body mask)."""
         if not volumeNode:
             raise ValueError(_("Select a volume to preprocess."))
         folder = self._newWorkFolder()
-        if isinstance(recipe, dict):
-            recipeFile = os.path.join(folder, "recipe.json")
-            with open(recipeFile, "w") as handle:
-                json.dump(recipe, handle, indent=1)
-            recipe = recipeFile
-        imageFile = os.path.join(folder, "image.nrrd")
-        slicer.util.exportNode(volumeNode, imageFile)
-        maskFile = None
-        if labelmapNode is not None and labelmapNode.IsA("vtkMRMLLabelMapVolumeNode"):
-            maskFile = os.path.join(folder, "mask.nrrd")
-            slicer.util.exportNode(labelmapNode, maskFile)
+        try:
+            if isinstance(recipe, dict):
+                recipeFile = os.path.join(folder, "recipe.json")
+                with open(recipeFile, "w") as handle:
+                    json.dump(recipe, handle, indent=1)
+                recipe = recipeFile
+            labelmap = labelmapNode if labelmapNode is not None and labelmapNode.IsA("vtkMRMLLabelMapVolumeNode") else None
+            imageFile, maskFile = self.writeInputs(folder, volumeNode, labelmap)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         outDir = os.path.join(folder, "out")
-        caseId = "case"
-        command = self.preprocessingCommand(imageFile, outDir, recipe, maskFile, showBiasField, caseId)
+        command = self.preprocessingCommand(imageFile, outDir, recipe, maskFile, showBiasField, "case")
 
         def load():
-            outputs = {}
             with open(os.path.join(outDir, "manifest.csv"), newline="") as handle:
                 row = next(csv.DictReader(handle))
-            outputs["image"] = os.path.join(outDir, row["image"])
-            name = slicer.mrmlScene.GenerateUniqueName(f"{volumeNode.GetName()} preprocessed")
-            node = self._loadVolumeInto(outputs["image"], outputVolumeNode, name)
-            biasFile = os.path.join(outDir, "bias_fields", os.path.basename(outputs["image"]))
+            imagePath = os.path.join(outDir, row["image"])
+            node = self._loadVolumeInto(imagePath, outputVolumeNode,
+                                        slicer.mrmlScene.GenerateUniqueName(f"{volumeNode.GetName()} preprocessed"))
+            biasFile = os.path.join(outDir, "bias_fields", os.path.basename(imagePath))
             if showBiasField and os.path.exists(biasFile):
                 biasNode = self._loadVolumeInto(biasFile, None, f"{volumeNode.GetName()} bias field")
                 slicer.util.setSliceViewerLayers(background=node, foreground=biasNode, foregroundOpacity=0.4)
@@ -688,67 +919,76 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
 
         return self._startCore(command, folder, _("Preprocessing"), load, onProgress, onFinished)
 
-    def _loadVolumeInto(self, path: str, targetNode, name: str):
-        """Load a volume file; into ``targetNode`` (image data and geometry) when one is given."""
+    def preprocess(self, volumeNode, recipe: Union[str, dict] = "brain_MR", labelmapNode=None, outputVolumeNode=None,
+                   showBiasField: bool = False):
+        """Preprocess and wait: returns the preprocessed volume node."""
+        return self._runAndWait(self.startPreprocessing, volumeNode=volumeNode, recipe=recipe,
+                                labelmapNode=labelmapNode, outputVolumeNode=outputVolumeNode,
+                                showBiasField=showBiasField)
+
+    # Results
+
+    @staticmethod
+    def _loadVolumeInto(path: str, targetNode, name: str):
+        """Load a volume file into ``targetNode`` (a new volume when None): image data and geometry.
+
+        The loaded node itself is dropped: its storage node points into the temporary folder, which is
+        removed, so saving the scene would lose it; a node without a file is saved with the scene."""
         loaded = slicer.util.loadVolume(path, {"name": name, "show": False})
         if targetNode is None:
-            return loaded
+            targetNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
         targetNode.SetAndObserveImageData(loaded.GetImageData())
         ijkToRas = vtk.vtkMatrix4x4()
         loaded.GetIJKToRASMatrix(ijkToRas)
         targetNode.SetIJKToRASMatrix(ijkToRas)
+        targetNode.CreateDefaultDisplayNodes()
         slicer.mrmlScene.RemoveNode(loaded)
         return targetNode
 
-    def preprocess(self, volumeNode, recipe: Union[str, dict] = "brain_MR", labelmapNode=None, outputVolumeNode=None,
-                   showBiasField: bool = False):
-        """Preprocess and wait: returns the preprocessed volume node."""
-        return self._wait(self.startPreprocessing(volumeNode, recipe, labelmapNode, outputVolumeNode, showBiasField,
-                                                  onFinished=self._collect))
-
-    def _collect(self, result, error) -> None:
-        self._lastResult = (result, error)
-
-    def _wait(self, run: CoreProcess):
-        run.wait()
-        result, error = self._lastResult
-        if error:
-            raise RuntimeError(error)
-        return result
-
-    def extractFeatures(self, volumeNode, roiNode, preset: str = "MR", segmentNames: Optional[list[str]] = None,
-                        parameterFile: Optional[str] = None, outputTableNode=None):
-        """Extract features and wait: returns a vtkMRMLTableNode, one row per ROI, numeric feature columns."""
-        return self._wait(self.startExtraction(volumeNode, roiNode, preset=preset, parameterFile=parameterFile,
-                                               segmentNames=segmentNames, outputTableNode=outputTableNode,
-                                               onFinished=self._collect))
-
-    # Results
+    @staticmethod
+    def _numbers(values: list[str]) -> Optional[list[float]]:
+        """Every value as a number (empty: NaN), or None when one is not a number."""
+        try:
+            return [float(value) if value.strip() else float("nan") for value in values]
+        except ValueError:
+            return None
 
     def loadFeatureTable(self, csvFile: str, tableNode=None, name: str = "Features"):
-        """The core's CSV as a table node: key columns as text, every feature as a number."""
-        with open(csvFile, newline="") as handle:
+        """The core's CSV as a table node: key columns as text, every other column as numbers."""
+        with open(csvFile, newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
+        if not rows:
+            raise RuntimeError(_("The core wrote an empty table."))
         header, records = rows[0], rows[1:]
         if tableNode is None:
             tableNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", slicer.mrmlScene.GenerateUniqueName(name))
         wasModified = tableNode.StartModify()
         tableNode.RemoveAllColumns()
         for index, column in enumerate(header):
-            array = vtk.vtkStringArray() if column in KEY_COLUMNS or column == "slice" else vtk.vtkDoubleArray()
-            array.SetName(column)
-            for record in records:
-                value = record[index]
-                if isinstance(array, vtk.vtkStringArray):
+            values = [record[index] if index < len(record) else "" for record in records]
+            numbers = None if column in KEY_COLUMNS else self._numbers(values)
+            if numbers is None:
+                array = vtk.vtkStringArray()
+                for value in values:
                     array.InsertNextValue(value)
-                else:
-                    array.InsertNextValue(float(value) if value not in ("", "nan", "NaN") else float("nan"))
+            else:
+                array = vtk.vtkDoubleArray()
+                for value in numbers:
+                    array.InsertNextValue(value)
+            array.SetName(column)
             tableNode.AddColumn(array)
         tableNode.SetUseColumnNameAsColumnHeader(True)
         tableNode.EndModify(wasModified)
         return tableNode
 
+    @staticmethod
+    def featureCount(tableNode) -> int:
+        table = tableNode.GetTable()
+        return sum(1 for index in range(table.GetNumberOfColumns())
+                   if table.GetColumn(index).GetName() not in KEY_COLUMNS)
+
     def showTable(self, tableNode) -> None:
+        """Show the table below the slice views."""
         slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView)
         slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(tableNode.GetID())
         slicer.app.applicationLogic().PropagateTableSelection()
@@ -791,5 +1031,6 @@ class RadiomicsWorkshopTest(ScriptedLoadableModuleTest):
         self.assertEqual(table.GetCellText(0, 1), "Sphere")
         column = table.GetTable().GetColumnByName("original_firstorder_Mean")
         self.assertIsNotNone(column)
+        self.assertTrue(column.IsA("vtkDoubleArray"))
         self.assertGreater(column.GetValue(0), 0)
         self.delayDisplay("Test passed")

@@ -1,22 +1,30 @@
 """Static checks of the Slicer layer (Slicer cannot run here; see DESIGN.md, Testing).
 
 - every Python file of the module compiles;
-- every widget the module uses as ``self.ui.<name>`` exists in the .ui file, and
-  every ``SlicerParameterName`` in the .ui is a field of the parameter node;
+- every widget the module uses as ``self.ui.<name>`` exists in the .ui file;
+  every ``SlicerParameterName`` in the .ui is a field of the parameter node, on
+  a widget that parameterNodeWrapper can connect to that field's type; MRML
+  widgets get the scene from the module widget;
 - the module's CMakeLists lists every .py and resource file, and nothing else;
-  the top-level CMakeLists is a real Slicer extension;
+  the top-level CMakeLists is a real Slicer extension; the icons are 128x128 PNGs;
 - the core never imports slicer, qt, ctk, vtk or MRML;
-- the Slicer layer does no computation: it imports no numerical/imaging library
-  at module level and never imports the core in-process (it runs it as a subprocess);
-- every Slicer API the module uses is in Testing/slicer_api_reference.txt,
-  built by reading Slicer's source.
+- the Slicer layer does no computation: it imports no numerical/imaging
+  library (numpy only in its in-Slicer test) and imports nothing of the core
+  (allowlist below: empty), which it runs as a subprocess; every subcommand and
+  option it passes to the core's CLI exists there; every package the core imports
+  is installed in Slicer (requirements.txt) or shipped by Slicer;
+- every Slicer/Qt/CTK/VTK API the module and its in-Slicer tests use is in
+  Testing/slicer_api_reference.txt, built by reading Slicer's source;
+- the console API (Logic.extractFeatures) keeps its documented signature.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
 import py_compile
 import re
+import struct
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -28,18 +36,60 @@ MODULE_DIR = REPO / "RadiomicsWorkshop"
 MODULE = MODULE_DIR / "RadiomicsWorkshop.py"
 UI = MODULE_DIR / "Resources" / "UI" / "RadiomicsWorkshop.ui"
 CORE = MODULE_DIR / "RadiomicsWorkshopLib"
+REQUIREMENTS = MODULE_DIR / "Resources" / "requirements.txt"
 API_REFERENCE = REPO / "Testing" / "slicer_api_reference.txt"
 sys.path.insert(0, str(REPO / "Testing" / "tools"))
-from update_slicer_api_reference import attribute_chain as _attribute_chain, used_apis  # noqa: E402  (one scanner)
+from update_slicer_api_reference import attribute_chain as _attribute_chain  # noqa: E402  (one scanner)
+from update_slicer_api_reference import reference_key, used_apis  # noqa: E402
 
 
 def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(), filename=str(path))
 
 
+def _module_constant(name: str):
+    """A literal assigned at the module's top level (``DEEP_MODELS = [...]``)."""
+    for node in _tree(MODULE).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"RadiomicsWorkshop.py has no constant {name}")
+
+
+def _class(name: str) -> ast.ClassDef:
+    for node in _tree(MODULE).body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return node
+    raise AssertionError(f"RadiomicsWorkshop.py has no class {name}")
+
+
+# (a) compiles
+
+
 @pytest.mark.parametrize("path", sorted(MODULE_DIR.rglob("*.py")), ids=lambda p: str(p.relative_to(REPO)))
 def test_python_compiles(path, tmp_path):
     py_compile.compile(str(path), cfile=str(tmp_path / "x.pyc"), doraise=True)
+
+
+def test_module_follows_slicers_template():
+    names = {node.name for node in _tree(MODULE).body if isinstance(node, ast.ClassDef)}
+    for needed in ("RadiomicsWorkshop", "RadiomicsWorkshopParameterNode", "RadiomicsWorkshopWidget",
+                   "RadiomicsWorkshopLogic", "RadiomicsWorkshopTest"):
+        assert needed in names, f"RadiomicsWorkshop.py lacks class {needed}"
+    bases = {node.name: {_attribute_chain(b) for b in node.bases} for node in _tree(MODULE).body
+             if isinstance(node, ast.ClassDef)}
+    assert bases["RadiomicsWorkshop"] == {"ScriptedLoadableModule"}
+    assert bases["RadiomicsWorkshopWidget"] == {"ScriptedLoadableModuleWidget", "VTKObservationMixin"}
+    assert bases["RadiomicsWorkshopLogic"] == {"ScriptedLoadableModuleLogic"}
+    assert bases["RadiomicsWorkshopTest"] == {"ScriptedLoadableModuleTest"}
+    decorators = {_attribute_chain(d) for d in _class("RadiomicsWorkshopParameterNode").decorator_list}
+    assert decorators == {"parameterNodeWrapper"}
+    text = MODULE.read_text()
+    for needed in ("slicer.util.loadUI", "slicer.util.childWidgetVariables", ".connectGui(self.ui)",
+                   'self.parent.title = _("Radiomics Workshop")', '"Radiomics")]'):
+        assert needed in text, f"RadiomicsWorkshop.py lacks {needed}"
+
+
+# (b) widgets and parameters
 
 
 def _ui_widgets() -> dict[str, ET.Element]:
@@ -54,22 +104,93 @@ def test_widgets_used_exist_in_ui():
     assert not missing, f"RadiomicsWorkshop.py uses widgets missing from the .ui: {sorted(missing)}"
 
 
-def test_ui_parameter_names_are_parameter_node_fields():
-    fields = set()
-    for node in ast.walk(_tree(MODULE)):
-        if isinstance(node, ast.ClassDef) and node.name.endswith("ParameterNode"):
-            fields |= {item.target.id for item in node.body if isinstance(item, ast.AnnAssign)}
-    names = set()
-    for widget in _ui_widgets().values():
+def test_extraction_section_has_its_widgets():
+    widgets = _ui_widgets()
+    classes = {name: w.get("class") for name, w in widgets.items()}
+    expected = {"volumeSelector": "qMRMLNodeComboBox", "roiSelector": "qMRMLNodeComboBox",
+                "segmentList": "QListWidget", "presetComboBox": "QComboBox",
+                "parameterFileLineEdit": "ctkPathLineEdit", "outputTableSelector": "qMRMLNodeComboBox",
+                "applyButton": "QPushButton", "progressBar": "QProgressBar", "statusLabel": "QLabel",
+                "editRoiButton": "QPushButton", "featuresCollapsibleButton": "ctkCollapsibleButton"}
+    for name, cls in expected.items():
+        assert classes.get(name) == cls, f"{name} should be a {cls} in the .ui, is {classes.get(name)}"
+    root = ET.parse(UI).getroot().find("widget")
+    assert root.get("class") == "qMRMLWidget"
+
+    def node_types(name):
+        prop = [p for p in widgets[name].findall("property") if p.get("name") == "nodeTypes"]
+        return [s.text for s in prop[0].iter("string")] if prop else []
+
+    assert node_types("roiSelector") == ["vtkMRMLSegmentationNode", "vtkMRMLLabelMapVolumeNode"]
+    assert node_types("volumeSelector") == ["vtkMRMLScalarVolumeNode"]
+    assert node_types("outputTableSelector") == ["vtkMRMLTableNode"]
+
+
+def _parameter_fields() -> dict[str, ast.expr]:
+    node = _class("RadiomicsWorkshopParameterNode")
+    return {item.target.id: item.annotation for item in node.body if isinstance(item, ast.AnnAssign)}
+
+
+def test_parameter_node_fields():
+    fields = _parameter_fields()
+    for name in ("inputVolume", "inputSegmentation", "preset", "parameterFile", "outputTable"):
+        assert name in fields, f"the parameter node lacks {name}"
+    assert ast.unparse(fields["inputSegmentation"]) == "Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]"
+    assert ast.unparse(fields["parameterFile"]) == "str"
+
+
+# Which widget classes parameterNodeWrapper connects to which field types: the canRepresent()
+# methods of Base/Python/slicer/parameterNodeWrapper/guiConnectors.py (Slicer at the reference's commit).
+CONNECTABLE = {
+    "bool": {"QCheckBox", "ctkCheckBox", "QPushButton", "ctkCheckablePushButton"},
+    "int": {"QSlider", "QSpinBox", "QDoubleSpinBox", "ctkSliderWidget", "qMRMLSliderWidget", "ctkDoubleSlider",
+            "ctkDoubleSpinBox", "qMRMLSpinBox", "QComboBox", "ctkComboBox"},
+    "float": {"QDoubleSpinBox", "ctkSliderWidget", "qMRMLSliderWidget", "ctkDoubleSlider", "ctkDoubleSpinBox",
+              "qMRMLSpinBox", "QComboBox", "ctkComboBox"},
+    "str": {"QLineEdit", "QLabel", "QTextEdit", "QComboBox", "ctkComboBox"},
+    "pathlib.Path": {"ctkPathLineEdit", "ctkDirectoryButton"},
+    "node": {"qMRMLNodeComboBox"},
+}
+
+
+def _field_kind(annotation: ast.expr) -> tuple[str, bool]:
+    """('str', has Choice) for ``Annotated[str, Choice([...])]``; 'node' for MRML node types and unions."""
+    text = ast.unparse(annotation)
+    choice = "Choice(" in text
+    if text.startswith("Annotated["):
+        text = ast.unparse(annotation.slice.elts[0])
+    if "vtkMRML" in text:
+        return "node", choice
+    return text, choice
+
+
+def test_ui_parameter_names_are_connectable_parameter_node_fields():
+    fields = _parameter_fields()
+    bound = {}
+    for name, widget in _ui_widgets().items():
         for prop in widget.findall("property"):
             if prop.get("name") == "SlicerParameterName":
-                names.add(prop.find("string").text)
-    assert names and names <= fields, f"SlicerParameterName without a parameter: {sorted(names - fields)}"
+                bound[prop.find("string").text] = (name, widget.get("class"))
+    assert bound, "no SlicerParameterName in the .ui"
+    unknown = set(bound) - set(fields)
+    assert not unknown, f"SlicerParameterName without a parameter: {sorted(unknown)}"
+    for parameter, (widget, cls) in bound.items():
+        kind, choice = _field_kind(fields[parameter])
+        assert cls in CONNECTABLE.get(kind, set()), (
+            f"{widget} ({cls}) cannot be connected to {parameter}: {kind} "
+            "(parameterNodeWrapper has no such GUI connector)")
+        if cls in ("QComboBox", "ctkComboBox"):
+            assert choice, f"{parameter}: parameterNodeWrapper connects a combo box only with a Choice annotation"
     # MRML widgets must get the scene from the module widget, as Slicer's template does.
-    connections = {(c.findtext("receiver"), c.findtext("slot")) for c in ET.parse(UI).getroot().iter("connection")}
+    connections = {(c.findtext("sender"), c.findtext("signal"), c.findtext("receiver"), c.findtext("slot"))
+                   for c in ET.parse(UI).getroot().iter("connection")}
     for name, widget in _ui_widgets().items():
         if widget.get("class", "").startswith("qMRML") and widget.get("class") != "qMRMLWidget":
-            assert (name, "setMRMLScene(vtkMRMLScene*)") in connections, f"{name} is not given the scene"
+            assert ("RadiomicsWorkshop", "mrmlSceneChanged(vtkMRMLScene*)", name,
+                    "setMRMLScene(vtkMRMLScene*)") in connections, f"{name} is not given the scene"
+
+
+# (c) CMake
 
 
 def _cmake_list(text: str, variable: str) -> list[str]:
@@ -83,82 +204,244 @@ def test_module_cmakelists_lists_every_file():
     expand = lambda items: {i.replace("${MODULE_NAME}", "RadiomicsWorkshop") for i in items}  # noqa: E731
     scripts = expand(_cmake_list(text, "MODULE_PYTHON_SCRIPTS"))
     resources = expand(_cmake_list(text, "MODULE_PYTHON_RESOURCES"))
-    on_disk_scripts = {"RadiomicsWorkshop.py"} | {str(p.relative_to(MODULE_DIR)) for p in CORE.rglob("*.py")}
-    on_disk_resources = {str(p.relative_to(MODULE_DIR)) for p in (MODULE_DIR / "Resources").rglob("*")
-                         if p.is_file()} | {str(p.relative_to(MODULE_DIR)) for p in CORE.rglob("*")
-                                            if p.is_file() and p.suffix not in (".py", ".pyc")
-                                            and "__pycache__" not in p.parts}
+    ignored = lambda p: "__pycache__" in p.parts or p.suffix == ".pyc"  # noqa: E731
+    on_disk_scripts = {"RadiomicsWorkshop.py"} | {str(p.relative_to(MODULE_DIR)) for p in CORE.rglob("*.py")
+                                                  if not ignored(p)}
+    on_disk_resources = ({str(p.relative_to(MODULE_DIR)) for p in (MODULE_DIR / "Resources").rglob("*")
+                          if p.is_file() and not ignored(p)}
+                         | {str(p.relative_to(MODULE_DIR)) for p in CORE.rglob("*")
+                            if p.is_file() and p.suffix != ".py" and not ignored(p)})
+    fix = "; run Testing/tools/update_module_cmakelists.py"
     assert scripts == on_disk_scripts, (f"not listed: {sorted(on_disk_scripts - scripts)}; "
-                                        f"listed but missing: {sorted(scripts - on_disk_scripts)}")
+                                        f"listed but missing: {sorted(scripts - on_disk_scripts)}{fix}")
     assert resources == on_disk_resources, (f"not listed: {sorted(on_disk_resources - resources)}; "
-                                            f"listed but missing: {sorted(resources - on_disk_resources)}")
-    assert "slicerMacroBuildScriptedModule" in text and "slicer_add_python_unittest" in text
+                                            f"listed but missing: {sorted(resources - on_disk_resources)}{fix}")
+    for needed in ("slicerMacroBuildScriptedModule", "SCRIPTS ${MODULE_PYTHON_SCRIPTS}",
+                   "RESOURCES ${MODULE_PYTHON_RESOURCES}", "WITH_GENERIC_TESTS",
+                   "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)", "add_subdirectory(Testing)"):
+        assert needed in text, f"RadiomicsWorkshop/CMakeLists.txt lacks {needed}"
+    assert "add_subdirectory(Python)" in (MODULE_DIR / "Testing" / "CMakeLists.txt").read_text()
     testing = (MODULE_DIR / "Testing" / "Python" / "CMakeLists.txt").read_text()
-    for test in (MODULE_DIR / "Testing" / "Python").glob("*.py"):
-        assert test.name in testing, f"{test.name} is not registered with slicer_add_python_unittest"
+    tests = list((MODULE_DIR / "Testing" / "Python").glob("*.py"))
+    assert tests, "no in-Slicer test in RadiomicsWorkshop/Testing/Python"
+    for test in tests:
+        assert re.search(rf"slicer_add_python_unittest\(\s*SCRIPT\s+\S*{re.escape(test.name)}\s*\)", testing), (
+            f"{test.name} is not registered with slicer_add_python_unittest")
+
+
+def test_core_files_the_module_needs_exist():
+    for name in ("__init__", "__main__", "cli", "errors", "images", "validation", "presets", "extraction",
+                 "roi_crop", "manifest", "cohort", "tables", "progress"):
+        assert (CORE / f"{name}.py").is_file(), f"RadiomicsWorkshopLib/{name}.py is missing"
+    presets = {p.stem for p in (MODULE_DIR / "Resources" / "Presets").glob("*.yaml")}
+    assert {"CT", "MR", "MR_2D", "IBSI"} <= presets, f"presets: {sorted(presets)}"
 
 
 def test_top_level_cmakelists_is_a_slicer_extension():
     text = (REPO / "CMakeLists.txt").read_text()
+    assert re.search(r"^cmake_minimum_required\(VERSION [0-9.]+(\.\.\.[0-9.]+)? FATAL_ERROR\)", text, re.M)
+    assert re.search(r"^project\(RadiomicsWorkshop\)", text, re.M)
     for needed in ("find_package(Slicer REQUIRED)", "include(${Slicer_USE_FILE})", "add_subdirectory(RadiomicsWorkshop)",
                    "include(${Slicer_EXTENSION_GENERATE_CONFIG})", "include(${Slicer_EXTENSION_CPACK})",
-                   "EXTENSION_HOMEPAGE", "EXTENSION_CATEGORY", "EXTENSION_DESCRIPTION", "EXTENSION_ICONURL",
-                   "EXTENSION_DEPENDS"):
+                   "EXTENSION_HOMEPAGE", 'EXTENSION_CATEGORY "Radiomics"', "EXTENSION_CONTRIBUTORS",
+                   "EXTENSION_DESCRIPTION", "EXTENSION_ICONURL", "EXTENSION_SCREENSHOTURLS", "EXTENSION_DEPENDS"):
         assert needed in text, f"top-level CMakeLists.txt lacks {needed}"
+    order = [text.index(s) for s in ("find_package(Slicer REQUIRED)", "include(${Slicer_USE_FILE})",
+                                     "add_subdirectory(RadiomicsWorkshop)", "include(${Slicer_EXTENSION_CPACK})")]
+    assert order == sorted(order), "the extension's CMake steps are out of the template's order"
 
 
-FORBIDDEN_IN_CORE = {"slicer", "qt", "ctk", "vtk", "mrml", "vtkmrml", "qslicer"}
+@pytest.mark.parametrize("path", [MODULE_DIR / "Resources" / "Icons" / "RadiomicsWorkshop.png",
+                                  REPO / "Resources" / "Icons" / "RadiomicsWorkshop.png"],
+                         ids=lambda p: str(p.relative_to(REPO)))
+def test_icons_are_128_pngs(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    assert struct.unpack(">II", data[16:24]) == (128, 128)
+
+
+# (d) the core is Slicer-free
+
+
+FORBIDDEN_IN_CORE = {"slicer", "qt", "ctk", "vtk", "mrml", "vtkmrml", "qslicer", "slicerqt", "pythonqt"}
+
+
+def _imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(_tree(path)):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
 
 
 @pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: p.name)
 def test_core_never_imports_slicer(path):
-    for node in ast.walk(_tree(path)):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        for name in names:
-            assert name.split(".")[0].lower() not in FORBIDDEN_IN_CORE, f"{path.name} imports {name}"
+    for name in _imports(path):
+        top = name.split(".")[0].lower()
+        assert top not in FORBIDDEN_IN_CORE and not top.startswith(("vtk", "qmrml", "mrml")), (
+            f"{path.name} imports {name}: the core must run without Slicer")
 
 
-COMPUTATION = {"radiomics", "SimpleITK", "sitk", "pandas", "scipy", "skimage", "torch", "monai", "sklearn",
-               "pywt", "dask", "RadiomicsWorkshopLib"}
+# (e) the Slicer layer computes nothing
+
+
+COMPUTATION = {"radiomics", "SimpleITK", "sitk", "sitkUtils", "pandas", "scipy", "skimage", "torch", "monai",
+               "sklearn", "pywt", "dask", "nibabel", "itk", "cv2", "numpy"}
+# What RadiomicsWorkshop.py may import from the core in Slicer's process: nothing. It lists presets and
+# recipes from Resources/ and checks packages with importlib.util.find_spec, without importing them.
+ALLOWED_CORE_IMPORTS: set[str] = set()
 
 
 def test_slicer_layer_does_no_computation():
-    """The module may import numpy only inside its in-Slicer test; the core runs as a subprocess."""
     tree = _tree(MODULE)
+    tests = {node for cls in ast.walk(tree) if isinstance(cls, ast.ClassDef) and cls.name.endswith("Test")
+             for node in ast.walk(cls)}
     for node in ast.walk(tree):
         names = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module]
+            names = [node.module + "." + a.name for a in node.names]
         for name in names:
-            assert name.split(".")[0] not in COMPUTATION, f"RadiomicsWorkshop.py imports {name}"
-    top_level = {a.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import) for a in node.names}
-    assert "numpy" not in top_level, "numpy at module level: computation belongs in the core"
-    for function in ast.walk(tree):
-        if not isinstance(function, ast.FunctionDef) or function.name.startswith("test_"):
+            top = name.split(".")[0]
+            if top == "RadiomicsWorkshopLib":
+                assert name in ALLOWED_CORE_IMPORTS, f"RadiomicsWorkshop.py imports the core ({name}): run it"
+            elif top in COMPUTATION and not (top == "numpy" and node in tests):
+                pytest.fail(f"RadiomicsWorkshop.py imports {name}: computation belongs in the core")
+    for node in ast.walk(tree):  # importlib.import_module("radiomics") / __import__ would hide an import
+        if isinstance(node, ast.Call) and _attribute_chain(node.func) in ("importlib.import_module", "__import__"):
+            pytest.fail("RadiomicsWorkshop.py imports modules dynamically")
+    text = MODULE.read_text()
+    assert 'CORE_PACKAGE = "RadiomicsWorkshopLib"' in text and '"-m", CORE_PACKAGE' in text, (
+        "the module must run the core as PythonSlicer -m RadiomicsWorkshopLib")
+    assert "slicer.util.launchConsoleProcess" in text
+
+
+def _core_parser() -> argparse.ArgumentParser:
+    sys.path.insert(0, str(MODULE_DIR))
+    from RadiomicsWorkshopLib.cli import build_parser
+
+    return build_parser()
+
+
+def _core_commands() -> list[tuple[str, str, list]]:
+    """(function, step, arguments) of every ``coreCommand(step, ...)`` call, with the lists its function
+    appends (``args += ["--roi", roi]``); literal strings as str, anything else as None."""
+    found = []
+    for function in ast.walk(_tree(MODULE)):
+        if not isinstance(function, ast.FunctionDef):
             continue
-        for node in ast.walk(function):
-            imported = [a.name for a in node.names] if isinstance(node, (ast.Import, ast.ImportFrom)) else []
-            if "numpy" in imported or (isinstance(node, ast.Name) and node.id in ("np", "numpy")):
-                pytest.fail(f"{function.name} uses numpy outside a test: computation belongs in the core")
-    assert "RadiomicsWorkshopLib" in MODULE.read_text(), "the module must run the core (python -m RadiomicsWorkshopLib)"
+        for call in ast.walk(function):
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "coreCommand":
+                values = [a.value if isinstance(a, ast.Constant) else None for a in call.args]
+                extra = [[e.value if isinstance(e, ast.Constant) else None for e in lst.elts]
+                         for lst in ast.walk(function) if isinstance(lst, ast.List)]
+                found.append((function.name, values[0], [values[1:]] + extra))
+    return found
+
+
+def test_core_cli_accepts_what_the_module_passes():
+    parser = _core_parser()
+    steps = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    commands = _core_commands()
+    assert {step for _, step, _ in commands} >= {"extract", "preprocess", "deep-features"}
+    for function, step, argument_lists in commands:
+        assert step in steps, f"{function}: the core has no step '{step}'"
+        options = {o: a for a in steps[step]._actions for o in a.option_strings}
+        for arguments in argument_lists:
+            for index, item in enumerate(arguments):
+                if not (isinstance(item, str) and item.startswith("--")):
+                    continue
+                assert item in options, f"{function}: `{step}` has no option {item}"
+                action = options[item]
+                following = arguments[index + 1] if index + 1 < len(arguments) else None
+                if action.choices and isinstance(following, str):
+                    assert following in action.choices, f"{function}: {item} {following} not in {action.choices}"
+    extract = {o for a in steps["extract"]._actions for o in a.option_strings}
+    for needed in ("--image", "--mask", "--roi", "--preset", "--params", "--out", "--progress", "--case-id",
+                   "--overwrite"):
+        assert needed in extract
+
+
+def test_deep_models_are_the_cores():
+    backbones = []
+    for node in ast.walk(_tree(CORE / "deep.py")):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Backbone" and node.args:
+            backbones.append(node.args[0].value)
+    assert backbones, "RadiomicsWorkshopLib/deep.py: no Backbone(name, ...) found; update this test"
+    assert _module_constant("DEEP_MODELS") == backbones, (
+        f"RadiomicsWorkshop.py DEEP_MODELS differs from the core's backbones {backbones}")
+
+
+SHIPPED_BY_SLICER = {"numpy", "SimpleITK", "scipy"}  # SuperBuild/External_python-*.cmake in Slicer's source
+INSTALLED_APART = {"radiomics"}  # pyradiomics: RadiomicsWorkshopLogic.ensureDependencies builds it
+DEEP_ONLY = {"torch", "monai"}  # ensureDependencies(deep=True)
+
+
+def _requirement_import_names() -> set[str]:
+    names = _module_constant("IMPORT_NAMES")
+    lines = [line.split("#", 1)[0].strip() for line in REQUIREMENTS.read_text().splitlines()]
+    distributions = [re.split(r"[\s<>=!~;\[]", line, maxsplit=1)[0] for line in lines if line and not line.startswith("-")]
+    return {names.get(d, d.lower().replace("-", "_")) for d in distributions}
+
+
+def test_requirements_cover_what_the_core_imports():
+    provided = _requirement_import_names() | SHIPPED_BY_SLICER | INSTALLED_APART | DEEP_ONLY
+    lines = REQUIREMENTS.read_text().lower()
+    assert not re.search(r"^\s*(numpy|simpleitk)\b", lines, re.M), "never reinstall Slicer's numpy or SimpleITK"
+    for path in sorted(CORE.rglob("*.py")):
+        for name in _imports(path):
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top == "RadiomicsWorkshopLib" or top == "__future__":
+                continue
+            assert top in provided, (f"{path.name} imports {top}, which Slicer neither ships nor installs: "
+                                     "add it to RadiomicsWorkshop/Resources/requirements.txt (and IMPORT_NAMES)")
+    text = MODULE.read_text()
+    assert "--no-build-isolation --no-deps" in text and 'PYRADIOMICS = "pyradiomics==' in text
+
+
+# (f) Slicer APIs
 
 
 def _reference() -> set[str]:
-    lines = [line.split("\t")[0] for line in API_REFERENCE.read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
-    return set(lines)
+    return {line.split("\t")[0] for line in API_REFERENCE.read_text().splitlines()
+            if line.strip() and not line.startswith("#")}
 
 
 def test_every_slicer_api_used_is_in_slicers_source():
+    header = API_REFERENCE.read_text().splitlines()[:3]
+    assert any(re.search(r"Slicer/Slicer at [0-9a-f]{40}", line) for line in header), "the commit read is not recorded"
     reference = _reference()
-    used = {name if kind == "chain" else name + "()" for kind, name in used_apis()}
+    used = {reference_key(kind, name) for kind, name in used_apis()}
     unknown = sorted(used - reference)
-    assert not unknown, (f"Slicer APIs not checked against Slicer's source: {unknown}; read Slicer's source and add "
+    assert not unknown, (f"APIs not checked against Slicer's source: {unknown}; read Slicer's source and add "
                          f"them to {API_REFERENCE.name} (Testing/tools/update_slicer_api_reference.py)")
-    assert len(reference) > 40
+    for entry in ("slicer.util.launchConsoleProcess", "slicer.util.exportNode", "slicer.packaging.pip_ensure",
+                  "slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView", "setSourceVolumeNode()"):
+        assert entry in used, f"the module no longer uses {entry}?"
+
+
+def test_reference_entries_name_a_source():
+    for line in API_REFERENCE.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, where = line.partition("\t")
+            assert where.strip(), f"{name}: no source file recorded"
+
+
+# Console API
+
+
+def test_console_api_signature():
+    logic = _class("RadiomicsWorkshopLogic")
+    methods = {node.name: node for node in logic.body if isinstance(node, ast.FunctionDef)}
+    arguments = [a.arg for a in methods["extractFeatures"].args.args]
+    assert arguments[:7] == ["self", "volumeNode", "segmentationNode", "preset", "segmentIds", "parameterFile",
+                             "outputTableNode"]
+    defaults = [ast.unparse(d) for d in methods["extractFeatures"].args.defaults]
+    assert defaults[:4] == ["'MR'", "None", "None", "None"]
+    for needed in ("startExtraction", "loadFeatureTable", "showTable", "ensureDependencies", "openSegmentEditor"):
+        assert needed in methods, f"RadiomicsWorkshopLogic lacks {needed}"
+    runners = [node for node in ast.walk(_tree(MODULE)) if isinstance(node, ast.ClassDef) and node.name == "CoreProcess"]
+    assert len(runners) == 1, "one runner class for the core's subprocess"

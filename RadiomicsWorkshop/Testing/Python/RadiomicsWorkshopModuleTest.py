@@ -50,11 +50,14 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         self.assertEqual(table.GetNumberOfRows(), 2)
         self.assertEqual([table.GetCellText(r, 1) for r in range(2)], ["Big", "Small"])
         volume = table.GetTable().GetColumnByName("original_shape_VoxelVolume")
-        self.assertTrue(volume.IsNumeric())
+        self.assertTrue(volume.IsA("vtkDoubleArray"))
         spacing = np.prod(volumeNode.GetSpacing())
         self.assertAlmostEqual(volume.GetValue(0) / spacing, float(big.sum()), delta=1)
         only = logic.extractFeatures(volumeNode, segmentationNode, preset="MR", segmentNames=["Small"])
         self.assertEqual(only.GetNumberOfRows(), 1)
+        bigId = segmentationNode.GetSegmentation().GetSegmentIdBySegmentName("Big")
+        byId = logic.extractFeatures(volumeNode, segmentationNode, "MR", [bigId])  # segment IDs, positionally
+        self.assertEqual([byId.GetCellText(r, 1) for r in range(byId.GetNumberOfRows())], ["Big"])
 
     def test_labelmap_and_bad_segment(self):
         volumeNode, big, small = self._volumeAndSpheres()
