@@ -128,7 +128,8 @@ def main() -> int:
     for kind in PARAMS["imageType"]:
         path = "cropped" if kind in roi_crop.CROPPED_TYPES else "whole image (exact path)"
         if kind in worst:
-            print(f"  {kind:12s} {worst[kind][0]:.2e}  {path:26s} {worst[kind][1]}")
+            where = worst[kind][1] if worst[kind][0] > 0 else "(all identical)"
+            print(f"  {kind:12s} {worst[kind][0]:.2e}  {path:26s} {where}")
         else:
             print(f"  {kind:12s} {'-':8s}  {path:26s} (PyRadiomics computed no feature)")
     for failure in failures[:20]:
