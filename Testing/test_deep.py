@@ -186,3 +186,33 @@ def test_reduced_precision_is_opt_in_and_close(brain, weights_file):
     assert np.max(np.abs(a - b)) <= 2e-2 * np.max(np.abs(a))
     with pytest.raises(Exception, match="precision"):
         DeepFeatureExtractor("resnet18", path, precision="int8")
+
+
+@pytest.mark.parametrize("context", [0, 2])
+def test_slice_inputs_follow_their_definition_at_the_volume_edge(brain, context):
+    """Inputs read from the slab around the ROI equal those defined on the whole volume, even where the
+    2.5D neighbours run past the first slice (clamped to it)."""
+    import torch.nn.functional as F
+
+    image, mask = brain
+    array = sitk.GetArrayFromImage(mask)
+    edge = np.zeros_like(array)
+    edge[:2] = array[array.sum(axis=(1, 2)).argmax()]  # the largest ROI slice, copied onto slices 0 and 1
+    edge_mask = sitk.GetImageFromArray(edge)
+    edge_mask.CopyInformation(mask)
+    extractor = DeepFeatureExtractor("resnet18", "random", context_slices=context, margin_mm=5.0)
+    volume = sitk.GetArrayFromImage(image).astype(np.float64)
+    ys, xs = np.nonzero(edge[0])
+    my, mx = (int(round(5.0 / s)) for s in (image.GetSpacing()[1], image.GetSpacing()[0]))
+    rows = slice(max(ys.min() - my, 0), min(ys.max() + 1 + my, volume.shape[1]))
+    cols = slice(max(xs.min() - mx, 0), min(xs.max() + 1 + mx, volume.shape[2]))
+    low, high = np.percentile(volume[0:2, rows, cols], [0.5, 99.5])
+    scaled = np.clip((volume - low) / (high - low), 0, 1)
+    expected = []
+    for z in (0, 1):
+        neighbours = [min(max(z + d, 0), len(volume) - 1) for d in (-context, 0, context)]
+        expected.append(scaled[neighbours][:, rows, cols])
+    expected = F.interpolate(torch.tensor(np.stack(expected), dtype=torch.float32), size=(224, 224),
+                             mode="bilinear", align_corners=False)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    np.testing.assert_allclose(extractor.slices_2d(image, edge_mask, 1), ((expected - mean) / std).numpy(), atol=1e-5)
