@@ -227,6 +227,160 @@ def cmd_merge(args) -> int:
     return EXIT_OK
 
 
+def _add_model_inputs(p, *, outcome: bool = True) -> None:
+    group = p.add_argument_group("tables")
+    group.add_argument("--table", action="append", required=True, metavar="FEATURES",
+                       help="feature table (.csv/.parquet); repeat to join several on (case_id, roi), e.g. "
+                            "radiomics + deep features")
+    group.add_argument("--clinical", help="clinical CSV joined on case_id (may hold the outcome, patient_id, site "
+                                          "or clinical predictors; a cohort manifest works)")
+    group.add_argument("--inner", action="store_true", help="keep the keys all tables share (and say what was dropped)")
+    if outcome:
+        group.add_argument("--outcome", required=True, help="outcome column (two or more classes)")
+        group.add_argument("--group", help="column grouping rows by patient (default: patient_id when present); rows "
+                                           "of one patient never sit on both sides of a split")
+        group.add_argument("--site", help="site/scanner column (needed by --harmonize); never a feature")
+        group.add_argument("--exclude", action="append", default=[], metavar="COLUMN",
+                           help="column that is not a feature; repeat for several")
+
+
+def _add_train(sub) -> None:
+    from .model_settings import CLASSIFIERS, IMBALANCE, PENALTIES, SCALINGS, SELECTIONS
+
+    p = sub.add_parser(
+        "train", help="train and validate a classifier on feature tables (nested, patient-grouped CV)",
+        description="Develop a model: every step (near-constant filter, imputation, scaling, optional ComBat, "
+                    "correlation filter, selection, imbalance handling, classifier) is fitted inside the "
+                    "cross-validation folds. Nested CV (outer: estimate; inner: hyperparameters), grouped by "
+                    "patient; metrics with 95% CIs from a patient bootstrap; the final model refitted on all "
+                    "training rows is saved (skops + card.json) with an HTML report.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_model_inputs(p)
+    model = p.add_argument_group("model")
+    model.add_argument("--classifier", choices=CLASSIFIERS, default="logistic")
+    model.add_argument("--penalty", choices=list(PENALTIES), default="l2", help="logistic regression penalty")
+    model.add_argument("--selection", choices=SELECTIONS, default="anova")
+    model.add_argument("--k", default="10", help="features to select; several (5,10,20): the inner CV chooses")
+    model.add_argument("--threshold", type=float,
+                       help="instead of --k: p-value (anova, mannwhitney) or importance threshold (lasso, "
+                            "random_forest)")
+    model.add_argument("--correlation", type=float, default=0.9,
+                       help="|Spearman| above which features are redundant (0: no redundancy removal)")
+    model.add_argument("--scaling", choices=SCALINGS, default="standard")
+    model.add_argument("--imbalance", choices=IMBALANCE, default="class_weight")
+    model.add_argument("--harmonize", action="store_true", help="ComBat by --site, fitted on training folds")
+    model.add_argument("--positive", help="positive class (two classes; default: the second in sorted order)")
+    validation = p.add_argument_group("validation")
+    validation.add_argument("--outer-folds", type=int, default=5)
+    validation.add_argument("--inner-folds", type=int, default=5)
+    validation.add_argument("--folds", help="fold assignment to reuse (a model's folds.csv: group,fold)")
+    validation.add_argument("--split-column", help="column with train/test per row: CV on train, test held out")
+    validation.add_argument("--test-table", action="append", metavar="FEATURES",
+                            help="external test table(s), joined like --table")
+    validation.add_argument("--test-clinical", help="clinical CSV for the external test table")
+    validation.add_argument("--bootstrap", type=int, default=1000, help="patient bootstrap resamples for the CIs")
+    validation.add_argument("--seed", type=int, default=0)
+    run = p.add_argument_group("run")
+    run.add_argument("--out", required=True, help="model folder to write")
+    run.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for the inner grid search")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
+    run.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto")
+    p.set_defaults(func=cmd_train)
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="apply a trained model to new cases",
+                       description="Predicted class and per-class probabilities for every row of the table(s). "
+                                   "The table must hold every feature the model was trained on (the error names "
+                                   "the missing ones); other columns are ignored.")
+    p.add_argument("--model", required=True, help="model folder written by `train`")
+    _add_model_inputs(p, outcome=False)
+    p.add_argument("--out", required=True, help="predictions table, .csv or .parquet")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_predict)
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="rebuild a model's HTML report from its card",
+                       description="Write the HTML report (figures embedded) of a model folder from its card.json.")
+    p.add_argument("--model", required=True, help="model folder written by `train`")
+    p.add_argument("--out", help="HTML file (default: report.html in the model folder)")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_train(args) -> int:
+    from .errors import SettingsError, WorkshopError
+    from .progress import Progress
+
+    progress = Progress(args.progress, step="train")
+    try:
+        from .model_settings import ModelSettings
+        from .model_workflow import train_model
+
+        try:
+            k = tuple(int(v) for v in str(args.k).split(",") if v.strip())
+        except ValueError:
+            raise SettingsError(f"--k must be a number or numbers separated by commas, not '{args.k}'") from None
+        if args.jobs < 1:
+            raise SettingsError("--jobs must be at least 1")
+        settings = ModelSettings(
+            classifier=args.classifier, penalty=args.penalty, selection=args.selection, k=k,
+            threshold=args.threshold, correlation_threshold=args.correlation or None, scaling=args.scaling,
+            imbalance=args.imbalance, harmonize=args.harmonize, outer_folds=args.outer_folds,
+            inner_folds=args.inner_folds, bootstrap=args.bootstrap, seed=args.seed, positive_class=args.positive)
+        result = train_model(args.table, args.outcome, args.out, settings, clinical=args.clinical, group=args.group,
+                             site=args.site, exclude=tuple(args.exclude), split_column=args.split_column,
+                             test_tables=args.test_table, test_clinical=args.test_clinical, folds_file=args.folds,
+                             inner_join=args.inner, jobs=args.jobs, overwrite=args.overwrite, progress=progress)
+    except WorkshopError as exc:
+        progress.close()
+        return _fail(progress, exc)
+    progress.close()
+    if progress.mode != "jsonl":
+        card = result.card
+        cv = card["cross_validation"]
+        low, high = cv["ci95"]["auc"]
+        print(f"nested CV: AUC {cv['metrics']['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), balanced accuracy "
+              f"{cv['metrics']['balanced_accuracy']:.3f}; {card['training_data']['rows']} rows, "
+              f"{card['training_data']['patients']} patients; final model uses "
+              f"{len(card['final_model']['selected_features'])} feature(s) -> {result.folder} "
+              f"(report.html, {result.seconds:.1f} s)", file=sys.stderr)
+        if card.get("test"):
+            low, high = card["test"]["ci95"]["auc"]
+            print(f"test: AUC {card['test']['metrics']['auc']:.3f} (95% CI {low:.3f}-{high:.3f})", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_predict(args) -> int:
+    from .errors import WorkshopError
+
+    try:
+        from .model_workflow import predict_model
+
+        predictions = predict_model(args.model, args.table, args.out, clinical=args.clinical, inner_join=args.inner,
+                                    overwrite=args.overwrite)
+    except WorkshopError as exc:
+        return _fail(None, exc)
+    counts = predictions["predicted"].value_counts().to_dict()
+    print(f"{len(predictions)} prediction(s) {counts} -> {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from .errors import WorkshopError
+
+    try:
+        from .model_report import write_report
+        from .model_store import read_card
+
+        card = read_card(args.model)
+        path = write_report(card, args.out or Path(args.model) / "report.html")
+    except WorkshopError as exc:
+        return _fail(None, exc)
+    print(f"report -> {path}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _add_presets(sub) -> None:
     p = sub.add_parser("presets", help="list the shipped extraction presets, or print one",
                        description="List the shipped presets, or print one (a PyRadiomics parameter file) "
@@ -258,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_preprocess(sub)
     _add_deep(sub)
     _add_merge(sub)
+    _add_train(sub)
+    _add_predict(sub)
+    _add_report(sub)
     _add_presets(sub)
     _add_sample_data(sub)
     return parser

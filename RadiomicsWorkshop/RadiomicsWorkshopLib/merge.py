@@ -18,7 +18,7 @@ from .tables import read_table
 FEATURE_KEYS = ["case_id", "roi"]
 
 
-def _read(path: str | Path) -> pd.DataFrame:
+def read_input_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError("table not found", file=path, hint="check the path")
@@ -45,7 +45,7 @@ def merge_tables(feature_tables: list[str | Path], clinical: str | Path | None =
     report: list[str] = []
     merged = None
     for path in feature_tables:
-        frame = _read(path)
+        frame = read_input_table(path)
         frame["case_id"], frame["roi"] = frame["case_id"].astype(str), frame["roi"].astype(str)
         _check_unique(frame, FEATURE_KEYS, path)
         if merged is None:
@@ -69,7 +69,7 @@ def merge_tables(feature_tables: list[str | Path], clinical: str | Path | None =
             frame = frame.drop(columns=["patient_id"])
         merged = merged.merge(frame, on=FEATURE_KEYS, how="inner")
     if clinical is not None:
-        table = _read(clinical)
+        table = read_input_table(clinical)
         if clinical_key not in table.columns:
             raise InputError(f"clinical table lacks the key column '{clinical_key}'", file=clinical)
         table[clinical_key] = table[clinical_key].astype(str)

@@ -47,7 +47,7 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()
 
 
-def _atomic_target(path: Path):
+def atomic_target(path: Path):
     """A temporary file beside ``path`` (same file system, so the final rename is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -59,7 +59,7 @@ def _atomic_target(path: Path):
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write CSV/Parquet via a temporary file and an atomic rename."""
     path = check_table_path(path)
-    tmp = _atomic_target(path)
+    tmp = atomic_target(path)
     try:
         if path.suffix.lower() == ".parquet":
             frame.to_parquet(tmp, index=False)
@@ -81,9 +81,21 @@ def read_table(path: str | Path) -> pd.DataFrame:
 def write_json(data: Any, path: str | Path) -> Path:
     """Write JSON atomically (NaN allowed: feature values may be NaN)."""
     path = Path(path)
-    tmp = _atomic_target(path)
+    tmp = atomic_target(path)
     try:
         tmp.write_text(json.dumps(data, indent=1, default=str))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write a text file (a report) atomically."""
+    path = Path(path)
+    tmp = atomic_target(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
