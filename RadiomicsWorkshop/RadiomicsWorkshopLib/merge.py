@@ -44,19 +44,22 @@ def merge_tables(feature_tables: list[str | Path], clinical: str | Path | None =
         raise InputError("no feature table to merge", hint="give at least one table")
     report: list[str] = []
     merged = None
-    for path in feature_tables:
-        frame = read_input_table(path)
-        frame["case_id"], frame["roi"] = frame["case_id"].astype(str), frame["roi"].astype(str)
-        _check_unique(frame, FEATURE_KEYS, path)
+    frames = [(path, read_input_table(path)) for path in feature_tables]
+    # Tables of one row per case (no roi column, e.g. made by hand) join on case_id alone.
+    keys = FEATURE_KEYS if all("roi" in frame.columns for _, frame in frames) else ["case_id"]
+    for path, frame in frames:
+        _check_unique(frame, keys, path)
+        for key in keys:
+            frame[key] = frame[key].astype(str)
         if merged is None:
             merged, first = frame, path
             continue
-        overlap = [c for c in frame.columns if c in merged.columns and c not in FEATURE_KEYS + ["patient_id"]]
+        overlap = [c for c in frame.columns if c in merged.columns and c not in keys + ["patient_id"]]
         if overlap:
             raise InputError(f"column(s) {', '.join(overlap[:5])} are in two tables", file=path,
                              hint="merge different feature families (radiomics + deep), not the same one twice")
-        left = set(map(tuple, merged[FEATURE_KEYS].to_numpy()))
-        right = set(map(tuple, frame[FEATURE_KEYS].to_numpy()))
+        left = set(map(tuple, merged[keys].to_numpy()))
+        right = set(map(tuple, frame[keys].to_numpy()))
         only_left, only_right = sorted(left - right), sorted(right - left)
         if (only_left or only_right) and not inner:
             raise InputError(
@@ -67,7 +70,7 @@ def merge_tables(feature_tables: list[str | Path], clinical: str | Path | None =
             report.append(f"dropped {len(only_left)} key(s) only in {first} and {len(only_right)} only in {path}")
         if "patient_id" in frame.columns and "patient_id" in merged.columns:
             frame = frame.drop(columns=["patient_id"])
-        merged = merged.merge(frame, on=FEATURE_KEYS, how="inner")
+        merged = merged.merge(frame, on=keys, how="inner")
     if clinical is not None:
         table = read_input_table(clinical)
         if clinical_key not in table.columns:

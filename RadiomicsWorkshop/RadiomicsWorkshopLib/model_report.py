@@ -110,7 +110,7 @@ def _importance(card: dict, top: int = 15):
         names = [r["feature"] for r in rows][::-1]
         ax.barh(names, [r["importance_mean"] for r in rows][::-1], xerr=[r["importance_std"] for r in rows][::-1],
                 color="#4c72b0")
-        ax.set(xlabel="Drop in AUC when shuffled", title="Final model: permutation importance")
+        ax.set(xlabel="Increase in log loss when shuffled", title="Final model: permutation importance")
         ax.tick_params(axis="y", labelsize=7)
     return draw
 
@@ -124,12 +124,12 @@ def _metrics_table(evaluation: dict) -> str:
 
 def _evaluation_section(evaluation: dict, name: str) -> str:
     figures = [_img(_figure(_roc(evaluation, f"ROC, {name}")), f"ROC curve ({name}); band: patient bootstrap"),
-               _img(_figure(_confusion(evaluation, f"Confusion matrix, {name}")), "Most probable class vs truth"),
+               _img(_figure(_confusion(evaluation, f"Confusion matrix, {name}")), "Confusion matrix: most probable class vs truth"),
                _img(_figure(_calibration(evaluation, f"Calibration, {name}")),
-                    "Observed frequency per bin of predicted probability")]
+                    "Calibration: observed frequency per bin of predicted probability")]
     if evaluation.get("decision_curve"):
         figures.append(_img(_figure(_decision(evaluation, f"Decision curve, {name}")),
-                            "Net benefit of acting on the model's risk above each threshold"))
+                            "Decision curve: net benefit of acting on the model's risk above each threshold"))
     return (f"<p>{evaluation['n_rows']} rows from {evaluation['n_patients']} patients.</p>"
             + _metrics_table(evaluation) + f'<div class="figs">{"".join(figures)}</div>')
 
@@ -194,9 +194,9 @@ def build_report(card: dict) -> str:
                   _evaluation_section(test, "test")]
     parts += [
         "<h2>Features</h2>",
-        f'<div class="figs">{_img(_figure(_importance(card), 6.5, 5.0), "Permutation importance on the training rows (10 repeats)")}</div>'
+        f'<div class="figs">{_img(_figure(_importance(card), 6.5, 5.0), "Permutation importance: increase in log loss when a feature is shuffled, training rows, 10 repeats")}</div>'
         if card["final_model"]["permutation_importance"] else "",
-        "<h3>Final model: permutation importance</h3><table><tr><th class=l>Feature</th><th>Mean drop in AUC</th>"
+        "<h3>Final model: permutation importance</h3><table><tr><th class=l>Feature</th><th>Mean increase in log loss</th>"
         f"<th>SD</th></tr>{importance}</table>",
         f"<h3>Selection stability: how often each feature was kept in the {n_folds} outer folds</h3>"
         f"<table><tr><th class=l>Feature</th><th>Folds</th></tr>{stability}</table>",

@@ -102,7 +102,7 @@ def train_model(tables: list[str | Path], outcome: str, out: str | Path, setting
     check_trainable(data, settings, source)
     folds = None
     if folds_file is not None:
-        folds = pd.read_csv(folds_file, dtype={"group": str})
+        folds = _read_folds(folds_file)
     test_data = None
     if test_tables:
         if test_table is not None:
@@ -186,6 +186,16 @@ def train_model(tables: list[str | Path], outcome: str, out: str | Path, setting
     if progress is not None:
         progress.result(str(folder), auc=cv_eval.metrics["auc"])
     return TrainResult(folder, card, time.monotonic() - start)
+
+
+def _read_folds(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("fold assignment not found", file=path, hint="give the folds.csv of a trained model")
+    folds = pd.read_csv(path, dtype={"group": str})
+    if not {"group", "fold"} <= set(folds.columns) or folds["group"].duplicated().any():
+        raise InputError("a fold assignment has the columns group,fold and one row per patient", file=path)
+    return folds
 
 
 def _model_library_versions() -> dict[str, str]:

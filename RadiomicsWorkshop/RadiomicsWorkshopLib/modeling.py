@@ -44,6 +44,14 @@ class ModelData:
     group_column: str | None = None
     site_column: str | None = None
 
+    def target(self) -> np.ndarray:
+        """The outcome as class indices 0..k-1 (into ``classes``): what the estimators are fitted on.
+
+        Labels stay strings everywhere else; estimators see integers because scikit-learn 1.9's
+        balanced class weights fail on string labels that look like numbers ('0', '1')."""
+        lookup = {name: i for i, name in enumerate(self.classes)}
+        return np.array([lookup[v] for v in self.y], dtype=int)
+
     def subset(self, rows: np.ndarray) -> "ModelData":
         return ModelData(self.X.iloc[rows], None if self.y is None else self.y[rows], self.groups[rows],
                          self.keys.iloc[rows], self.features, self.classes, self.outcome, self.group_column,
@@ -316,7 +324,7 @@ def _fit_search(search, data: ModelData, what: str):
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*(converge|ConvergenceWarning).*")
         try:
-            search.fit(data.X, data.y, groups=data.groups)
+            search.fit(data.X, data.target(), groups=data.groups)
         except ValueError as exc:
             text = str(exc)
             if "n_neighbors" in text or "n_samples_fit" in text:
@@ -338,10 +346,10 @@ def selected_features(pipeline) -> list[str]:
     return names or []
 
 
-def _proba(estimator, X: pd.DataFrame, classes: list[str]) -> np.ndarray:
-    """Predicted probabilities with columns in ``classes`` order."""
+def _proba(estimator, X: pd.DataFrame, n_classes: int) -> np.ndarray:
+    """Predicted probabilities, one column per class index 0..n_classes-1 (see ``ModelData.target``)."""
     proba = estimator.predict_proba(X)
-    order = [list(estimator.classes_).index(c) for c in classes]
+    order = [list(estimator.classes_).index(i) for i in range(n_classes)]
     return proba[:, order]
 
 
@@ -368,7 +376,7 @@ def nested_cross_validation(data: ModelData, settings: ModelSettings, *, jobs: i
         shared = set(data.groups[train]) & set(data.groups[test])
         assert not shared, f"patients on both sides of outer fold {index}: {sorted(shared)[:3]}"
         search = _fit_search(_search(settings, data, jobs), data.subset(train), f"outer fold {index + 1}")
-        proba[test] = _proba(search.best_estimator_, data.X.iloc[test], data.classes)
+        proba[test] = _proba(search.best_estimator_, data.X.iloc[test], len(data.classes))
         fold_of[test] = index
         per_fold.append({
             "fold": index + 1, "train_rows": int(len(train)), "test_rows": int(len(test)),
@@ -403,7 +411,10 @@ def fit_final_model(data: ModelData, settings: ModelSettings, *, jobs: int = 1) 
 
 
 def permutation_importances(pipeline, data: ModelData, seed: int = 0, repeats: int = 10) -> list[dict]:
-    """Drop in AUC when each feature the classifier uses is shuffled (on the training rows).
+    """Increase in log loss when each feature the classifier uses is shuffled (on the training rows).
+
+    Log loss rather than AUC: with several informative features the AUC barely moves when one is
+    shuffled (it saturates), so an AUC drop ranks features by noise.
 
     Features the pipeline does not keep have no influence on its predictions; shuffling the ones
     it keeps after the per-column steps (imputation, scaling) is shuffling the raw feature.
@@ -414,9 +425,8 @@ def permutation_importances(pipeline, data: ModelData, seed: int = 0, repeats: i
     for name, step in pipeline.steps[:-1]:
         if name != "resample":
             transformed = step.transform(transformed)
-    scoring = "roc_auc" if len(data.classes) == 2 else "roc_auc_ovr"
-    result = permutation_importance(pipeline.steps[-1][1], transformed, data.y, scoring=scoring, n_repeats=repeats,
-                                    random_state=seed, n_jobs=1)
+    result = permutation_importance(pipeline.steps[-1][1], transformed, data.target(), scoring="neg_log_loss",
+                                    n_repeats=repeats, random_state=seed, n_jobs=1)
     rows = [{"feature": str(name), "importance_mean": float(m), "importance_std": float(s)}
             for name, m, s in zip(transformed.columns, result.importances_mean, result.importances_std)]
     return sorted(rows, key=lambda r: -r["importance_mean"])
@@ -424,7 +434,7 @@ def permutation_importances(pipeline, data: ModelData, seed: int = 0, repeats: i
 
 def predict_table(pipeline, data: ModelData, classes: list[str]) -> pd.DataFrame:
     """Keys, predicted class and one probability column per class."""
-    proba = _proba(pipeline, data.X, classes)
+    proba = _proba(pipeline, data.X, len(classes))
     out = data.keys.reset_index(drop=True).copy()
     out["predicted"] = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
     for i, name in enumerate(classes):

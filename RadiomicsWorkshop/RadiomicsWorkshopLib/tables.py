@@ -75,7 +75,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = check_table_path(path)
     if path.suffix.lower() == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(path, dtype={"case_id": str, "roi": str, "patient_id": str})
+    # round_trip: the numbers read back are exactly those written (the default parser may differ in the last bit)
+    return pd.read_csv(path, dtype={"case_id": str, "roi": str, "patient_id": str}, float_precision="round_trip")
 
 
 def write_json(data: Any, path: str | Path) -> Path:
