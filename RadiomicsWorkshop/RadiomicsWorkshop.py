@@ -54,6 +54,9 @@ IMPORT_NAMES = {"PyWavelets": "pywt", "scikit-image": "skimage", "scikit-learn":
 KEY_COLUMNS = ("case_id", "roi", "patient_id", "slice")
 # The core's backbones (RadiomicsWorkshopLib/deep.py; `radiomics-workshop deep-features --help`).
 DEEP_MODELS = ["resnet18", "resnet50", "densenet121", "efficientnet_b0", "resnet18_3d", "resnet50_3d", "fmcib"]
+# The core's classifiers and feature selections (RadiomicsWorkshopLib/model_settings.py; `radiomics-workshop train --help`).
+MODEL_CLASSIFIERS = ["logistic", "random_forest", "svm", "gradient_boosting"]
+MODEL_SELECTIONS = ["none", "anova", "mannwhitney", "lasso", "mrmr", "random_forest"]
 
 
 def _yamlNames(folder: str, fallback: str) -> list[str]:
@@ -132,6 +135,12 @@ class RadiomicsWorkshopParameterNode:
     customSteps - build the recipe from the individual steps (stepN4 ... stepNormalize) instead.
     deepModel, deepModality - network and intensity scaling of the deep features.
     deepTable - table that receives the deep features, one row per ROI.
+    modelTable / modelTableFile - the cohort's feature table, from the scene or a file (.csv/.parquet).
+    modelClinicalFile - optional clinical CSV joined on case_id (outcome, patient_id, clinical predictors).
+    modelOutcome, modelGroup - outcome column; column grouping rows by patient (empty: patient_id if present).
+    modelClassifier, modelSelection - classifier and feature selection of the pipeline.
+    modelFolder - folder the trained model is written to (empty: a new folder in Slicer's temporary folder).
+    modelMetricsTable - table that receives the cross-validated metrics with their 95% CIs.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
@@ -151,6 +160,15 @@ class RadiomicsWorkshopParameterNode:
     deepModel: Annotated[str, Choice(DEEP_MODELS)] = "resnet18"
     deepModality: Annotated[str, Choice(["MR", "CT"])] = "MR"
     deepTable: vtkMRMLTableNode
+    modelTable: vtkMRMLTableNode
+    modelTableFile: str = ""
+    modelClinicalFile: str = ""
+    modelOutcome: str = "label"
+    modelGroup: str = ""
+    modelClassifier: Annotated[str, Choice(MODEL_CLASSIFIERS)] = "logistic"
+    modelSelection: Annotated[str, Choice(MODEL_SELECTIONS)] = "anova"
+    modelFolder: str = ""
+    modelMetricsTable: vtkMRMLTableNode
 
 
 #
@@ -168,6 +186,7 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self._run = None  # the core process running now (one at a time)
         self._listedSegmentation = None  # whose segments the list shows
         self._listedSegmentIds = []  # the segment ID of each row of the list
+        self._trainingFolder = None  # where the model being trained is written
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -184,11 +203,18 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.editRoiButton.connect("clicked(bool)", self.onEditRoiButton)
         self.ui.preprocessButton.connect("clicked(bool)", self.onPreprocessButton)
         self.ui.deepButton.connect("clicked(bool)", self.onDeepButton)
-        # A str parameter: kept in sync by hand (parameterNodeWrapper connects ctkPathLineEdit to pathlib.Path only).
+        self.ui.trainButton.connect("clicked(bool)", self.onTrainButton)
+        self.ui.predictButton.connect("clicked(bool)", self.onPredictButton)
+        self.ui.openReportButton.connect("clicked(bool)", self.onOpenReportButton)
+        # str parameters: kept in sync by hand (parameterNodeWrapper connects ctkPathLineEdit to pathlib.Path only).
         self.ui.parameterFileLineEdit.connect("currentPathChanged(QString)", self.onParameterFileChanged)
+        self.ui.modelTableFileLineEdit.connect("currentPathChanged(QString)", self.onModelTableFileChanged)
+        self.ui.modelClinicalFileLineEdit.connect("currentPathChanged(QString)", self.onModelClinicalFileChanged)
+        self.ui.modelFolderLineEdit.connect("currentPathChanged(QString)", self.onModelFolderChanged)
         self.ui.progressBar.hide()
         self.ui.preprocessProgressBar.hide()
         self.ui.deepProgressBar.hide()
+        self.ui.trainProgressBar.hide()
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
@@ -234,8 +260,12 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             # SlicerParameterName dynamic properties in the .ui name the parameters.
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-            if self.ui.parameterFileLineEdit.currentPath != self._parameterNode.parameterFile:
-                self.ui.parameterFileLineEdit.currentPath = self._parameterNode.parameterFile
+            for lineEdit, value in ((self.ui.parameterFileLineEdit, self._parameterNode.parameterFile),
+                                    (self.ui.modelTableFileLineEdit, self._parameterNode.modelTableFile),
+                                    (self.ui.modelClinicalFileLineEdit, self._parameterNode.modelClinicalFile),
+                                    (self.ui.modelFolderLineEdit, self._parameterNode.modelFolder)):
+                if lineEdit.currentPath != value:
+                    lineEdit.currentPath = value
         self._onParameterNodeModified()
 
     def _onParameterNodeModified(self, caller=None, event=None) -> None:
@@ -248,6 +278,18 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         if self._parameterNode and self._parameterNode.parameterFile != path:
             self._parameterNode.parameterFile = path
 
+    def onModelTableFileChanged(self, path: str) -> None:
+        if self._parameterNode and self._parameterNode.modelTableFile != path:
+            self._parameterNode.modelTableFile = path
+
+    def onModelClinicalFileChanged(self, path: str) -> None:
+        if self._parameterNode and self._parameterNode.modelClinicalFile != path:
+            self._parameterNode.modelClinicalFile = path
+
+    def onModelFolderChanged(self, path: str) -> None:
+        if self._parameterNode and self._parameterNode.modelFolder != path:
+            self._parameterNode.modelFolder = path
+
     def _checkCanApply(self) -> None:
         if self._run:  # one core run at a time; its button reads "Cancel"
             return
@@ -259,6 +301,10 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.editRoiButton.enabled = bool(node and node.inputVolume)
         self.ui.preprocessButton.enabled = bool(node and node.inputVolume)
         self.ui.deepButton.enabled = ready
+        self.ui.trainButton.enabled = bool(node and (node.modelTable or node.modelTableFile) and node.modelOutcome)
+        trained = bool(node and self.logic.hasModel(node.modelFolder))
+        self.ui.predictButton.enabled = trained and bool(node.outputTable or node.deepTable)
+        self.ui.openReportButton.enabled = trained and os.path.isfile(os.path.join(node.modelFolder, "report.html"))
 
     def updateSegmentList(self) -> None:
         """List the segments of the selected segmentation, checked: the ones to extract."""
@@ -294,7 +340,8 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
 
     def _startRun(self, button, progressBar, statusLabel, status: str) -> None:
         """The UI of a started core run: the button cancels it, the other buttons wait."""
-        for other in (self.ui.applyButton, self.ui.preprocessButton, self.ui.deepButton):
+        for other in (self.ui.applyButton, self.ui.preprocessButton, self.ui.deepButton, self.ui.trainButton,
+                      self.ui.predictButton):
             other.enabled = other is button
         button.text = _("Cancel")
         progressBar.setMaximum(0)  # busy until the core reports how many steps
@@ -415,6 +462,76 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.deepStatusLabel.text = _("{rows} row(s), {columns} features").format(
             rows=tableNode.GetNumberOfRows(), columns=self.logic.featureCount(tableNode))
         self.logic.showTable(tableNode)
+
+    def onTrainButton(self) -> None:
+        if self._run:
+            self._run.cancel()
+            return
+        node = self._parameterNode
+        overwrite = self.logic.hasModel(node.modelFolder)
+        if overwrite and not slicer.util.confirmOkCancelDisplay(
+                _("{folder} holds a trained model: replace it?").format(folder=node.modelFolder),
+                windowTitle=_("Replace model")):
+            return
+        with slicer.util.tryWithErrorDisplay(_("Failed to start training."), waitCursor=True):
+            if not self.logic.ensureDependencies():
+                return
+            self._run = self.logic.startTraining(
+                featureTableNode=node.modelTable, featureTableFile=node.modelTableFile or None,
+                outcome=node.modelOutcome, modelFolder=node.modelFolder or None,
+                clinicalFile=node.modelClinicalFile or None, group=node.modelGroup or None,
+                classifier=node.modelClassifier, selection=node.modelSelection,
+                metricsTableNode=node.modelMetricsTable, overwrite=overwrite, onProgress=self.onTrainProgress,
+                onFinished=self.onTrainFinished)
+            self._trainingFolder = self._run.modelFolder
+            self._startRun(self.ui.trainButton, self.ui.trainProgressBar, self.ui.trainStatusLabel,
+                           _("Training (nested cross-validation)..."))
+
+    def onTrainProgress(self, done: int, total: int, message: str) -> None:
+        self.ui.trainProgressBar.setMaximum(max(total, 1))
+        self.ui.trainProgressBar.setValue(done)
+        self.ui.trainStatusLabel.text = message
+
+    def onTrainFinished(self, metricsTableNode, errorMessage: Optional[str]) -> None:
+        self._endRun(self.ui.trainButton, _("Train"), self.ui.trainProgressBar)
+        if errorMessage:
+            self.ui.trainStatusLabel.text = _("Failed.")
+            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
+            return
+        if metricsTableNode is None:
+            self.ui.trainStatusLabel.text = _("Cancelled.")
+            return
+        self._parameterNode.modelMetricsTable = metricsTableNode
+        self._parameterNode.modelFolder = self._trainingFolder  # the model of the next prediction
+        self.ui.trainStatusLabel.text = self.logic.modelSummary(self._trainingFolder)
+        self._checkCanApply()
+
+    def onPredictButton(self) -> None:
+        if self._run:
+            self._run.cancel()
+            return
+        node = self._parameterNode
+        tables = [table for table in (node.outputTable, node.deepTable) if table]
+        with slicer.util.tryWithErrorDisplay(_("Failed to start prediction."), waitCursor=True):
+            self._run = self.logic.startPrediction(node.modelFolder, tables, onFinished=self.onPredictFinished)
+            self._startRun(self.ui.predictButton, self.ui.trainProgressBar, self.ui.predictResultLabel,
+                           _("Predicting..."))
+
+    def onPredictFinished(self, tableNode, errorMessage: Optional[str]) -> None:
+        self._endRun(self.ui.predictButton, _("Predict the current case"), self.ui.trainProgressBar)
+        if errorMessage:
+            self.ui.predictResultLabel.text = _("Failed.")
+            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
+            return
+        if tableNode is None:
+            self.ui.predictResultLabel.text = _("Cancelled.")
+            return
+        self.ui.predictResultLabel.text = self.logic.predictionSummary(tableNode)
+        self.logic.showTable(tableNode)
+
+    def onOpenReportButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to open the report."), waitCursor=True):
+            self.logic.openReport(self._parameterNode.modelFolder)
 
 
 #
@@ -925,6 +1042,185 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         return self._runAndWait(self.startPreprocessing, volumeNode=volumeNode, recipe=recipe,
                                 labelmapNode=labelmapNode, outputVolumeNode=outputVolumeNode,
                                 showBiasField=showBiasField)
+
+    # Modelling
+
+    def trainingCommand(self, tableFiles: list[str], outcome: str, outDir: str, clinicalFile: Optional[str] = None,
+                        group: Optional[str] = None, classifier: str = "logistic", selection: str = "anova",
+                        overwrite: bool = False) -> list[str]:
+        args = coreCommand("train", "--outcome", outcome, "--out", outDir, "--classifier", classifier,
+                           "--selection", selection, "--progress", "jsonl")
+        for tableFile in tableFiles:
+            args += ["--table", tableFile]
+        if clinicalFile:
+            args += ["--clinical", clinicalFile]
+        if group:
+            args += ["--group", group]
+        if overwrite:
+            args += ["--overwrite"]
+        return args
+
+    @staticmethod
+    def _exportTable(tableNode, path: str) -> str:
+        """A table node as CSV (fresh properties dict: see _export)."""
+        if not slicer.util.exportNode(tableNode, path, {}):
+            raise RuntimeError(_("Failed to write {name} to {path} (see the application log).").format(
+                name=tableNode.GetName(), path=path))
+        return path
+
+    @staticmethod
+    def hasModel(modelFolder: Optional[str]) -> bool:
+        return bool(modelFolder) and os.path.isfile(os.path.join(modelFolder, "card.json"))
+
+    def startTraining(self, featureTableNode=None, featureTableFile: Optional[str] = None, outcome: str = "label",
+                      modelFolder: Optional[str] = None, clinicalFile: Optional[str] = None,
+                      group: Optional[str] = None, classifier: str = "logistic", selection: str = "anova",
+                      metricsTableNode=None, overwrite: bool = False,
+                      onProgress: Optional[Callable[[int, int, str], None]] = None,
+                      onFinished: Optional[Callable] = None) -> CoreProcess:
+        """Train and validate a classifier on a cohort's feature table (a table node or a file);
+        ``onFinished(metricsTableNode, error)``. The model folder (model, card, report, predictions,
+        curves) is kept: ``run.modelFolder`` names it; ROC and calibration are shown as plot charts."""
+        if not featureTableNode and not featureTableFile:
+            raise ValueError(_("Select the cohort's feature table (a table in the scene, or a file)."))
+        for path in (featureTableFile, clinicalFile):
+            if path and not os.path.isfile(path):
+                raise ValueError(_("File not found: {path}").format(path=path))
+        if not outcome:
+            raise ValueError(_("Name the outcome column."))
+        if not modelFolder:
+            modelFolder = os.path.join(slicer.app.temporaryPath, "RadiomicsWorkshop-models",
+                                       time.strftime("model-%Y%m%d-%H%M%S"))
+        folder = self._newWorkFolder()
+        try:
+            tableFile = featureTableFile or self._exportTable(featureTableNode, os.path.join(folder, "features.csv"))
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        command = self.trainingCommand([tableFile], outcome, modelFolder, clinicalFile, group, classifier, selection,
+                                       overwrite)
+
+        def load():
+            metrics = self.loadFeatureTable(os.path.join(modelFolder, "metrics.csv"), metricsTableNode,
+                                            name="Model metrics")
+            self.showModelCharts(modelFolder)
+            return metrics
+
+        run = self._startCore(command, folder, _("Training"), load, onProgress, onFinished)
+        run.modelFolder = modelFolder
+        return run
+
+    def trainModel(self, featureTableNode=None, featureTableFile: Optional[str] = None, outcome: str = "label",
+                   modelFolder: Optional[str] = None, clinicalFile: Optional[str] = None, group: Optional[str] = None,
+                   classifier: str = "logistic", selection: str = "anova", overwrite: bool = False):
+        """Train and wait: returns the metrics table node (estimates with 95% CIs); the model folder is
+        ``modelFolder`` (or a new one, named in the log)."""
+        return self._runAndWait(self.startTraining, featureTableNode=featureTableNode,
+                                featureTableFile=featureTableFile, outcome=outcome, modelFolder=modelFolder,
+                                clinicalFile=clinicalFile, group=group, classifier=classifier, selection=selection,
+                                overwrite=overwrite)
+
+    @staticmethod
+    def _columnNames(tableNode) -> list[str]:
+        return [tableNode.GetColumnName(index) for index in range(tableNode.GetNumberOfColumns())]
+
+    @staticmethod
+    def _chart(tableNode, title: str, xTitle: str, yTitle: str, pairs: list[tuple[str, str]]):
+        """A plot chart of (x column, y column) pairs of a table node, drawn as lines."""
+        chart = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLPlotChartNode", slicer.mrmlScene.GenerateUniqueName(title))
+        chart.SetTitle(title)
+        chart.SetXAxisTitle(xTitle)
+        chart.SetYAxisTitle(yTitle)
+        for xColumn, yColumn in pairs:
+            series = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", f"{title}: {yColumn}")
+            series.SetAndObserveTableNodeID(tableNode.GetID())
+            series.SetXColumnName(xColumn)
+            series.SetYColumnName(yColumn)
+            series.SetPlotType(slicer.vtkMRMLPlotSeriesNode.PlotTypeScatter)
+            series.SetMarkerStyle(slicer.vtkMRMLPlotSeriesNode.MarkerStyleNone)
+            chart.AddAndObservePlotSeriesNodeID(series.GetID())
+        return chart
+
+    def showModelCharts(self, modelFolder: str) -> list:
+        """The cross-validated ROC curve (with its CI band) and calibration plot as Slicer plot charts, from
+        the roc.csv and calibration.csv the core wrote; the ROC chart is shown."""
+        roc = self.loadFeatureTable(os.path.join(modelFolder, "roc.csv"), name="Model ROC")
+        rocChart = self._chart(roc, "ROC (cross-validation)", "1 - specificity", "Sensitivity",
+                               [("false_positive_rate", column) for column in self._columnNames(roc)
+                                if column != "false_positive_rate"])
+        calibration = self.loadFeatureTable(os.path.join(modelFolder, "calibration.csv"), name="Model calibration")
+        pairs = [(column, "observed_" + column[len("predicted_"):]) for column in self._columnNames(calibration)
+                 if column.startswith("predicted_")] + [("perfect", "perfect")]
+        calibrationChart = self._chart(calibration, "Calibration (cross-validation)", "Predicted probability",
+                                       "Observed frequency", pairs)
+        slicer.modules.plots.logic().ShowChartInLayout(rocChart)
+        return [rocChart, calibrationChart]
+
+    @staticmethod
+    def modelSummary(modelFolder: str) -> str:
+        """One line on a trained model, from its card."""
+        with open(os.path.join(modelFolder, "card.json"), encoding="utf-8") as handle:
+            card = json.load(handle)
+        cv = card["cross_validation"]
+        low, high = cv["ci95"]["auc"]
+        return _("Cross-validated AUC {auc:.3f} (95% CI {low:.3f}-{high:.3f}), balanced accuracy {bacc:.3f}; "
+                 "{patients} patients; {features} feature(s) in the final model. Model: {folder}").format(
+            auc=cv["metrics"]["auc"], low=low, high=high, bacc=cv["metrics"]["balanced_accuracy"],
+            patients=card["training_data"]["patients"], features=len(card["final_model"]["selected_features"]),
+            folder=modelFolder)
+
+    def predictionCommand(self, modelFolder: str, tableFiles: list[str], outFile: str) -> list[str]:
+        args = coreCommand("predict", "--model", modelFolder, "--out", outFile, "--progress", "jsonl", "--overwrite")
+        for tableFile in tableFiles:
+            args += ["--table", tableFile]
+        return args
+
+    def startPrediction(self, modelFolder: str, featureTableNodes: list, outputTableNode=None,
+                        onFinished: Optional[Callable] = None) -> CoreProcess:
+        """Predict the rows of the given feature tables (the current case's radiomics and, if the model uses
+        them, deep features: joined on case_id and roi); ``onFinished(predictionsTableNode, error)``."""
+        if not self.hasModel(modelFolder):
+            raise ValueError(_("Train a model first, or choose the folder of a trained model."))
+        if not featureTableNodes:
+            raise ValueError(_("Extract the current case's features first."))
+        folder = self._newWorkFolder()
+        try:
+            files = [self._exportTable(node, os.path.join(folder, f"features{index}.csv"))
+                     for index, node in enumerate(featureTableNodes)]
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        outFile = os.path.join(folder, "predictions.csv")
+        return self._startCore(self.predictionCommand(modelFolder, files, outFile), folder, _("Prediction"),
+                               lambda: self.loadFeatureTable(outFile, outputTableNode, name="Predictions"),
+                               None, onFinished)
+
+    def predictCase(self, modelFolder: str, featureTableNodes: list, outputTableNode=None):
+        """Predict and wait: returns a table node with the predicted class and one probability per class."""
+        return self._runAndWait(self.startPrediction, modelFolder=modelFolder, featureTableNodes=featureTableNodes,
+                                outputTableNode=outputTableNode)
+
+    @staticmethod
+    def predictionSummary(tableNode) -> str:
+        """'Tumor: malignant (p = 0.87)' for each row of a predictions table."""
+        table = tableNode.GetTable()
+        lines = []
+        for row in range(tableNode.GetNumberOfRows()):
+            predicted = table.GetColumnByName("predicted").GetValue(row)
+            probability = table.GetColumnByName(f"probability_{predicted}")
+            roi = table.GetColumnByName("roi")
+            where = f"{roi.GetValue(row)}: " if roi is not None else ""
+            lines.append(_("{where}{predicted} (p = {p:.2f})").format(
+                where=where, predicted=predicted, p=probability.GetValue(row) if probability is not None else float("nan")))
+        return "\n".join(lines)
+
+    @staticmethod
+    def openReport(modelFolder: str) -> None:
+        """Open the model's HTML report in the system's browser."""
+        path = os.path.join(modelFolder or "", "report.html")
+        if not os.path.isfile(path):
+            raise ValueError(_("No report in {folder}: train a model first.").format(folder=modelFolder))
+        qt.QDesktopServices.openUrl(qt.QUrl("file:///" + path, qt.QUrl.TolerantMode))
 
     # Results
 

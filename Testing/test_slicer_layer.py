@@ -346,7 +346,7 @@ def test_core_cli_accepts_what_the_module_passes():
     parser = _core_parser()
     steps = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     commands = _core_commands()
-    assert {step for _, step, _ in commands} >= {"extract", "preprocess", "deep-features"}
+    assert {step for _, step, _ in commands} >= {"extract", "preprocess", "deep-features", "train", "predict"}
     for function, step, argument_lists in commands:
         assert step in steps, f"{function}: the core has no step '{step}'"
         options = {o: a for a in steps[step]._actions for o in a.option_strings}
@@ -373,6 +373,14 @@ def test_deep_models_are_the_cores():
     assert backbones, "RadiomicsWorkshopLib/deep.py: no Backbone(name, ...) found; update this test"
     assert _module_constant("DEEP_MODELS") == backbones, (
         f"RadiomicsWorkshop.py DEEP_MODELS differs from the core's backbones {backbones}")
+
+
+def test_model_choices_are_the_cores():
+    sys.path.insert(0, str(MODULE_DIR))
+    from RadiomicsWorkshopLib.model_settings import CLASSIFIERS, SELECTIONS
+
+    assert _module_constant("MODEL_CLASSIFIERS") == list(CLASSIFIERS), "RadiomicsWorkshop.py MODEL_CLASSIFIERS differs"
+    assert _module_constant("MODEL_SELECTIONS") == list(SELECTIONS), "RadiomicsWorkshop.py MODEL_SELECTIONS differs"
 
 
 SHIPPED_BY_SLICER = {"numpy", "SimpleITK", "scipy"}  # SuperBuild/External_python-*.cmake in Slicer's source

@@ -297,6 +297,8 @@ def _add_predict(sub) -> None:
     _add_model_inputs(p, outcome=False)
     p.add_argument("--out", required=True, help="predictions table, .csv or .parquet")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto",
+                   help="jsonl: errors and the result as JSON events on stdout (for Slicer)")
     p.set_defaults(func=cmd_predict)
 
 
@@ -353,16 +355,20 @@ def cmd_train(args) -> int:
 
 def cmd_predict(args) -> int:
     from .errors import WorkshopError
+    from .progress import Progress
 
+    progress = Progress(args.progress, step="predict")
     try:
         from .model_workflow import predict_model
 
         predictions = predict_model(args.model, args.table, args.out, clinical=args.clinical, inner_join=args.inner,
                                     overwrite=args.overwrite)
     except WorkshopError as exc:
-        return _fail(None, exc)
-    counts = predictions["predicted"].value_counts().to_dict()
-    print(f"{len(predictions)} prediction(s) {counts} -> {args.out}", file=sys.stderr)
+        return _fail(progress, exc)
+    progress.result(args.out, rows=len(predictions))
+    if progress.mode != "jsonl":
+        counts = predictions["predicted"].value_counts().to_dict()
+        print(f"{len(predictions)} prediction(s) {counts} -> {args.out}", file=sys.stderr)
     return EXIT_OK
 
 

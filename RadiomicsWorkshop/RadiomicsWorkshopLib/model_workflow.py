@@ -178,6 +178,7 @@ def train_model(tables: list[str | Path], outcome: str, out: str | Path, setting
         "tripod_clear": [{"item": item, "covered": text} for item, text in TRIPOD_CLEAR_ITEMS],
         "seconds": round(time.monotonic() - start, 2),
     }
+    write_result_tables(folder, card)
     card = save_model(folder, final.pipeline, card)
     if report:
         from .model_report import write_report
@@ -196,6 +197,38 @@ def _read_folds(path: str | Path) -> pd.DataFrame:
     if not {"group", "fold"} <= set(folds.columns) or folds["group"].duplicated().any():
         raise InputError("a fold assignment has the columns group,fold and one row per patient", file=path)
     return folds
+
+
+def write_result_tables(folder: Path, card: dict) -> None:
+    """metrics.csv, roc.csv and calibration.csv: the card's numbers as tables, for Slicer's table and plot
+    views and for spreadsheets (test_roc.csv and test_calibration.csv too when there is a test set)."""
+    from .model_metrics import FPR_GRID, METRICS
+    from .tables import write_table
+
+    sets = [("cross-validation", card["cross_validation"], "")]
+    if card.get("test"):
+        sets.append(("test", card["test"], "test_"))
+    rows = [{"set": name, "metric": metric, "estimate": evaluation["metrics"][metric],
+             "ci95_low": evaluation["ci95"][metric][0], "ci95_high": evaluation["ci95"][metric][1]}
+            for name, evaluation, _ in sets for metric in METRICS]
+    write_table(pd.DataFrame(rows), folder / "metrics.csv")
+    for _, evaluation, prefix in sets:
+        roc = evaluation["roc"]
+        curves = pd.DataFrame({"false_positive_rate": FPR_GRID})
+        if "fpr" in roc:
+            curves["sensitivity"] = np.interp(FPR_GRID, roc["fpr"], roc["tpr"])
+            if "band_low" in roc:
+                curves["ci95_low"], curves["ci95_high"] = roc["band_low"], roc["band_high"]
+        else:
+            for name, curve in roc.items():
+                curves[f"sensitivity_{name}"] = np.interp(FPR_GRID, curve["fpr"], curve["tpr"])
+        curves["chance"] = FPR_GRID
+        write_table(curves, folder / f"{prefix}roc.csv")
+        calibration = pd.concat(
+            [pd.DataFrame({f"predicted_{name}": points["predicted"], f"observed_{name}": points["observed"]})
+             for name, points in evaluation["calibration"].items()], axis=1)
+        calibration["perfect"] = np.linspace(0, 1, len(calibration)) if len(calibration) > 1 else [0.0]
+        write_table(calibration, folder / f"{prefix}calibration.csv")
 
 
 def _model_library_versions() -> dict[str, str]:

@@ -54,6 +54,7 @@ NOT_SLICER = {
     "wait()": "Python: subprocess.Popen (what slicer.util.launchConsoleProcess returns)",
     "kill()": "Python: subprocess.Popen (what slicer.util.launchConsoleProcess returns)",
     "readline()": "Python: subprocess.Popen.stdout (what slicer.util.launchConsoleProcess returns)",
+    "startswith()": "Python: str (a column name read from vtkMRMLTableNode::GetColumnName)",
 }
 
 # Classes whose objects the module handles, most specific first: a method is looked up in these
@@ -63,7 +64,8 @@ CLASS_HEADERS = [
     "vtkMRMLScalarVolumeNode.h", "vtkMRMLLabelMapVolumeNode.h", "vtkMRMLVolumeNode.h",
     "vtkMRMLDisplayableNode.h", "vtkMRMLTransformableNode.h", "vtkMRMLStorableNode.h", "vtkMRMLNode.h",
     "vtkMRMLScene.h", "vtkMRMLSelectionNode.h", "vtkMRMLApplicationLogic.h", "vtkSlicerApplicationLogic.h",
-    "vtkSlicerSegmentationsModuleLogic.h",
+    "vtkSlicerSegmentationsModuleLogic.h", "vtkMRMLPlotSeriesNode.h", "vtkMRMLPlotChartNode.h",
+    "vtkSlicerPlotsLogic.h",
     "qMRMLWidget.h", "qMRMLLayoutManager.h", "qSlicerLayoutManager.h", "qMRMLSegmentEditorWidget.h",
     "qMRMLNodeComboBox.h",
     "qSlicerAbstractCoreModule.h", "qSlicerCoreApplication.h", "qSlicerApplication.h",

@@ -23,6 +23,8 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         self.test_preprocess_then_extract()
         self.setUp()
         self.test_deep_features_with_saved_weights()
+        self.setUp()
+        self.test_train_then_predict_the_current_case()
 
     def _volumeAndSpheres(self):
         import SampleData
@@ -105,3 +107,43 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         table = logic.extractDeepFeatures(volumeNode, segmentationNode, model="resnet18", weights=weights)
         self.assertEqual(table.GetNumberOfRows(), 1)
         self.assertIsNotNone(table.GetTable().GetColumnByName("deep_resnet18_0"))
+
+    def test_train_then_predict_the_current_case(self):
+        """A cohort table whose label follows the ROI's mean intensity: train from a table node, get the
+        metrics table, the ROC and calibration charts and the report, then predict the current case."""
+        import csv
+        import os
+        import tempfile
+
+        volumeNode, big, small = self._volumeAndSpheres()
+        segmentationNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+        segmentationNode.CreateDefaultDisplayNodes()
+        segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
+        segmentId = segmentationNode.GetSegmentation().AddEmptySegment("Tumor")
+        slicer.util.updateSegmentBinaryLabelmapFromArray(big.astype(np.uint8), segmentationNode, segmentId,
+                                                         volumeNode)
+        logic = slicer.util.getModuleLogic("RadiomicsWorkshop")
+        self.assertTrue(logic.ensureDependencies(prompt=False))
+        features = logic.extractFeatures(volumeNode, segmentationNode, preset="MR")
+        columns = ["original_firstorder_Mean", "original_firstorder_Median", "original_shape_VoxelVolume"]
+        folder = tempfile.mkdtemp()
+        rng = np.random.default_rng(0)
+        cohortFile = os.path.join(folder, "cohort.csv")
+        with open(cohortFile, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["case_id", "roi"] + columns + ["label"])
+            for index in range(60):
+                mean = rng.normal(0, 1)
+                writer.writerow([f"case{index:02d}", "Tumor", mean, mean + rng.normal(0, 0.3), rng.normal(1000, 100),
+                                 "high" if mean + rng.normal(0, 0.5) > 0 else "low"])
+        cohortNode = logic.loadFeatureTable(cohortFile, name="Cohort")
+        modelFolder = os.path.join(folder, "model")
+        metrics = logic.trainModel(featureTableNode=cohortNode, outcome="label", modelFolder=modelFolder)
+        self.assertEqual(metrics.GetNumberOfRows(), 8)
+        self.assertTrue(logic.hasModel(modelFolder))
+        self.assertTrue(os.path.isfile(os.path.join(modelFolder, "report.html")))
+        self.assertGreaterEqual(len(slicer.util.getNodesByClass("vtkMRMLPlotChartNode")), 2)
+        self.assertIn("AUC", logic.modelSummary(modelFolder))
+        predictions = logic.predictCase(modelFolder, [features])
+        self.assertEqual(predictions.GetNumberOfRows(), 1)
+        self.assertIn(logic.predictionSummary(predictions).split(": ")[1].split(" ")[0], ("high", "low"))
