@@ -56,6 +56,7 @@ bench: setup sample-data
 	$(PY) benchmarks/bench_cli_startup.py
 	$(PY) benchmarks/bench_n4.py
 	$(PY) benchmarks/bench_deep_batch.py
+	$(PY) benchmarks/bench_modeling.py
 
 clean:
 	rm -rf $(VENV) .cache out

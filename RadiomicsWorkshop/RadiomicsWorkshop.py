@@ -49,7 +49,7 @@ PYRADIOMICS_BUILD_REQUIREMENTS = "setuptools wheel versioneer"
 # Import names of the distributions in Resources/requirements.txt whose import name is not the
 # distribution's name (Testing/test_slicer_layer.py checks that every package the core imports is covered).
 IMPORT_NAMES = {"PyWavelets": "pywt", "scikit-image": "skimage", "scikit-learn": "sklearn", "PyYAML": "yaml",
-                "pynrrd": "nrrd", "imbalanced-learn": "imblearn", "neuroHarmonize": "neuroHarmonize"}
+                "pynrrd": "nrrd", "imbalanced-learn": "imblearn"}
 # Columns that identify a row; every other column of the core's tables is a number.
 KEY_COLUMNS = ("case_id", "roi", "patient_id", "slice")
 # The core's backbones (RadiomicsWorkshopLib/deep.py; `radiomics-workshop deep-features --help`).

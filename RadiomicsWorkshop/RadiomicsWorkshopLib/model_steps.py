@@ -15,15 +15,12 @@ names (``get_feature_names_out``) so that the report can name what was kept:
 - ``MRMRSelector``: minimum redundancy maximum relevance (F-statistic
   relevance over mean absolute correlation with the features already chosen,
   the "FCQ" variant of Ding & Peng / Zhao et al.).
-- ``ComBatHarmonizer``: ComBat harmonisation by site (neuroHarmonize's
-  empirical-Bayes estimates), learnt on the training rows and applied to the
-  others; consumes the site column.
+- ``ComBatHarmonizer``: ComBat harmonisation by site (parametric empirical
+  Bayes, neuroCombat's arithmetic), learnt on the training rows and applied to
+  the others; consumes the site column.
 """
 
 from __future__ import annotations
-
-import contextlib
-import io
 
 import numpy as np
 import pandas as pd
@@ -194,6 +191,54 @@ class MRMRSelector(_Selector):
         return self
 
 
+def combat_estimates(values: np.ndarray, sites: np.ndarray, empirical_bayes: bool = True,
+                     tolerance: float = 1e-4) -> dict:
+    """ComBat's location/scale estimates per site (Johnson, Li & Rabinovic 2007; no covariates), as
+    neuroCombat computes them: features standardised by the pooled variance around the size-weighted
+    grand mean, site effects shrunk towards their mean over features by parametric empirical Bayes.
+
+    ``values``: rows x features, complete; ``sites``: the site of each row.
+    """
+    levels, codes = np.unique(sites, return_inverse=True)
+    counts = np.bincount(codes)
+    means = np.vstack([values[codes == b].mean(axis=0) for b in range(len(levels))])
+    grand_mean = (counts / counts.sum()) @ means
+    var_pooled = ((values - means[codes]) ** 2).mean(axis=0)
+    standardised = (values - grand_mean) / np.sqrt(var_pooled)
+    gamma_hat = np.vstack([standardised[codes == b].mean(axis=0) for b in range(len(levels))])
+    delta_hat = np.vstack([standardised[codes == b].var(axis=0, ddof=1) for b in range(len(levels))])
+    if empirical_bayes:
+        gamma_star, delta_star = np.empty_like(gamma_hat), np.empty_like(delta_hat)
+        for b in range(len(levels)):
+            gamma_bar, tau2 = gamma_hat[b].mean(), gamma_hat[b].var(ddof=1)
+            m, s2 = delta_hat[b].mean(), delta_hat[b].var(ddof=1)
+            a_prior, b_prior = (2 * s2 + m ** 2) / s2, (m * s2 + m ** 3) / s2
+            rows = standardised[codes == b]
+            n = rows.shape[0]
+            gamma, delta = gamma_hat[b].copy(), delta_hat[b].copy()
+            for _ in range(1000):  # neuroCombat's it_sol: alternate the two posterior means to convergence
+                gamma_new = (tau2 * n * gamma_hat[b] + delta * gamma_bar) / (tau2 * n + delta)
+                delta_new = (b_prior + 0.5 * ((rows - gamma_new) ** 2).sum(axis=0)) / (n / 2.0 + a_prior - 1.0)
+                change = max(np.max(np.abs(gamma_new - gamma) / np.abs(gamma)),
+                             np.max(np.abs(delta_new - delta) / delta))
+                gamma, delta = gamma_new, delta_new
+                if change <= tolerance:
+                    break
+            gamma_star[b], delta_star[b] = gamma, delta
+    else:
+        gamma_star, delta_star = gamma_hat, delta_hat
+    return {"sites": [str(level) for level in levels], "grand_mean": grand_mean, "var_pooled": var_pooled,
+            "gamma": gamma_star, "delta": delta_star}
+
+
+def combat_apply(values: np.ndarray, sites: np.ndarray, estimates: dict) -> np.ndarray:
+    """Harmonise rows (of sites seen in training) with ComBat estimates."""
+    index = np.array([estimates["sites"].index(str(site)) for site in sites])
+    standardised = (values - estimates["grand_mean"]) / np.sqrt(estimates["var_pooled"])
+    adjusted = (standardised - estimates["gamma"][index]) / np.sqrt(estimates["delta"][index])
+    return adjusted * np.sqrt(estimates["var_pooled"]) + estimates["grand_mean"]
+
+
 class ComBatHarmonizer(TransformerMixin, BaseEstimator):
     """ComBat harmonisation by site: estimates learnt on the training rows, applied to any rows.
 
@@ -202,51 +247,44 @@ class ComBatHarmonizer(TransformerMixin, BaseEstimator):
     (imputed later in the pipeline) and are filled with the training median for
     the estimation only. Features without variance in some training site are
     passed through unchanged. A site not seen in training is an error: ComBat
-    has no estimate for it.
+    has no estimate for it. (Our implementation of neuroCombat's arithmetic —
+    neuroHarmonize, which wraps it, pins NumPy below 2 — checked against
+    neuroCombat in the tests.)
     """
 
     def __init__(self, site_column: str = "site", empirical_bayes: bool = True) -> None:
         self.site_column = site_column
         self.empirical_bayes = empirical_bayes
 
-    def _split(self, X) -> tuple[pd.DataFrame, pd.Series]:
+    def _split(self, X) -> tuple[pd.DataFrame, np.ndarray]:
         if not isinstance(X, pd.DataFrame) or self.site_column not in X.columns:
             raise InputError(f"ComBat needs the site column '{self.site_column}' beside the features",
                              hint="name the site column with --site (it must be in the table)")
-        sites = X[self.site_column].astype(str)
+        sites = X[self.site_column].astype(str).to_numpy()
         return X.drop(columns=[self.site_column]).astype(float), sites
 
     def fit(self, X, y=None) -> "ComBatHarmonizer":
-        from neuroHarmonize import harmonizationLearn
-
         features, sites = self._split(X)
-        counts = sites.value_counts()
-        if len(counts) < 2:
-            raise InputError(f"ComBat needs at least two sites, the training rows have {len(counts)}",
+        levels, counts = np.unique(sites, return_counts=True)
+        if len(levels) < 2:
+            raise InputError(f"ComBat needs at least two sites, the training rows have {len(levels)}",
                              hint="drop --harmonize, or check the site column")
         if counts.min() < 2:
-            raise InputError(f"site(s) {', '.join(counts.index[counts < 2])} have a single training row",
+            raise InputError(f"site(s) {', '.join(levels[counts < 2])} have a single training row",
                              hint="ComBat estimates a mean and a variance per site: merge small sites")
         self.feature_names_in_ = np.array(features.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         values = features.to_numpy()
         self.medians_ = np.nanmedian(values, axis=0)
         filled = np.where(np.isnan(values), self.medians_, values)
-        spread = pd.DataFrame(filled).groupby(sites.to_numpy()).std(ddof=0).to_numpy()
+        spread = np.vstack([filled[sites == level].std(axis=0) for level in levels])
         self.harmonized_ = np.nan_to_num(spread).min(axis=0) > 0
-        self.sites_ = sorted(counts.index)
-        if self.harmonized_.sum() >= 2:
-            covars = pd.DataFrame({"SITE": sites.to_numpy()})
-            with contextlib.redirect_stdout(io.StringIO()):  # neuroHarmonize prints its progress
-                self.model_, _ = harmonizationLearn(filled[:, self.harmonized_], covars, eb=self.empirical_bayes,
-                                                    seed=0)
-        else:
-            self.model_ = None
+        self.sites_ = [str(level) for level in levels]
+        self.estimates_ = (combat_estimates(filled[:, self.harmonized_], sites, self.empirical_bayes)
+                           if self.harmonized_.sum() >= 2 else None)
         return self
 
     def transform(self, X) -> pd.DataFrame:
-        from neuroHarmonize import harmonizationApply
-
         check_is_fitted(self, "harmonized_")
         features, sites = self._split(X)
         unseen = sorted(set(sites) - set(self.sites_))
@@ -257,17 +295,11 @@ class ComBatHarmonizer(TransformerMixin, BaseEstimator):
         if missing:
             raise InputError(f"{len(missing)} feature(s) the harmonisation was fitted on are missing "
                              f"(e.g. {', '.join(missing[:3])})")
-        features = features[list(self.feature_names_in_)]
-        values = features.to_numpy().copy()
-        if self.model_ is not None:
+        values = features[list(self.feature_names_in_)].to_numpy().copy()
+        if self.estimates_ is not None:
             nan = np.isnan(values)
             filled = np.where(nan, self.medians_, values)
-            covars = pd.DataFrame({"SITE": sites.to_numpy()})
-            with contextlib.redirect_stdout(io.StringIO()):
-                adjusted = harmonizationApply(filled[:, self.harmonized_], covars, self.model_)
-            block = values[:, self.harmonized_]
-            block[:] = adjusted
-            values[:, self.harmonized_] = block
+            values[:, self.harmonized_] = combat_apply(filled[:, self.harmonized_], sites, self.estimates_)
             values[nan] = np.nan
         return pd.DataFrame(values, index=X.index, columns=self.feature_names_in_)
 

@@ -235,7 +235,7 @@ def _model_library_versions() -> dict[str, str]:
     from importlib import metadata
 
     versions = {}
-    for name in ("scikit-learn", "imbalanced-learn", "skops", "neuroHarmonize", "matplotlib"):
+    for name in ("scikit-learn", "imbalanced-learn", "skops", "matplotlib"):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
