@@ -349,11 +349,21 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         progressBar.show()
         statusLabel.text = status
 
-    def _endRun(self, button, buttonText: str, progressBar) -> None:
+    def _endRun(self, button, buttonText: str, progressBar, statusLabel, result,
+                errorMessage: Optional[str]) -> bool:
+        """Restore the UI after a core run; show its error or that it was cancelled. True when there is a result."""
         self._run = None
         button.text = buttonText
         progressBar.hide()
         self._checkCanApply()
+        if errorMessage:
+            statusLabel.text = _("Failed.")
+            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
+            return False
+        if result is None:
+            statusLabel.text = _("Cancelled.")
+            return False
+        return True
 
     def onApplyButton(self) -> None:
         if self._run:  # the button reads "Cancel" while running
@@ -375,13 +385,8 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.statusLabel.text = message
 
     def onFinished(self, tableNode, errorMessage: Optional[str]) -> None:
-        self._endRun(self.ui.applyButton, _("Apply"), self.ui.progressBar)
-        if errorMessage:
-            self.ui.statusLabel.text = _("Failed.")
-            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
-            return
-        if tableNode is None:
-            self.ui.statusLabel.text = _("Cancelled.")
+        if not self._endRun(self.ui.applyButton, _("Apply"), self.ui.progressBar,
+                            self.ui.statusLabel, tableNode, errorMessage):
             return
         self._parameterNode.outputTable = tableNode
         self.ui.statusLabel.text = _("{rows} row(s), {columns} features").format(
@@ -413,13 +418,8 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.preprocessStatusLabel.text = message
 
     def onPreprocessFinished(self, volumeNode, errorMessage: Optional[str]) -> None:
-        self._endRun(self.ui.preprocessButton, _("Preprocess"), self.ui.preprocessProgressBar)
-        if errorMessage:
-            self.ui.preprocessStatusLabel.text = _("Failed.")
-            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
-            return
-        if volumeNode is None:
-            self.ui.preprocessStatusLabel.text = _("Cancelled.")
+        if not self._endRun(self.ui.preprocessButton, _("Preprocess"), self.ui.preprocessProgressBar,
+                            self.ui.preprocessStatusLabel, volumeNode, errorMessage):
             return
         # The output of this step is the default input of the next one.
         self._parameterNode.preprocessedVolume = volumeNode
@@ -450,13 +450,8 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.deepStatusLabel.text = message
 
     def onDeepFinished(self, tableNode, errorMessage: Optional[str]) -> None:
-        self._endRun(self.ui.deepButton, _("Extract deep features"), self.ui.deepProgressBar)
-        if errorMessage:
-            self.ui.deepStatusLabel.text = _("Failed.")
-            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
-            return
-        if tableNode is None:
-            self.ui.deepStatusLabel.text = _("Cancelled.")
+        if not self._endRun(self.ui.deepButton, _("Extract deep features"), self.ui.deepProgressBar,
+                            self.ui.deepStatusLabel, tableNode, errorMessage):
             return
         self._parameterNode.deepTable = tableNode
         self.ui.deepStatusLabel.text = _("{rows} row(s), {columns} features").format(
@@ -493,13 +488,8 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.trainStatusLabel.text = message
 
     def onTrainFinished(self, metricsTableNode, errorMessage: Optional[str]) -> None:
-        self._endRun(self.ui.trainButton, _("Train"), self.ui.trainProgressBar)
-        if errorMessage:
-            self.ui.trainStatusLabel.text = _("Failed.")
-            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
-            return
-        if metricsTableNode is None:
-            self.ui.trainStatusLabel.text = _("Cancelled.")
+        if not self._endRun(self.ui.trainButton, _("Train"), self.ui.trainProgressBar,
+                            self.ui.trainStatusLabel, metricsTableNode, errorMessage):
             return
         self._parameterNode.modelMetricsTable = metricsTableNode
         self._parameterNode.modelFolder = self._trainingFolder  # the model of the next prediction
@@ -518,13 +508,8 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
                            _("Predicting..."))
 
     def onPredictFinished(self, tableNode, errorMessage: Optional[str]) -> None:
-        self._endRun(self.ui.predictButton, _("Predict the current case"), self.ui.trainProgressBar)
-        if errorMessage:
-            self.ui.predictResultLabel.text = _("Failed.")
-            slicer.util.errorDisplay(errorMessage, windowTitle=_("Radiomics Workshop"))
-            return
-        if tableNode is None:
-            self.ui.predictResultLabel.text = _("Cancelled.")
+        if not self._endRun(self.ui.predictButton, _("Predict the current case"), self.ui.trainProgressBar,
+                            self.ui.predictResultLabel, tableNode, errorMessage):
             return
         self.ui.predictResultLabel.text = self.logic.predictionSummary(tableNode)
         self.logic.showTable(tableNode)
