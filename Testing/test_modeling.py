@@ -399,3 +399,22 @@ def test_train_cli_with_clinical_table_split_column_and_jsonl(tmp_path):
     (tmp_path / "model" / "report.html").unlink()
     cli("report", "--model", tmp_path / "model")
     assert "Test set" in (tmp_path / "model" / "report.html").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("classifier,penalty,selection", [
+    ("logistic", "l1", "lasso"), ("logistic", "elasticnet", "mannwhitney"), ("gradient_boosting", "l2", "random_forest"),
+    ("svm", "l2", "anova")])
+def test_every_classifier_and_selection_learns_the_planted_signal(classifier, penalty, selection, tmp_path):
+    """Each classifier and selection method in the pipeline, and an external test table."""
+    signal_table(patients=80, features=30, seed=5).to_csv(tmp_path / "train.csv", index=False)
+    signal_table(patients=60, features=30, seed=6).assign(
+        case_id=lambda t: "ext-" + t["case_id"]).to_csv(tmp_path / "external.csv", index=False)
+    settings = ModelSettings(classifier=classifier, penalty=penalty, selection=selection, k=(5,), outer_folds=3,
+                             inner_folds=3, bootstrap=50).check()
+    result = train_model([tmp_path / "train.csv"], "outcome", tmp_path / "model", settings,
+                         test_tables=[tmp_path / "external.csv"], report=False)
+    assert result.card["cross_validation"]["metrics"]["auc"] >= 0.75, result.card["cross_validation"]["metrics"]
+    assert result.card["test"]["metrics"]["auc"] >= 0.75 and result.card["test"]["n_patients"] == 60
+    assert len(result.card["final_model"]["selected_features"]) == 5
+    assert sum(name.startswith("signal_") for name in result.card["final_model"]["selected_features"]) >= 3
