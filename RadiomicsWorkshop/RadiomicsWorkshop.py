@@ -721,7 +721,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
                     PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False)
                 except ImportError:
                     slicer.util.pip_install("torch")
-            slicer.util.pip_install("monai>=1.4")
+            slicer.util.pip_install("monai>=1.4 nibabel>=5")  # nibabel: MONAI's orientation transforms
         importlib.invalidate_caches()
         return True
 
