@@ -127,3 +127,18 @@ def test_cohort_records_every_bad_case_and_finishes_the_others(breast, tmp_path,
         assert expected in message, (name, message)
     assert failures["file"].notna().all() and failures["hint"].notna().all()
     assert "FAILED bad-missing" in done.stderr
+
+
+def test_every_command_has_help():
+    """Each step's --help formats (argparse %-expands help texts: a stray % breaks only that page)."""
+    import subprocess
+    import sys
+
+    from RadiomicsWorkshopLib.cli import build_parser
+
+    parser = build_parser()
+    steps = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices
+    for step, sub in steps.items():
+        assert sub.format_help(), step
+    done = subprocess.run([sys.executable, "-m", "RadiomicsWorkshopLib", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and all(step in done.stdout for step in steps)

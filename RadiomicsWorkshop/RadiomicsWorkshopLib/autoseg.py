@@ -209,12 +209,13 @@ def segment(bundle: Bundle, image: sitk.Image, *, tta: bool = False, postprocess
     from monai.inferers import SlidingWindowInferer
     from monai.transforms import Compose, FillHoles, KeepLargestConnectedComponent
 
+    tensor = to_meta_tensor(image)  # refuses what is not a 3D single-channel volume
     if bundle.spacing is not None:
         ratio = np.array(image.GetSpacing()) / np.array(bundle.spacing)
         if np.any(ratio > 4) or np.any(ratio < 0.25):
             warn(f"the image's voxel size {np.round(image.GetSpacing(), 2).tolist()} mm is far from the training "
                  f"data's {list(bundle.spacing)} mm: the segmentation may be poor")
-    data = Compose(bundle.preprocessing)({"image": to_meta_tensor(image)})
+    data = Compose(bundle.preprocessing)({"image": tensor})
     network_input = data["image"]
     device = next(bundle.network.parameters()).device
     inferer = bundle.inferer or SlidingWindowInferer(roi_size=[96, 96, 96], overlap=0.5, mode="gaussian")
@@ -365,9 +366,11 @@ def train_segmentation(cases: list, out: str | Path, settings: SegSettings, *, d
 
     inferer = SlidingWindowInferer(roi_size=settings.patch, sw_batch_size=4, overlap=0.25, mode="gaussian")
     history, best_dice, best_state, first_epoch = [], -1.0, None, 0
-    settings_record = asdict(settings)
+    # A checkpoint resumes when everything but the stopping rules (epochs, patience) is the same.
+    settings_record = {k: v for k, v in asdict(settings).items() if k not in ("epochs", "patience")}
+    settings_record["cases"] = [str(c.case_id) for c in cases] + ["|"] + [str(c.case_id) for c in validation_cases]
     if checkpoint_file.exists() and not overwrite:
-        saved = torch.load(str(checkpoint_file), map_location="cpu", weights_only=False)
+        saved = torch.load(str(checkpoint_file), map_location="cpu", weights_only=True)
         if saved.get("settings") == settings_record:
             network.load_state_dict(saved["network"])
             optimizer.load_state_dict(saved["optimizer"])
@@ -375,7 +378,7 @@ def train_segmentation(cases: list, out: str | Path, settings: SegSettings, *, d
             first_epoch = saved["epoch"] + 1
             torch.set_rng_state(saved["torch_rng"])
         else:
-            logger.warning("checkpoint from other settings in %s: starting again", folder)
+            logger.warning("checkpoint from other settings or cases in %s: starting again", folder)
     folder.mkdir(parents=True, exist_ok=True)
     if progress is not None:
         progress.start(settings.epochs, f"{len(cases)} training, {len(validation_cases)} validation case(s)")

@@ -387,6 +387,181 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def _add_segmentation(sub) -> None:
+    p = sub.add_parser(
+        "train-seg", help="train a 3D segmentation network (MONAI) on image/mask pairs; writes a MONAI bundle",
+        description="Train a MONAI UNet or SegResNet on the cases of a manifest (image, mask), holding out a "
+                    "fraction for validation Dice per epoch (early stopping keeps the best epoch). Writes a MONAI "
+                    "bundle (configs/inference.json, configs/metadata.json, models/model.pt). A checkpoint is "
+                    "written every epoch: run the same command again to resume an interrupted training.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--manifest", required=True, help="manifest CSV (case_id,image,mask)")
+    p.add_argument("--out", required=True, help="bundle folder to write")
+    p.add_argument("--network", choices=["unet", "segresnet"], default="unet")
+    p.add_argument("--spacing", type=float, nargs=3, default=[1.0, 1.0, 1.0], metavar=("X", "Y", "Z"),
+                   help="voxel size the network works at (mm)")
+    p.add_argument("--patch", type=int, nargs=3, default=[96, 96, 64], metavar=("X", "Y", "Z"),
+                   help="training crop and sliding-window size (voxels; multiples of 8)")
+    p.add_argument("--intensity", choices=["zscore", "ct"], default="zscore",
+                   help="zscore (MR) or ct (-1000..1000 HU scaled to 0..1)")
+    p.add_argument("--channels", type=int, nargs="+", default=[16, 32, 64, 128],
+                   help="feature channels per resolution level (UNet); the first: SegResNet's initial filters")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--patience", type=int, default=20, help="stop after this many epochs without a better Dice")
+    p.add_argument("--learning-rate", type=float, default=2e-3)
+    p.add_argument("--elastic", action="store_true", help="add elastic deformation to the augmentation")
+    p.add_argument("--label-name", default="lesion", help="name of label 1 (recorded in the bundle)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    p.add_argument("--overwrite", action="store_true", help="replace a trained bundle in --out")
+    p.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto")
+    p.set_defaults(func=cmd_train_seg)
+
+    p = sub.add_parser(
+        "segment", help="segment one image or a cohort with a MONAI bundle (ours or from the model zoo)",
+        description="Run a bundle on --image (writes --out) or on every image of --manifest (writes "
+                    "<case_id>_seg.nrrd and manifest.csv, with the predictions as masks, under --out-dir). "
+                    "The label map has the input image's grid; uint8.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", required=True, help="MONAI bundle folder")
+    p.add_argument("--image", help="one image")
+    p.add_argument("--out", help="label map to write for --image (.nrrd, .nii.gz, .seg.nrrd not supported)")
+    p.add_argument("--manifest", help="cohort manifest (case_id,image[,mask])")
+    p.add_argument("--out-dir", help="folder for the label maps of --manifest")
+    p.add_argument("--tta", action="store_true", help="average over mirrored copies (3 flips)")
+    p.add_argument("--no-postprocess", action="store_true", help="keep every component, do not fill holes")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto")
+    p.set_defaults(func=cmd_segment)
+
+    p = sub.add_parser(
+        "evaluate-seg", help="Dice, IoU, 95%% Hausdorff distance and surface Dice of segmentations",
+        description="Compare predictions with references, per case and label, in physical space (mm). Either "
+                    "--prediction/--reference, or --manifest (its mask column is the reference) with "
+                    "--predictions DIR holding <case_id>_seg.nrrd as `segment` writes them.")
+    p.add_argument("--prediction")
+    p.add_argument("--reference")
+    p.add_argument("--manifest")
+    p.add_argument("--predictions", help="folder of <case_id>_seg.nrrd")
+    p.add_argument("--tolerance-mm", type=float, default=1.0, help="surface Dice tolerance")
+    p.add_argument("--out", required=True, help="table, .csv or .parquet")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_evaluate_seg)
+
+
+def cmd_train_seg(args) -> int:
+    from .errors import WorkshopError
+    from .progress import Progress
+
+    progress = Progress(args.progress, step="train-seg")
+    try:
+        from .autoseg import SegSettings, train_segmentation
+        from .manifest import read_manifest
+
+        settings = SegSettings(network=args.network, spacing=tuple(args.spacing), patch=tuple(args.patch),
+                               intensity=args.intensity, channels=tuple(args.channels), epochs=args.epochs,
+                               patience=args.patience,
+                               learning_rate=args.learning_rate, elastic=args.elastic, seed=args.seed,
+                               labels={"0": "background", "1": args.label_name})
+        result = train_segmentation(read_manifest(args.manifest), args.out, settings, device=args.device,
+                                    overwrite=args.overwrite, progress=progress)
+    except WorkshopError as exc:
+        progress.close()
+        return _fail(progress, exc)
+    progress.close()
+    progress.result(str(result.folder), dice=result.best_dice)
+    if progress.mode != "jsonl":
+        print(f"best validation Dice {result.best_dice:.3f} after {result.epochs} epoch(s)"
+              f"{f' (resumed at epoch {result.resumed_from + 1})' if result.resumed_from else ''} -> {result.folder} "
+              f"({result.seconds:.0f} s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_segment(args) -> int:
+    from .errors import OutputExistsError, SettingsError, WorkshopError
+    from .progress import Progress
+
+    progress = Progress(args.progress, step="segment")
+    failed = 0
+    try:
+        import SimpleITK as sitk
+
+        from .autoseg import load_bundle, segment
+        from .images import read_image
+
+        if bool(args.image) == bool(args.manifest) or bool(args.image) != bool(args.out) or \
+                bool(args.manifest) != bool(args.out_dir):
+            raise SettingsError("give --image with --out, or --manifest with --out-dir")
+        bundle = load_bundle(args.model, device=args.device)
+        if args.image:
+            jobs = [(Path(args.image).name.split(".")[0], Path(args.image), Path(args.out), None)]
+        else:
+            from .manifest import read_manifest
+
+            out_dir = Path(args.out_dir)
+            jobs = [(c.case_id, c.image, out_dir / f"{c.case_id}_seg.nrrd", c) for c in read_manifest(args.manifest)]
+        for _, _, out, _ in jobs:
+            if out.exists() and not args.overwrite:
+                raise OutputExistsError("output exists", file=out, hint="pass --overwrite or choose another output")
+        progress.start(len(jobs))
+        rows = []
+        for case_id, image_file, out, case in jobs:
+            try:
+                image = read_image(image_file, case_id=case_id)
+                labels = segment(bundle, image, tta=args.tta, postprocess=not args.no_postprocess,
+                                 warn=lambda message, case_id=case_id: progress.log(f"{case_id}: {message}", "warning"))
+                out.parent.mkdir(parents=True, exist_ok=True)
+                sitk.WriteImage(labels, str(out), True)
+                rows.append({"case_id": case_id, "image": str(Path(image_file).resolve()), "mask": str(out.resolve())})
+                progress.advance(case_id)
+            except WorkshopError as exc:
+                failed += 1
+                exc.with_context(case_id=case_id, file=image_file)
+                progress.error(exc.message, case_id=exc.case_id, file=exc.file, hint=exc.hint)
+                progress.advance(case_id, failed=True)
+        if args.manifest:
+            import pandas as pd
+
+            from .tables import write_table
+
+            write_table(pd.DataFrame(rows, columns=["case_id", "image", "mask"]), Path(args.out_dir) / "manifest.csv")
+    except WorkshopError as exc:
+        progress.close()
+        return _fail(progress, exc)
+    progress.close()
+    progress.result(str(args.out or args.out_dir), failed=failed)
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def cmd_evaluate_seg(args) -> int:
+    from .errors import OutputExistsError, SettingsError, WorkshopError
+
+    try:
+        from .seg_metrics import evaluate_files
+        from .tables import check_table_path, write_table
+
+        out = check_table_path(args.out)
+        if out.exists() and not args.overwrite:
+            raise OutputExistsError("output exists", file=out, hint="pass --overwrite or choose another --out")
+        if args.prediction and args.reference:
+            pairs = [(Path(args.prediction).name.split(".")[0], args.prediction, args.reference)]
+        elif args.manifest and args.predictions:
+            from .manifest import read_manifest
+
+            pairs = [(c.case_id, Path(args.predictions) / f"{c.case_id}_seg.nrrd", c.mask)
+                     for c in read_manifest(args.manifest)]
+        else:
+            raise SettingsError("give --prediction and --reference, or --manifest and --predictions")
+        table = evaluate_files(pairs, tolerance_mm=args.tolerance_mm)
+        write_table(table, out)
+    except WorkshopError as exc:
+        return _fail(None, exc)
+    means = table[["dice", "iou", "hausdorff95_mm", "surface_dice"]].mean().round(3).to_dict()
+    print(f"{table['case_id'].nunique()} case(s): mean {means} -> {out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _add_presets(sub) -> None:
     p = sub.add_parser("presets", help="list the shipped extraction presets, or print one",
                        description="List the shipped presets, or print one (a PyRadiomics parameter file) "
@@ -421,6 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_predict(sub)
     _add_report(sub)
+    _add_segmentation(sub)
     _add_presets(sub)
     _add_sample_data(sub)
     return parser
