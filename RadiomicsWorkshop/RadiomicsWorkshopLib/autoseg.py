@@ -32,6 +32,9 @@ from .errors import InputError, SettingsError
 
 logger = logging.getLogger(__name__)
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+# Foreground crop on the image's own grid (before resampling blurs its edge) and before intensity scaling,
+# as MONAI bundle expressions: MR voxels above 0 (air is 0), CT voxels above -500 HU (the body).
+FOREGROUND = {"zscore": "$lambda x: x > 0", "ct": "$lambda x: x > -500"}
 SKIPPED_TRANSFORMS = ("LoadImage", "LoadImaged", "EnsureChannelFirst", "EnsureChannelFirstd")
 
 
@@ -105,13 +108,15 @@ def _network_config(settings: SegSettings, n_classes: int) -> dict:
 
 def _preprocessing_config(settings: SegSettings) -> list[dict]:
     """The deterministic transforms, on "image" (training adds "label" to the same transforms)."""
-    intensity = ({"_target_": "NormalizeIntensityd", "keys": "image", "nonzero": False, "channel_wise": True}
+    intensity = ({"_target_": "NormalizeIntensityd", "keys": "image", "nonzero": True, "channel_wise": True}
                  if settings.intensity == "zscore" else
                  {"_target_": "ScaleIntensityRanged", "keys": "image", "a_min": -1000, "a_max": 1000, "b_min": 0.0,
                   "b_max": 1.0, "clip": True})
     return [{"_target_": "LoadImaged", "keys": "image"},
             {"_target_": "EnsureChannelFirstd", "keys": "image"},
             {"_target_": "Orientationd", "keys": "image", "axcodes": "RAS"},
+            {"_target_": "CropForegroundd", "keys": "image", "source_key": "image", "margin": 0, "allow_smaller": True,
+             "select_fn": FOREGROUND[settings.intensity]},
             {"_target_": "Spacingd", "keys": "image", "pixdim": list(settings.spacing), "mode": "bilinear"},
             intensity]
 
@@ -284,9 +289,12 @@ def _train_transforms(settings: SegSettings, n_classes: int):
     from monai import transforms as T
 
     keys = ["image", "label"]
+    threshold = 0.0 if settings.intensity == "zscore" else -500.0  # FOREGROUND
     deterministic = [T.Orientationd(keys, axcodes="RAS"),
+                     T.CropForegroundd(keys, source_key="image", margin=0, allow_smaller=True,
+                                       select_fn=lambda x: x > threshold),
                      T.Spacingd(keys, pixdim=settings.spacing, mode=("bilinear", "nearest")),
-                     (T.NormalizeIntensityd("image", nonzero=False, channel_wise=True) if settings.intensity == "zscore"
+                     (T.NormalizeIntensityd("image", nonzero=True, channel_wise=True) if settings.intensity == "zscore"
                       else T.ScaleIntensityRanged("image", a_min=-1000, a_max=1000, b_min=0.0, b_max=1.0, clip=True)),
                      T.SpatialPadd(keys, spatial_size=settings.patch)]
     random = [T.RandCropByPosNegLabeld(keys, label_key="label", spatial_size=settings.patch, pos=2, neg=1,
