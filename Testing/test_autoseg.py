@@ -166,6 +166,8 @@ def test_incomplete_bundles_and_bad_images_are_clear_errors(trained, tmp_path):
     bundle = load_bundle(trained.folder)
     with pytest.raises(InputError, match="3D"):
         segment(bundle, sitk.Image([40, 40], sitk.sitkFloat32))
+    with pytest.raises(InputError, match="every voxel is 0"):
+        segment(bundle, sitk.Image([40, 40, 20], sitk.sitkFloat32))
     with pytest.raises(InputError, match="components"):
         segment(bundle, sitk.Image([40, 40, 20], sitk.sitkVectorFloat32, 2))
     # Nothing to find: reported, not a crash. A wildly different voxel size: warned.
@@ -174,7 +176,7 @@ def test_incomplete_bundles_and_bad_images_are_clear_errors(trained, tmp_path):
     flat.SetSpacing((1.0, 1.0, 1.5))
     empty = segment(bundle, flat, warn=warnings.append)
     assert not sitk.GetArrayViewFromImage(empty).any() and any("empty" in w for w in warnings)
-    coarse = sitk.Image([6, 6, 4], sitk.sitkFloat32)  # 48 x 48 x 48 mm in voxels of 8 x 8 x 12 mm
+    coarse = sitk.Image([6, 6, 4], sitk.sitkFloat32) + 100.0  # 48 x 48 x 48 mm in voxels of 8 x 8 x 12 mm
     coarse.SetSpacing((8.0, 8.0, 12.0))
     segment(bundle, coarse, warn=warnings.append)
     assert any("far from the training" in w for w in warnings)

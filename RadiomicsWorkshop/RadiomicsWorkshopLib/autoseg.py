@@ -220,7 +220,13 @@ def segment(bundle: Bundle, image: sitk.Image, *, tta: bool = False, postprocess
         if np.any(ratio > 4) or np.any(ratio < 0.25):
             warn(f"the image's voxel size {np.round(image.GetSpacing(), 2).tolist()} mm is far from the training "
                  f"data's {list(bundle.spacing)} mm: the segmentation may be poor")
-    data = Compose(bundle.preprocessing)({"image": tensor})
+    if not sitk.GetArrayViewFromImage(image).any():
+        raise InputError("the image is empty (every voxel is 0)", hint="check the image file")
+    try:
+        data = Compose(bundle.preprocessing)({"image": tensor})
+    except RuntimeError as exc:  # MONAI wraps the failing transform's error
+        raise InputError(f"the bundle's preprocessing fails on this image ({str(exc).splitlines()[0][:200]})",
+                         hint="is it the kind of image the model was trained on?") from None
     network_input = data["image"]
     device = next(bundle.network.parameters()).device
     inferer = bundle.inferer or SlidingWindowInferer(roi_size=[96, 96, 96], overlap=0.5, mode="gaussian")
