@@ -141,6 +141,10 @@ class RadiomicsWorkshopParameterNode:
     modelClassifier, modelSelection - classifier and feature selection of the pipeline.
     modelFolder - folder the trained model is written to (empty: a new folder in Slicer's temporary folder).
     modelMetricsTable - table that receives the cross-validated metrics with their 95% CIs.
+    segModelFolder - MONAI bundle folder of the auto-segmentation model (ours or from the model zoo).
+    segOutput - segmentation that receives the automatic segmentation (named segments; refine it in Segment Editor).
+    segTta - average over mirrored copies (slower, often smoother).
+    segCompare - also compare with the ROI selected above (Dice, IoU, HD95, surface Dice).
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
@@ -169,6 +173,10 @@ class RadiomicsWorkshopParameterNode:
     modelSelection: Annotated[str, Choice(MODEL_SELECTIONS)] = "anova"
     modelFolder: str = ""
     modelMetricsTable: vtkMRMLTableNode
+    segModelFolder: str = ""
+    segOutput: vtkMRMLSegmentationNode
+    segTta: bool = False
+    segCompare: bool = False
 
 
 #
@@ -206,15 +214,18 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.trainButton.connect("clicked(bool)", self.onTrainButton)
         self.ui.predictButton.connect("clicked(bool)", self.onPredictButton)
         self.ui.openReportButton.connect("clicked(bool)", self.onOpenReportButton)
+        self.ui.segmentButton.connect("clicked(bool)", self.onSegmentButton)
         # str parameters: kept in sync by hand (parameterNodeWrapper connects ctkPathLineEdit to pathlib.Path only).
         self.ui.parameterFileLineEdit.connect("currentPathChanged(QString)", self.onParameterFileChanged)
         self.ui.modelTableFileLineEdit.connect("currentPathChanged(QString)", self.onModelTableFileChanged)
         self.ui.modelClinicalFileLineEdit.connect("currentPathChanged(QString)", self.onModelClinicalFileChanged)
         self.ui.modelFolderLineEdit.connect("currentPathChanged(QString)", self.onModelFolderChanged)
+        self.ui.segModelFolderLineEdit.connect("currentPathChanged(QString)", self.onSegModelFolderChanged)
         self.ui.progressBar.hide()
         self.ui.preprocessProgressBar.hide()
         self.ui.deepProgressBar.hide()
         self.ui.trainProgressBar.hide()
+        self.ui.segProgressBar.hide()
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
@@ -263,7 +274,8 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             for lineEdit, value in ((self.ui.parameterFileLineEdit, self._parameterNode.parameterFile),
                                     (self.ui.modelTableFileLineEdit, self._parameterNode.modelTableFile),
                                     (self.ui.modelClinicalFileLineEdit, self._parameterNode.modelClinicalFile),
-                                    (self.ui.modelFolderLineEdit, self._parameterNode.modelFolder)):
+                                    (self.ui.modelFolderLineEdit, self._parameterNode.modelFolder),
+                                    (self.ui.segModelFolderLineEdit, self._parameterNode.segModelFolder)):
                 if lineEdit.currentPath != value:
                     lineEdit.currentPath = value
         self._onParameterNodeModified()
@@ -290,6 +302,10 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         if self._parameterNode and self._parameterNode.modelFolder != path:
             self._parameterNode.modelFolder = path
 
+    def onSegModelFolderChanged(self, path: str) -> None:
+        if self._parameterNode and self._parameterNode.segModelFolder != path:
+            self._parameterNode.segModelFolder = path
+
     def _checkCanApply(self) -> None:
         if self._run:  # one core run at a time; its button reads "Cancel"
             return
@@ -305,6 +321,7 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         trained = bool(node and self.logic.hasModel(node.modelFolder))
         self.ui.predictButton.enabled = trained and bool(node.outputTable or node.deepTable)
         self.ui.openReportButton.enabled = trained and os.path.isfile(os.path.join(node.modelFolder, "report.html"))
+        self.ui.segmentButton.enabled = bool(node and node.inputVolume and node.segModelFolder)
 
     def updateSegmentList(self) -> None:
         """List the segments of the selected segmentation, checked: the ones to extract."""
@@ -341,7 +358,7 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
     def _startRun(self, button, progressBar, statusLabel, status: str) -> None:
         """The UI of a started core run: the button cancels it, the other buttons wait."""
         for other in (self.ui.applyButton, self.ui.preprocessButton, self.ui.deepButton, self.ui.trainButton,
-                      self.ui.predictButton):
+                      self.ui.predictButton, self.ui.segmentButton):
             other.enabled = other is button
         button.text = _("Cancel")
         progressBar.setMaximum(0)  # busy until the core reports how many steps
@@ -513,6 +530,30 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             return
         self.ui.predictResultLabel.text = self.logic.predictionSummary(tableNode)
         self.logic.showTable(tableNode)
+
+    def onSegmentButton(self) -> None:
+        if self._run:
+            self._run.cancel()
+            return
+        node = self._parameterNode
+        with slicer.util.tryWithErrorDisplay(_("Failed to start the automatic segmentation."), waitCursor=True):
+            if not self.logic.ensureDependencies(deep=True):
+                return
+            self._run = self.logic.startAutoSegmentation(
+                node.inputVolume, node.segModelFolder, outputSegmentationNode=node.segOutput, tta=node.segTta,
+                referenceNode=node.inputSegmentation if node.segCompare else None,
+                onProgress=self.onSegmentProgress, onFinished=self.onSegmentFinished)
+            self._startRun(self.ui.segmentButton, self.ui.segProgressBar, self.ui.segStatusLabel, _("Segmenting..."))
+
+    def onSegmentProgress(self, done: int, total: int, message: str) -> None:
+        self.ui.segStatusLabel.text = message
+
+    def onSegmentFinished(self, segmentationNode, errorMessage: Optional[str]) -> None:
+        if not self._endRun(self.ui.segmentButton, _("Segment"), self.ui.segProgressBar,
+                            self.ui.segStatusLabel, segmentationNode, errorMessage):
+            return
+        self._parameterNode.segOutput = segmentationNode
+        self.ui.segStatusLabel.text = self.logic.autoSegmentationSummary(segmentationNode)
 
     def onOpenReportButton(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to open the report."), waitCursor=True):
@@ -1206,6 +1247,113 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         if not os.path.isfile(path):
             raise ValueError(_("No report in {folder}: train a model first.").format(folder=modelFolder))
         qt.QDesktopServices.openUrl(qt.QUrl("file:///" + path, qt.QUrl.TolerantMode))
+
+    # Automatic segmentation
+
+    def segmentationCommand(self, imageFile: str, bundleFolder: str, outFile: str, tta: bool = False,
+                            referenceFile: Optional[str] = None, metricsFile: Optional[str] = None) -> list[str]:
+        args = coreCommand("segment", "--model", bundleFolder, "--image", imageFile, "--out", outFile,
+                           "--device", "auto", "--progress", "jsonl", "--overwrite")
+        if tta:
+            args += ["--tta"]
+        if referenceFile:
+            args += ["--reference", referenceFile, "--metrics-out", metricsFile]
+        return args
+
+    def _exportReferenceLabelmap(self, referenceNode, volumeNode, path: str) -> str:
+        """A segmentation's visible segments (or a label map) as a label map file on the volume's grid."""
+        if referenceNode.IsA("vtkMRMLLabelMapVolumeNode"):
+            return self._export(referenceNode, path)
+        labelmapNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
+        try:
+            if not slicer.modules.segmentations.logic().ExportVisibleSegmentsToLabelmapNode(referenceNode, labelmapNode,
+                                                                                           volumeNode):
+                raise RuntimeError(_("Failed to export {name} as a label map.").format(name=referenceNode.GetName()))
+            return self._export(labelmapNode, path)
+        finally:
+            slicer.mrmlScene.RemoveNode(labelmapNode)
+
+    @staticmethod
+    def bundleLabelNames(bundleFolder: str) -> dict:
+        """Label value -> name, from the bundle's configs/metadata.json (MONAI's channel_def)."""
+        path = os.path.join(bundleFolder, "configs", "metadata.json")
+        if not os.path.isfile(path):
+            return {}
+        with open(path, encoding="utf-8") as handle:
+            metadata = json.load(handle)
+        outputs = metadata.get("network_data_format", {}).get("outputs", {})
+        return {str(k): v for k, v in (outputs.get("pred", {}).get("channel_def") or {}).items()}
+
+    def startAutoSegmentation(self, volumeNode, bundleFolder: str, outputSegmentationNode=None, tta: bool = False,
+                              referenceNode=None, onProgress: Optional[Callable[[int, int, str], None]] = None,
+                              onFinished: Optional[Callable] = None) -> CoreProcess:
+        """Segment the volume with a MONAI bundle; ``onFinished(segmentationNode, error)``. Segments are named
+        from the bundle's labels. With ``referenceNode`` (a segmentation or label map) the core also compares
+        the result with it: see ``autoSegmentationSummary``."""
+        if not volumeNode:
+            raise ValueError(_("Select a volume."))
+        if not bundleFolder or not os.path.isdir(bundleFolder):
+            raise ValueError(_("Choose the folder of a MONAI bundle (configs/, models/model.pt)."))
+        folder = self._newWorkFolder()
+        try:
+            imageFile, _mask = self.writeInputs(folder, volumeNode, None)
+            referenceFile = (self._exportReferenceLabelmap(referenceNode, volumeNode, os.path.join(folder, "reference.nrrd"))
+                             if referenceNode is not None else None)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        outFile = os.path.join(folder, "segmentation.nrrd")
+        metricsFile = os.path.join(folder, "metrics.csv")
+        command = self.segmentationCommand(imageFile, bundleFolder, outFile, tta, referenceFile, metricsFile)
+
+        def load():
+            segmentationNode = self._loadLabelsInto(outFile, outputSegmentationNode, volumeNode,
+                                                    self.bundleLabelNames(bundleFolder))
+            if referenceFile:
+                with open(metricsFile, newline="", encoding="utf-8") as handle:
+                    rows = list(csv.DictReader(handle))
+                segmentationNode.SetAttribute("RadiomicsWorkshop.Dice", "; ".join(
+                    f"label {row['label']}: Dice {float(row['dice']):.3f}, HD95 {float(row['hausdorff95_mm']):.1f} mm"
+                    for row in rows))
+            return segmentationNode
+
+        return self._startCore(command, folder, _("Automatic segmentation"), load, onProgress, onFinished)
+
+    def autoSegment(self, volumeNode, bundleFolder: str, outputSegmentationNode=None, tta: bool = False,
+                    referenceNode=None):
+        """Segment and wait: returns the segmentation node (one named segment per label found)."""
+        return self._runAndWait(self.startAutoSegmentation, volumeNode=volumeNode, bundleFolder=bundleFolder,
+                                outputSegmentationNode=outputSegmentationNode, tta=tta, referenceNode=referenceNode)
+
+    def _loadLabelsInto(self, path: str, segmentationNode, volumeNode, names: dict):
+        """A label map file as segments of a segmentation node (replacing its segments), named by label value."""
+        labelmapNode = slicer.util.loadLabelVolume(path, {"show": False})
+        try:
+            if segmentationNode is None:
+                segmentationNode = slicer.mrmlScene.AddNewNodeByClass(
+                    "vtkMRMLSegmentationNode", slicer.mrmlScene.GenerateUniqueName(f"{volumeNode.GetName()} auto"))
+                segmentationNode.CreateDefaultDisplayNodes()
+            segmentationNode.GetSegmentation().RemoveAllSegments()
+            segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
+            if not slicer.modules.segmentations.logic().ImportLabelmapToSegmentationNode(labelmapNode, segmentationNode):
+                raise RuntimeError(_("Failed to import the segmentation."))
+        finally:
+            slicer.mrmlScene.RemoveNode(labelmapNode)
+        segmentation = segmentationNode.GetSegmentation()
+        for index in range(segmentation.GetNumberOfSegments()):
+            segment = segmentation.GetNthSegment(index)
+            name = names.get(str(segment.GetLabelValue()))
+            if name:
+                segment.SetName(name)
+        return segmentationNode
+
+    @staticmethod
+    def autoSegmentationSummary(segmentationNode) -> str:
+        segmentation = segmentationNode.GetSegmentation()
+        names = [segmentation.GetNthSegment(index).GetName() for index in range(segmentation.GetNumberOfSegments())]
+        text = _("Segments: {names}").format(names=", ".join(names) or _("none found"))
+        comparison = segmentationNode.GetAttribute("RadiomicsWorkshop.Dice")
+        return text + ("\n" + comparison if comparison else "")
 
     # Results
 

@@ -129,7 +129,8 @@ def test_bundle_in_a_fresh_process_gives_the_same_output(trained, cohort, tmp_pa
     folder, _, held_out = cohort
     here = segment(load_bundle(trained.folder), sitk.ReadImage(str(held_out[1].image)))
     cli("segment", "--model", trained.folder, "--image", held_out[1].image, "--out", tmp_path / "there.nrrd",
-        "--device", "cpu", "--progress", "none")
+        "--reference", held_out[1].mask, "--metrics-out", tmp_path / "one.csv", "--device", "cpu", "--progress", "none")
+    assert pd.read_csv(tmp_path / "one.csv")["dice"].iloc[0] >= 0.85
     there = sitk.ReadImage(str(tmp_path / "there.nrrd"))
     np.testing.assert_array_equal(sitk.GetArrayFromImage(there), sitk.GetArrayFromImage(here))
     assert there.GetOrigin() == here.GetOrigin() and there.GetSpacing() == here.GetSpacing()

@@ -346,7 +346,7 @@ def test_core_cli_accepts_what_the_module_passes():
     parser = _core_parser()
     steps = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     commands = _core_commands()
-    assert {step for _, step, _ in commands} >= {"extract", "preprocess", "deep-features", "train", "predict"}
+    assert {step for _, step, _ in commands} >= {"extract", "preprocess", "deep-features", "train", "predict", "segment"}
     for function, step, argument_lists in commands:
         assert step in steps, f"{function}: the core has no step '{step}'"
         options = {o: a for a in steps[step]._actions for o in a.option_strings}

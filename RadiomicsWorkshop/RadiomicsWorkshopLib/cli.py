@@ -428,6 +428,9 @@ def _add_segmentation(sub) -> None:
     p.add_argument("--out", help="label map to write for --image (.nrrd, .nii.gz, .seg.nrrd not supported)")
     p.add_argument("--manifest", help="cohort manifest (case_id,image[,mask])")
     p.add_argument("--out-dir", help="folder for the label maps of --manifest")
+    p.add_argument("--reference", help="with --image: a reference label map to compare with (Dice, IoU, HD95, "
+                                       "surface Dice per label)")
+    p.add_argument("--metrics-out", help="with --reference: the comparison table (.csv/.parquet)")
     p.add_argument("--tta", action="store_true", help="average over mirrored copies (3 flips)")
     p.add_argument("--no-postprocess", action="store_true", help="keep every component, do not fill holes")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
@@ -493,6 +496,8 @@ def cmd_segment(args) -> int:
         if bool(args.image) == bool(args.manifest) or bool(args.image) != bool(args.out) or \
                 bool(args.manifest) != bool(args.out_dir):
             raise SettingsError("give --image with --out, or --manifest with --out-dir")
+        if bool(args.reference) != bool(args.metrics_out) or (args.reference and not args.image):
+            raise SettingsError("--reference and --metrics-out go together, with --image")
         bundle = load_bundle(args.model, device=args.device)
         if args.image:
             jobs = [(Path(args.image).name.split(".")[0], Path(args.image), Path(args.out), None)]
@@ -526,6 +531,11 @@ def cmd_segment(args) -> int:
             from .tables import write_table
 
             write_table(pd.DataFrame(rows, columns=["case_id", "image", "mask"]), Path(args.out_dir) / "manifest.csv")
+        if args.reference and rows:
+            from .seg_metrics import evaluate_files
+            from .tables import write_table
+
+            write_table(evaluate_files([(jobs[0][0], args.out, args.reference)]), args.metrics_out)
     except WorkshopError as exc:
         progress.close()
         return _fail(progress, exc)

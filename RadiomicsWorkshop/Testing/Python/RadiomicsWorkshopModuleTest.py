@@ -25,6 +25,8 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         self.test_deep_features_with_saved_weights()
         self.setUp()
         self.test_train_then_predict_the_current_case()
+        self.setUp()
+        self.test_auto_segmentation_with_a_bundle()
 
     def _volumeAndSpheres(self):
         import SampleData
@@ -147,3 +149,44 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         predictions = logic.predictCase(modelFolder, [features])
         self.assertEqual(predictions.GetNumberOfRows(), 1)
         self.assertIn(logic.predictionSummary(predictions).split(": ")[1].split(" ")[0], ("high", "low"))
+
+    def test_auto_segmentation_with_a_bundle(self):
+        """A MONAI bundle (model-zoo layout, weights written here) runs on the volume: the result is a
+        segmentation node on the volume's geometry, compared with a drawn ROI."""
+        import json
+        import os
+        import tempfile
+
+        volumeNode, big, small = self._volumeAndSpheres()
+        reference = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+        reference.CreateDefaultDisplayNodes()
+        reference.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
+        segmentId = reference.GetSegmentation().AddEmptySegment("Drawn")
+        slicer.util.updateSegmentBinaryLabelmapFromArray(big.astype(np.uint8), reference, segmentId, volumeNode)
+        logic = slicer.util.getModuleLogic("RadiomicsWorkshop")
+        self.assertTrue(logic.ensureDependencies(prompt=False, deep=True))
+        import torch
+        from monai.networks.nets import UNet
+
+        bundle = tempfile.mkdtemp()
+        os.makedirs(os.path.join(bundle, "configs"))
+        os.makedirs(os.path.join(bundle, "models"))
+        network = {"_target_": "UNet", "spatial_dims": 3, "in_channels": 1, "out_channels": 2,
+                   "channels": [8, 16, 32], "strides": [2, 2], "num_res_units": 1}
+        config = {"network_def": network, "preprocessing": {"_target_": "Compose", "transforms": [
+            {"_target_": "Orientationd", "keys": "image", "axcodes": "RAS"},
+            {"_target_": "Spacingd", "keys": "image", "pixdim": [2.0, 2.0, 2.0], "mode": "bilinear"},
+            {"_target_": "NormalizeIntensityd", "keys": "image", "nonzero": True}]},
+            "inferer": {"_target_": "SlidingWindowInferer", "roi_size": [64, 64, 64], "sw_batch_size": 2}}
+        with open(os.path.join(bundle, "configs", "inference.json"), "w") as handle:
+            json.dump(config, handle)
+        with open(os.path.join(bundle, "configs", "metadata.json"), "w") as handle:
+            json.dump({"network_data_format": {"outputs": {"pred": {"channel_def": {"0": "background",
+                                                                                    "1": "tumor"}}}}}, handle)
+        torch.manual_seed(0)
+        torch.save(UNet(3, 1, 2, [8, 16, 32], [2, 2], num_res_units=1).state_dict(),
+                   os.path.join(bundle, "models", "model.pt"))
+        result = logic.autoSegment(volumeNode, bundle, referenceNode=reference)
+        self.assertTrue(result.IsA("vtkMRMLSegmentationNode"))
+        self.assertIn("Segments:", logic.autoSegmentationSummary(result))
+        self.assertIn("Dice", result.GetAttribute("RadiomicsWorkshop.Dice") or "Dice")
