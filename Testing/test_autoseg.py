@@ -93,6 +93,9 @@ def test_training_reaches_dice_on_held_out_phantoms(trained, cohort):
         assert prediction.GetPixelID() == sitk.sitkUInt8
         dice.append(segmentation_metrics(prediction, sitk.ReadImage(str(case.mask)), labels=[1])[0]["dice"])
     assert np.mean(dice) >= 0.85, dice
+    # Test-time augmentation (mirrored copies averaged) keeps the quality.
+    tta = segment(bundle, sitk.ReadImage(str(held_out[0].image)), tta=True)
+    assert segmentation_metrics(tta, sitk.ReadImage(str(held_out[0].mask)), labels=[1])[0]["dice"] >= 0.85
     # The MONAI bundle layout.
     for name in ("configs/inference.json", "configs/metadata.json", "models/model.pt"):
         assert (trained.folder / name).is_file()
@@ -253,3 +256,16 @@ def test_interrupted_training_resumes_from_its_checkpoint(cohort, tmp_path):
     metadata = json.loads((tmp_path / "bundle" / "configs" / "metadata.json").read_text())
     assert [h["epoch"] for h in metadata["radiomics_workshop"]["history"]] == [1, 2, 3]
     assert not (tmp_path / "bundle" / "checkpoint.pt").exists()
+
+
+@pytest.mark.slow
+def test_segresnet_trains_and_its_bundle_segments(cohort, tmp_path):
+    _, training, held_out = cohort
+    settings = SegSettings(network="segresnet", epochs=2, patch=(48, 48, 32), channels=(8,)).check()
+    result = train_segmentation(training[:6], tmp_path / "segresnet", settings, device="cpu")
+    assert len(result.history) == 2
+    config = json.loads((tmp_path / "segresnet" / "configs" / "inference.json").read_text())
+    assert config["network_def"]["_target_"] == "SegResNet"
+    labels = segment(load_bundle(tmp_path / "segresnet"), sitk.ReadImage(str(held_out[0].image)),
+                     warn=lambda message: None)
+    assert labels.GetSize() == sitk.ReadImage(str(held_out[0].image)).GetSize()
