@@ -216,11 +216,16 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.openReportButton.connect("clicked(bool)", self.onOpenReportButton)
         self.ui.segmentButton.connect("clicked(bool)", self.onSegmentButton)
         # str parameters: kept in sync by hand (parameterNodeWrapper connects ctkPathLineEdit to pathlib.Path only).
-        self.ui.parameterFileLineEdit.connect("currentPathChanged(QString)", self.onParameterFileChanged)
-        self.ui.modelTableFileLineEdit.connect("currentPathChanged(QString)", self.onModelTableFileChanged)
-        self.ui.modelClinicalFileLineEdit.connect("currentPathChanged(QString)", self.onModelClinicalFileChanged)
-        self.ui.modelFolderLineEdit.connect("currentPathChanged(QString)", self.onModelFolderChanged)
-        self.ui.segModelFolderLineEdit.connect("currentPathChanged(QString)", self.onSegModelFolderChanged)
+        self.ui.parameterFileLineEdit.connect("currentPathChanged(QString)",
+                                 lambda path: self.onPathChanged("parameterFile", path))
+        self.ui.modelTableFileLineEdit.connect("currentPathChanged(QString)",
+                                 lambda path: self.onPathChanged("modelTableFile", path))
+        self.ui.modelClinicalFileLineEdit.connect("currentPathChanged(QString)",
+                                 lambda path: self.onPathChanged("modelClinicalFile", path))
+        self.ui.modelFolderLineEdit.connect("currentPathChanged(QString)",
+                                 lambda path: self.onPathChanged("modelFolder", path))
+        self.ui.segModelFolderLineEdit.connect("currentPathChanged(QString)",
+                                 lambda path: self.onPathChanged("segModelFolder", path))
         self.ui.progressBar.hide()
         self.ui.preprocessProgressBar.hide()
         self.ui.deepProgressBar.hide()
@@ -286,25 +291,10 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             self.updateSegmentList()
         self._checkCanApply()
 
-    def onParameterFileChanged(self, path: str) -> None:
-        if self._parameterNode and self._parameterNode.parameterFile != path:
-            self._parameterNode.parameterFile = path
-
-    def onModelTableFileChanged(self, path: str) -> None:
-        if self._parameterNode and self._parameterNode.modelTableFile != path:
-            self._parameterNode.modelTableFile = path
-
-    def onModelClinicalFileChanged(self, path: str) -> None:
-        if self._parameterNode and self._parameterNode.modelClinicalFile != path:
-            self._parameterNode.modelClinicalFile = path
-
-    def onModelFolderChanged(self, path: str) -> None:
-        if self._parameterNode and self._parameterNode.modelFolder != path:
-            self._parameterNode.modelFolder = path
-
-    def onSegModelFolderChanged(self, path: str) -> None:
-        if self._parameterNode and self._parameterNode.segModelFolder != path:
-            self._parameterNode.segModelFolder = path
+    def onPathChanged(self, parameter: str, path: str) -> None:
+        """A path line edit changed: store it in its str parameter (kept in sync by hand, see setup)."""
+        if self._parameterNode and getattr(self._parameterNode, parameter) != path:
+            setattr(self._parameterNode, parameter, path)
 
     def _checkCanApply(self) -> None:
         if self._run:  # one core run at a time; its button reads "Cancel"

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -22,6 +20,7 @@ from RadiomicsWorkshopLib.autoseg import SegSettings, load_bundle, segment, trai
 from RadiomicsWorkshopLib.errors import InputError
 from RadiomicsWorkshopLib.manifest import read_manifest
 from RadiomicsWorkshopLib.seg_metrics import segmentation_metrics
+from clitools import cli
 
 SETTINGS = dict(patch=(48, 48, 32), channels=(8, 16, 32, 64), patience=10)
 
@@ -56,14 +55,6 @@ def write_cohort(folder, n: int, seed: int) -> list:
         rows.append({"case_id": f"p{i:02d}", "image": f"p{i:02d}.nrrd", "mask": f"p{i:02d}_label.nrrd"})
     pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
     return read_manifest(folder / "manifest.csv")
-
-
-def cli(*args, check=True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "RadiomicsWorkshopLib", *map(str, args)], capture_output=True,
-                          text=True)
-    if check and done.returncode != 0:
-        raise AssertionError(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}")
-    return done
 
 
 @pytest.fixture(scope="module")

@@ -16,17 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+from clitools import cli
 
 PARAMS = "imageType: {Original: {}}\nfeatureClass: {shape: [], firstorder: [], glcm: [], glrlm: []}\n" \
          "setting: {binWidth: 25}\n"
-
-
-def cli(*args, check=True, **kwargs) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "RadiomicsWorkshopLib", *map(str, args)],
-                          capture_output=True, text=True, **kwargs)
-    if check and done.returncode != 0:
-        raise AssertionError(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}")
-    return done
 
 
 @pytest.fixture()

@@ -8,8 +8,6 @@ features this project extracts from images.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
@@ -22,6 +20,7 @@ from RadiomicsWorkshopLib.model_settings import ModelSettings
 from RadiomicsWorkshopLib.model_store import load_model
 from RadiomicsWorkshopLib.model_workflow import predict_model, train_model
 from RadiomicsWorkshopLib.modeling import check_trainable, nested_cross_validation, outer_splits, prepare_data
+from clitools import cli
 
 
 def noise_table(patients: int, features: int, seed: int, classes: int = 2) -> pd.DataFrame:
@@ -30,14 +29,6 @@ def noise_table(patients: int, features: int, seed: int, classes: int = 2) -> pd
     table.insert(0, "case_id", [f"case-{i:03d}" for i in range(patients)])
     table["outcome"] = rng.integers(0, classes, patients)
     return table
-
-
-def cli(*args, check=True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "RadiomicsWorkshopLib", *map(str, args)], capture_output=True,
-                          text=True)
-    if check and done.returncode != 0:
-        raise AssertionError(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}")
-    return done
 
 
 # -- leakage

@@ -10,25 +10,17 @@ PyRadiomics sample cases, real images it has never seen.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
 from scipy import ndimage
+from clitools import cli
 
 PARAMS = ("imageType: {Original: {}}\n"
           "featureClass: {shape: [], firstorder: [], glcm: [], glrlm: [], glszm: []}\n"
           "setting: {binWidth: 25}\n")
-
-
-def cli(*args) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "RadiomicsWorkshopLib", *map(str, args)], capture_output=True,
-                          text=True)
-    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 def lesion_phantom(rng: np.random.Generator, coarse: bool, site: str) -> tuple[sitk.Image, sitk.Image]:

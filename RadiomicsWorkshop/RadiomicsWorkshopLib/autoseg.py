@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from .deep import torch_device
 from .errors import InputError, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ def load_bundle(folder: str | Path, device: str = "cpu") -> Bundle:
     except RuntimeError as exc:
         raise InputError(f"models/model.pt does not fit the bundle's network_def ({str(exc)[:300]})",
                          file=weights) from None
-    network = network.to(_device(device)).eval()
+    network = network.to(torch_device(device)).eval()
     transforms = [t for t in getattr(preprocessing, "transforms", [preprocessing])
                   if type(t).__name__ not in SKIPPED_TRANSFORMS]
     labels = metadata.get("network_data_format", {}).get("outputs", {}).get("pred", {}).get("channel_def") or \
@@ -192,16 +193,6 @@ def load_bundle(folder: str | Path, device: str = "cpu") -> Bundle:
     spacing = metadata.get("radiomics_workshop", {}).get("spacing")
     return Bundle(folder, network, transforms, inferer, metadata, {str(k): v for k, v in labels.items()},
                   tuple(spacing) if spacing else None)
-
-
-def _device(requested: str):
-    import torch
-
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise SettingsError("--device cuda, but no CUDA GPU is visible to torch", hint="use --device cpu or auto")
-    return torch.device(requested)
 
 
 # -- inference
@@ -367,7 +358,7 @@ def train_segmentation(cases: list, out: str | Path, settings: SegSettings, *, d
     train_loader = DataLoader(CacheDataset(train_items, augmenting, progress=False), batch_size=settings.batch_size,
                               shuffle=True, num_workers=0)
     val_data = [deterministic({k: v for k, v in item.items()}) for item in val_items]
-    dev = _device(device)
+    dev = torch_device(device)
     network = (UNet(spatial_dims=3, in_channels=1, out_channels=n_classes, channels=settings.channels,
                     strides=[2] * (len(settings.channels) - 1), num_res_units=2, norm="batch")
                if settings.network == "unet" else

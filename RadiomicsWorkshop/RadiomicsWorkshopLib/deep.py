@@ -192,7 +192,7 @@ class DeepFeatureExtractor:
         import torch
 
         self.spec = backbone(model)
-        self.device = _device(device)
+        self.device = torch_device(device)
         self.model = build_model(model, weights, seed=seed).to(self.device)
         if self.spec.dims == 2:  # NHWC convolutions are ~25% faster on CPU, and on GPU too
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -297,7 +297,8 @@ class DeepFeatureExtractor:
         return result
 
 
-def _device(requested: str):
+def torch_device(requested: str):
+    """cpu, cuda or auto (cuda when torch sees a GPU) as a torch.device; cuda without a GPU is an error."""
     import torch
 
     if requested == "auto":

@@ -39,15 +39,21 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         small = ((k - centre[0]) ** 2 + (j - centre[1] - 30) ** 2 + (i - centre[2]) ** 2) < 6 ** 2
         return volumeNode, big, small
 
-    def test_segmentation_two_segments(self):
-        volumeNode, big, small = self._volumeAndSpheres()
+    @staticmethod
+    def _segmentation(volumeNode, segments: dict):
+        """A segmentation on the volume's geometry with one segment per (name, boolean array)."""
         segmentationNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
         segmentationNode.CreateDefaultDisplayNodes()
         segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
-        for name, mask in (("Big", big), ("Small", small)):
+        for name, mask in segments.items():
             segmentId = segmentationNode.GetSegmentation().AddEmptySegment(name)
             slicer.util.updateSegmentBinaryLabelmapFromArray(mask.astype(np.uint8), segmentationNode, segmentId,
                                                              volumeNode)
+        return segmentationNode
+
+    def test_segmentation_two_segments(self):
+        volumeNode, big, small = self._volumeAndSpheres()
+        segmentationNode = self._segmentation(volumeNode, {"Big": big, "Small": small})
         logic = slicer.util.getModuleLogic("RadiomicsWorkshop")
         self.assertTrue(logic.ensureDependencies(prompt=False))
         table = logic.extractFeatures(volumeNode, segmentationNode, preset="MR")
@@ -91,12 +97,7 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         import tempfile
 
         volumeNode, big, small = self._volumeAndSpheres()
-        segmentationNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
-        segmentationNode.CreateDefaultDisplayNodes()
-        segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
-        segmentId = segmentationNode.GetSegmentation().AddEmptySegment("Big")
-        slicer.util.updateSegmentBinaryLabelmapFromArray(big.astype(np.uint8), segmentationNode, segmentId,
-                                                         volumeNode)
+        segmentationNode = self._segmentation(volumeNode, {"Big": big})
         logic = slicer.util.getModuleLogic("RadiomicsWorkshop")
         self.assertTrue(logic.ensureDependencies(prompt=False, deep=True))
         import torch
@@ -118,12 +119,7 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         import tempfile
 
         volumeNode, big, small = self._volumeAndSpheres()
-        segmentationNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
-        segmentationNode.CreateDefaultDisplayNodes()
-        segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
-        segmentId = segmentationNode.GetSegmentation().AddEmptySegment("Tumor")
-        slicer.util.updateSegmentBinaryLabelmapFromArray(big.astype(np.uint8), segmentationNode, segmentId,
-                                                         volumeNode)
+        segmentationNode = self._segmentation(volumeNode, {"Tumor": big})
         logic = slicer.util.getModuleLogic("RadiomicsWorkshop")
         self.assertTrue(logic.ensureDependencies(prompt=False))
         features = logic.extractFeatures(volumeNode, segmentationNode, preset="MR")
@@ -158,11 +154,7 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         import tempfile
 
         volumeNode, big, small = self._volumeAndSpheres()
-        reference = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
-        reference.CreateDefaultDisplayNodes()
-        reference.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
-        segmentId = reference.GetSegmentation().AddEmptySegment("Drawn")
-        slicer.util.updateSegmentBinaryLabelmapFromArray(big.astype(np.uint8), reference, segmentId, volumeNode)
+        reference = self._segmentation(volumeNode, {"Drawn": big})
         logic = slicer.util.getModuleLogic("RadiomicsWorkshop")
         self.assertTrue(logic.ensureDependencies(prompt=False, deep=True))
         import torch
