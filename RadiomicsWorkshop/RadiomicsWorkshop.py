@@ -478,8 +478,10 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         with slicer.util.tryWithErrorDisplay(_("Failed to start training."), waitCursor=True):
             if not self.logic.ensureDependencies():
                 return
+            # A table file replaces the table node (see the field's tooltip).
             self._run = self.logic.startTraining(
-                featureTableNode=node.modelTable, featureTableFile=node.modelTableFile or None,
+                featureTableNode=None if node.modelTableFile else node.modelTable,
+                featureTableFile=node.modelTableFile or None,
                 outcome=node.modelOutcome, modelFolder=node.modelFolder or None,
                 clinicalFile=node.modelClinicalFile or None, group=node.modelGroup or None,
                 classifier=node.modelClassifier, selection=node.modelSelection,
@@ -1094,12 +1096,17 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
                       metricsTableNode=None, overwrite: bool = False,
                       onProgress: Optional[Callable[[int, int, str], None]] = None,
                       onFinished: Optional[Callable] = None) -> CoreProcess:
-        """Train and validate a classifier on a cohort's feature table (a table node or a file);
-        ``onFinished(metricsTableNode, error)``. The model folder (model, card, report, predictions,
-        curves) is kept: ``run.modelFolder`` names it; ROC and calibration are shown as plot charts."""
-        if not featureTableNode and not featureTableFile:
+        """Train and validate a classifier on a cohort's feature table(s): table nodes and/or files (one, or a
+        list: radiomics and deep features are joined on case_id and roi); ``onFinished(metricsTableNode, error)``.
+        The model folder (model, card, report, predictions, curves) is kept: ``run.modelFolder`` names it; ROC
+        and calibration are shown as plot charts."""
+        nodes = list(featureTableNode) if isinstance(featureTableNode, (list, tuple)) else \
+            [featureTableNode] if featureTableNode else []
+        files = list(featureTableFile) if isinstance(featureTableFile, (list, tuple)) else \
+            [featureTableFile] if featureTableFile else []
+        if not nodes and not files:
             raise ValueError(_("Select the cohort's feature table (a table in the scene, or a file)."))
-        for path in (featureTableFile, clinicalFile):
+        for path in files + [clinicalFile]:
             if path and not os.path.isfile(path):
                 raise ValueError(_("File not found: {path}").format(path=path))
         if not outcome:
@@ -1109,11 +1116,12 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
                                        time.strftime("model-%Y%m%d-%H%M%S"))
         folder = self._newWorkFolder()
         try:
-            tableFile = featureTableFile or self._exportTable(featureTableNode, os.path.join(folder, "features.csv"))
+            tableFiles = files + [self._exportTable(node, os.path.join(folder, f"features{index}.csv"))
+                                  for index, node in enumerate(nodes)]
         except Exception:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        command = self.trainingCommand([tableFile], outcome, modelFolder, clinicalFile, group, classifier, selection,
+        command = self.trainingCommand(tableFiles, outcome, modelFolder, clinicalFile, group, classifier, selection,
                                        overwrite)
 
         def load():

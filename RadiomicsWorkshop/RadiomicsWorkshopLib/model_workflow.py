@@ -97,7 +97,6 @@ def train_model(tables: list[str | Path], outcome: str, out: str | Path, setting
     test_table = None
     if split_column is not None:
         table, test_table = _split_rows(table, split_column, source)
-        exclude = tuple(exclude)
     data = prepare_data(table, outcome, group=group, site=site, exclude=exclude, source=source)
     check_trainable(data, settings, source)
     folds = None
@@ -119,8 +118,9 @@ def train_model(tables: list[str | Path], outcome: str, out: str | Path, setting
             raise InputError(f"{len(overlap)} patient(s) are in both the training and the test rows "
                              f"(e.g. {', '.join(overlap[:3])})", hint="a patient belongs to one side only")
     if progress is not None:
-        progress.start(settings.outer_folds + 1, f"{len(data.y)} rows, {len(set(data.groups))} patients, "
-                                                 f"{len(data.features)} features")
+        n_folds = settings.outer_folds if folds is None else folds["fold"].nunique()
+        progress.start(n_folds + 1, f"{len(data.y)} rows, {len(set(data.groups))} patients, "
+                                    f"{len(data.features)} features")
     cv = nested_cross_validation(data, settings, jobs=jobs, progress=progress, folds=folds)
     cv_eval = evaluate(data.y, cv.proba, data.classes, data.groups, positive=settings.positive_class,
                        n_bootstrap=settings.bootstrap, seed=settings.seed)
