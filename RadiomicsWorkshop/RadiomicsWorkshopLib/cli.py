@@ -42,6 +42,9 @@ def _add_run_options(p, *, out_help: str | None = "output table, .csv or .parque
     if jobs:
         group.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                            help="cores to use: cases run in parallel processes (ITK filters get the cores left over)")
+        group.add_argument("--scheduler", metavar="ADDRESS",
+                           help="run the cases on Dask: a scheduler address (tcp://host:8786; the workers must "
+                                "see the files) or 'local' (a LocalCluster of --jobs worker processes)")
     group.add_argument("--overwrite", action="store_true", help="replace existing outputs and start again")
     group.add_argument("--retry-failed", action="store_true", help="recompute cases that failed in an earlier run")
     group.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto",
@@ -118,7 +121,7 @@ def cmd_preprocess(args) -> int:
         cases = _cases_from_args(args)
         summary = run_preprocess(cases, recipe, args.out_dir, jobs=args.jobs, overwrite=args.overwrite,
                                  retry_failed=args.retry_failed, resample_mask=args.resample_mask,
-                                 keep_bias_field=args.bias_field, progress=progress)
+                                 keep_bias_field=args.bias_field, progress=progress, scheduler=args.scheduler)
     except WorkshopError as exc:
         progress.close()
         return _fail(progress, exc)
@@ -646,7 +649,7 @@ def cmd_extract(args) -> int:
         cases = _cases_from_args(args)
         summary = run_cohort(cases, params, args.out, jobs=args.jobs, overwrite=args.overwrite,
                              retry_failed=args.retry_failed, resample_mask=args.resample_mask,
-                             roi_crop=not args.no_roi_crop, progress=progress)
+                             roi_crop=not args.no_roi_crop, progress=progress, scheduler=args.scheduler)
     except WorkshopError as exc:
         progress.close()
         return _fail(progress, exc)

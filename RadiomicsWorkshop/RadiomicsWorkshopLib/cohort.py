@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -150,14 +151,16 @@ def prepare_parts(out: Path, digest: str, settings: dict, overwrite: bool) -> Pa
 
 def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple[str, dict]], task: Callable,
                   summary: CohortSummary, *, jobs: int = 1, retry_failed: bool = False,
-                  progress: Progress | None = None) -> None:
+                  progress: Progress | None = None, scheduler: str | None = None) -> None:
     """Run ``task(case, part_file, keyed)`` for every case not already committed under this key.
 
     The one runner of every batch step: skips done cases, runs the others in
-    this process (``jobs`` 1) or in ``jobs`` processes, reports progress. The
-    task commits its own result (or failure) to ``part_file`` and returns a
-    small status dict; ``task`` must be picklable (a module-level function or
-    a functools.partial of one).
+    this process (``jobs`` 1), in ``jobs`` processes, or on a Dask cluster
+    (``scheduler``: a scheduler address, or "local" for a LocalCluster of
+    ``jobs`` single-threaded worker processes), and reports progress. The task
+    commits its own result (or failure) to ``part_file`` and returns a small
+    status dict; ``task`` must be picklable (a module-level function or a
+    functools.partial of one).
     """
     progress = progress or Progress("none")
     progress.start(len(cases), f"{len(cases)} case(s)")
@@ -182,6 +185,9 @@ def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple
                            hint=status.get("hint"))
         progress.advance(status["case_id"], failed=failed)
 
+    if scheduler and todo:
+        _run_on_dask(todo, task, finished, scheduler, jobs, progress)
+        return
     if jobs <= 1 or len(todo) <= 1:
         with itk_threads(jobs):
             for case, part_file, keyed in todo:
@@ -201,9 +207,48 @@ def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple
             finished(future.result())
 
 
+def _run_on_dask(todo: list, task: Callable, finished: Callable[[dict], None], scheduler: str, jobs: int,
+                 progress: Progress) -> None:
+    """Submit one task per case to Dask and commit the results as they complete.
+
+    Dask re-runs the case of a worker that dies (``retries``); the case is committed by whichever run
+    finishes, atomically, so it appears once. The workers must see the same files (shared storage)."""
+    from distributed import Client, LocalCluster
+    from distributed import as_completed as completed
+
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                               dashboard_address="127.0.0.1:0")
+        client = Client(cluster)
+        client.run(_init_worker, 1)  # one core per worker: ITK's filters single-threaded
+    else:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise WorkshopError(f"no Dask scheduler answers at {scheduler} ({exc})",
+                                hint="start one with `dask scheduler` (and workers with `dask worker ADDRESS`), "
+                                     "or use --scheduler local") from None
+    message = f"Dask dashboard: {client.dashboard_link}"
+    progress.log(message)
+    if progress.mode == "none":  # the link is always worth showing
+        print(message, file=sys.stderr)
+    try:
+        todo = sorted(todo, key=lambda item: _input_size(item[0]), reverse=True)
+        futures = [client.submit(task, case, part_file, keyed, key=f"case-{_safe(case.case_id)}-{time.time_ns()}",
+                                 pure=False, retries=2) for case, part_file, keyed in todo]
+        for future in completed(futures):
+            finished(future.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, jobs: int = 1,
                overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
-               roi_crop: bool = True, progress: Progress | None = None) -> CohortSummary:
+               roi_crop: bool = True, progress: Progress | None = None,
+               scheduler: str | None = None) -> CohortSummary:
     """Extract features for every case into ``out`` (+ provenance, failures); see module doc."""
     out = tables.check_table_path(out)
     progress = progress or Progress("none", step="extract")
@@ -214,7 +259,7 @@ def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, 
     process_cases(cases, parts, functools.partial(case_key, settings_digest=params.digest(),
                                                   extra=resample_mask),
                   functools.partial(run_case, params=params, resample_mask=resample_mask, roi_crop=roi_crop),
-                  summary, jobs=jobs, retry_failed=retry_failed, progress=progress)
+                  summary, jobs=jobs, retry_failed=retry_failed, progress=progress, scheduler=scheduler)
     _assemble(cases, params, out, parts, summary, resample_mask, time.perf_counter() - t0)
     progress.close()
     summary.seconds = time.perf_counter() - t0

@@ -1,0 +1,89 @@
+"""Cohorts on Dask: a real scheduler and two workers, each its own process on 127.0.0.1.
+
+The extraction cohort of test_cohort.py (the five PyRadiomics sample cases,
+twice) runs through them and must give the table of an in-process run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from clitools import cli
+
+PARAMS = "imageType: {Original: {}}\nfeatureClass: {shape: [], firstorder: [], glcm: []}\nsetting: {binWidth: 25}\n"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture()
+def cluster(tmp_path):
+    """`dask scheduler` and two `dask worker` processes, started with Dask's own commands."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scripts = os.path.dirname(sys.executable)
+    dask = os.path.join(scripts, "dask")
+    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                   "--dashboard-address", "127.0.0.1:0"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    for name in ("worker-a", "worker-b"):
+        processes.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--name", name,
+                                           "--local-directory", str(tmp_path / name)],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    from distributed import Client
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with Client(address, timeout="5s") as client:
+                if len(client.scheduler_info()["workers"]) == 2:
+                    break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the Dask cluster did not start"
+        time.sleep(0.5)
+    yield address
+    for process in reversed(processes):
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+
+
+@pytest.fixture()
+def cohort(tmp_path, data_dir):
+    (tmp_path / "params.yaml").write_text(PARAMS)
+    lines = ["case_id,image,mask,patient_id"]
+    for repeat in range(2):
+        for i, name in enumerate(["brain1", "brain2", "breast1", "lung1", "lung2"]):
+            lines.append(f"{name}-{repeat},{data_dir}/{name}_image.nrrd,{data_dir}/{name}_label.nrrd,P{i}")
+    (tmp_path / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_extraction_on_a_dask_cluster_equals_the_in_process_run(cluster, cohort):
+    common = ["extract", "--manifest", cohort / "manifest.csv", "--params", cohort / "params.yaml"]
+    cli(*common, "--out", cohort / "serial.csv", "--jobs", "1", "--progress", "none")
+    done = cli(*common, "--out", cohort / "dask.csv", "--scheduler", cluster, "--progress", "none")
+    assert "Dask dashboard" in done.stderr
+    serial = pd.read_csv(cohort / "serial.csv")
+    on_dask = pd.read_csv(cohort / "dask.csv")
+    pd.testing.assert_frame_equal(on_dask, serial)
+    assert on_dask["case_id"].is_unique and len(on_dask) == 10
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(cohort):
+    done = cli("extract", "--manifest", cohort / "manifest.csv", "--params", cohort / "params.yaml",
+               "--out", cohort / "x.csv", "--scheduler", f"tcp://127.0.0.1:{free_port()}", "--progress", "none",
+               check=False)
+    assert done.returncode == 2 and "no Dask scheduler answers" in done.stderr
