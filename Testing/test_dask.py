@@ -52,7 +52,7 @@ def cluster(tmp_path):
             pass
         assert time.monotonic() < deadline, "the Dask cluster did not start"
         time.sleep(0.5)
-    yield address
+    yield address, processes
     for process in reversed(processes):
         process.terminate()
     for process in processes:
@@ -72,6 +72,7 @@ def cohort(tmp_path, data_dir):
 
 @pytest.mark.slow
 def test_extraction_on_a_dask_cluster_equals_the_in_process_run(cluster, cohort):
+    cluster, _ = cluster
     common = ["extract", "--manifest", cohort / "manifest.csv", "--params", cohort / "params.yaml"]
     cli(*common, "--out", cohort / "serial.csv", "--jobs", "1", "--progress", "none")
     done = cli(*common, "--out", cohort / "dask.csv", "--scheduler", cluster, "--progress", "none")
@@ -87,3 +88,28 @@ def test_an_unreachable_scheduler_is_a_clear_error(cohort):
                "--out", cohort / "x.csv", "--scheduler", f"tcp://127.0.0.1:{free_port()}", "--progress", "none",
                check=False)
     assert done.returncode == 2 and "no Dask scheduler answers" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_loses_no_case(cluster, cohort):
+    """SIGKILL one of the two workers while cases run: Dask re-runs its case on the other, every case is
+    committed exactly once and the table equals the in-process one."""
+    import signal
+
+    address, processes = cluster
+    common = ["extract", "--manifest", cohort / "manifest.csv", "--params", cohort / "params.yaml"]
+    cli(*common, "--out", cohort / "serial.csv", "--jobs", "1", "--progress", "none")
+    run = subprocess.Popen([sys.executable, "-m", "RadiomicsWorkshopLib", *map(str, common), "--out",
+                            cohort / "dask.csv", "--scheduler", address, "--progress", "none"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parts = cohort / "dask.csv.parts"
+    deadline = time.monotonic() + 120
+    while len([p for p in parts.glob("*.json") if p.name != "run.json"]) < 2:
+        assert time.monotonic() < deadline and run.poll() is None, "the run did not start"
+        time.sleep(0.05)
+    processes[2].send_signal(signal.SIGKILL)  # worker-b, mid-run
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err
+    on_dask = pd.read_csv(cohort / "dask.csv")
+    assert on_dask["case_id"].is_unique and len(on_dask) == 10
+    pd.testing.assert_frame_equal(on_dask, pd.read_csv(cohort / "serial.csv"))
