@@ -113,3 +113,23 @@ def test_a_worker_killed_mid_run_loses_no_case(cluster, cohort):
     on_dask = pd.read_csv(cohort / "dask.csv")
     assert on_dask["case_id"].is_unique and len(on_dask) == 10
     pd.testing.assert_frame_equal(on_dask, pd.read_csv(cohort / "serial.csv"))
+
+
+@pytest.mark.slow
+def test_a_case_that_hangs_times_out_and_the_rest_finish(cohort, tmp_path):
+    """One case's image is a named pipe nobody writes to: reading it blocks forever, as a stalled network
+    share does. With --timeout the case is recorded as timed out and the other cases are done."""
+    os.mkfifo(tmp_path / "stalled.nrrd")
+    manifest = (cohort / "manifest.csv").read_text().splitlines()[:4]
+    brain = manifest[1].split(",")
+    manifest.append(f"stalled,{tmp_path / 'stalled.nrrd'},{brain[2]},P9")
+    (cohort / "hang.csv").write_text("\n".join(manifest) + "\n")
+    started = time.monotonic()
+    done = cli("extract", "--manifest", cohort / "hang.csv", "--params", cohort / "params.yaml",
+               "--out", cohort / "hang_out.csv", "--jobs", "2", "--timeout", "15", "--progress", "none", check=False)
+    assert done.returncode == 1, done.stderr
+    assert time.monotonic() - started < 120
+    table = pd.read_csv(cohort / "hang_out.csv")
+    assert sorted(table["case_id"]) == sorted(line.split(",")[0] for line in manifest[1:4])
+    failures = pd.read_csv(cohort / "hang_out.failures.csv")
+    assert list(failures["case_id"]) == ["stalled"] and "timed out after 15 s" in failures["message"].iloc[0]

@@ -45,6 +45,8 @@ def _add_run_options(p, *, out_help: str | None = "output table, .csv or .parque
         group.add_argument("--scheduler", metavar="ADDRESS",
                            help="run the cases on Dask: a scheduler address (tcp://host:8786; the workers must "
                                 "see the files) or 'local' (a LocalCluster of --jobs worker processes)")
+        group.add_argument("--timeout", type=float, metavar="SECONDS",
+                           help="give up a case that takes longer (recorded as timed out; the others go on)")
     group.add_argument("--overwrite", action="store_true", help="replace existing outputs and start again")
     group.add_argument("--retry-failed", action="store_true", help="recompute cases that failed in an earlier run")
     group.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto",
@@ -121,7 +123,8 @@ def cmd_preprocess(args) -> int:
         cases = _cases_from_args(args)
         summary = run_preprocess(cases, recipe, args.out_dir, jobs=args.jobs, overwrite=args.overwrite,
                                  retry_failed=args.retry_failed, resample_mask=args.resample_mask,
-                                 keep_bias_field=args.bias_field, progress=progress, scheduler=args.scheduler)
+                                 keep_bias_field=args.bias_field, progress=progress, scheduler=args.scheduler,
+                                 timeout=args.timeout)
     except WorkshopError as exc:
         progress.close()
         return _fail(progress, exc)
@@ -649,7 +652,8 @@ def cmd_extract(args) -> int:
         cases = _cases_from_args(args)
         summary = run_cohort(cases, params, args.out, jobs=args.jobs, overwrite=args.overwrite,
                              retry_failed=args.retry_failed, resample_mask=args.resample_mask,
-                             roi_crop=not args.no_roi_crop, progress=progress, scheduler=args.scheduler)
+                             roi_crop=not args.no_roi_crop, progress=progress, scheduler=args.scheduler,
+                             timeout=args.timeout)
     except WorkshopError as exc:
         progress.close()
         return _fail(progress, exc)

@@ -132,6 +132,49 @@ def commit_case(case: Case, part_file: Path, key: str, hashes: dict[str, str], w
     return {k: v for k, v in record.items() if k not in ("rows", "info")}
 
 
+def _run_child(connection, task: Callable, case: Case, part_file: Path, keyed) -> None:
+    try:
+        connection.send(task(case, part_file, keyed))
+    finally:
+        connection.close()
+        os._exit(0)  # no atexit handlers of the parent (a Dask worker's, say) in this child
+
+
+def run_with_timeout(task: Callable, case: Case, part_file: Path, keyed=None, *, timeout: float) -> dict[str, Any]:
+    """Run ``task`` for one case in a child process; past ``timeout`` seconds the child is killed and the
+    case committed as failed ("timed out"), so a case that hangs (a stalled network file, say) cannot hold
+    up the cohort. The task commits its own result otherwise."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_run_child, args=(sender, task, case, part_file, keyed), daemon=True)
+    t0 = time.perf_counter()
+    child.start()
+    sender.close()
+    try:
+        if receiver.poll(timeout):
+            return receiver.recv()
+    except EOFError:  # the child died without an answer (killed, out of memory)
+        pass
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receiver.close()
+    timed_out = time.perf_counter() - t0 >= timeout
+    message = (f"timed out after {timeout:g} s" if timed_out else
+               f"the process computing this case died (exit code {child.exitcode})")
+    hint = ("check the case's files (a stalled network share?), or raise --timeout" if timed_out else
+            "the case may need more memory than the machine has")
+
+    def fail() -> dict:
+        raise WorkshopError(message, case_id=case.case_id, file=case.image, hint=hint)
+
+    # No input hashes: reading the files may be what hung. The key never matches, so the case is retried.
+    return commit_case(case, part_file, keyed[0] if keyed else "timed-out", keyed[1] if keyed else {}, fail, t0)
+
+
 def prepare_parts(out: Path, digest: str, settings: dict, overwrite: bool) -> Path:
     """The folder of per-case commits for ``out``: resumed when the settings match, else refused."""
     parts = parts_dir(out)
@@ -151,7 +194,8 @@ def prepare_parts(out: Path, digest: str, settings: dict, overwrite: bool) -> Pa
 
 def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple[str, dict]], task: Callable,
                   summary: CohortSummary, *, jobs: int = 1, retry_failed: bool = False,
-                  progress: Progress | None = None, scheduler: str | None = None) -> None:
+                  progress: Progress | None = None, scheduler: str | None = None,
+                  timeout: float | None = None) -> None:
     """Run ``task(case, part_file, keyed)`` for every case not already committed under this key.
 
     The one runner of every batch step: skips done cases, runs the others in
@@ -160,9 +204,12 @@ def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple
     ``jobs`` single-threaded worker processes), and reports progress. The task
     commits its own result (or failure) to ``part_file`` and returns a small
     status dict; ``task`` must be picklable (a module-level function or a
-    functools.partial of one).
+    functools.partial of one). With ``timeout`` each case runs in a child process that is killed when it
+    takes longer (``run_with_timeout``).
     """
     progress = progress or Progress("none")
+    if timeout:
+        task = functools.partial(run_with_timeout, task, timeout=timeout)
     progress.start(len(cases), f"{len(cases)} case(s)")
     todo: list[tuple[Case, Path, tuple[str, dict] | None]] = []
     for case in cases:
@@ -248,7 +295,7 @@ def _run_on_dask(todo: list, task: Callable, finished: Callable[[dict], None], s
 def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, jobs: int = 1,
                overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
                roi_crop: bool = True, progress: Progress | None = None,
-               scheduler: str | None = None) -> CohortSummary:
+               scheduler: str | None = None, timeout: float | None = None) -> CohortSummary:
     """Extract features for every case into ``out`` (+ provenance, failures); see module doc."""
     out = tables.check_table_path(out)
     progress = progress or Progress("none", step="extract")
@@ -259,7 +306,8 @@ def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, 
     process_cases(cases, parts, functools.partial(case_key, settings_digest=params.digest(),
                                                   extra=resample_mask),
                   functools.partial(run_case, params=params, resample_mask=resample_mask, roi_crop=roi_crop),
-                  summary, jobs=jobs, retry_failed=retry_failed, progress=progress, scheduler=scheduler)
+                  summary, jobs=jobs, retry_failed=retry_failed, progress=progress, scheduler=scheduler,
+                  timeout=timeout)
     _assemble(cases, params, out, parts, summary, resample_mask, time.perf_counter() - t0)
     progress.close()
     summary.seconds = time.perf_counter() - t0

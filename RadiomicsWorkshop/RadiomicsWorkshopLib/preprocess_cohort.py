@@ -116,7 +116,7 @@ def fit_histogram(cases: list[Case], recipe: Recipe, resample_mask: bool = False
 def run_preprocess(cases: list[Case], recipe: Recipe, out_dir: str | Path, *, jobs: int = 1,
                    overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
                    keep_bias_field: bool = False, progress: Progress | None = None,
-                   scheduler: str | None = None) -> CohortSummary:
+                   scheduler: str | None = None, timeout: float | None = None) -> CohortSummary:
     out_dir = Path(out_dir)
     manifest_out = out_dir / "manifest.csv"
     progress = progress or Progress("none", step="preprocess")
@@ -130,7 +130,8 @@ def run_preprocess(cases: list[Case], recipe: Recipe, out_dir: str | Path, *, jo
                                                   extra=[resample_mask, keep_bias_field]),
                   functools.partial(preprocess_case, recipe=recipe, out_dir=out_dir, resample_mask=resample_mask,
                                     keep_bias_field=keep_bias_field),
-                  summary, jobs=jobs, retry_failed=retry_failed, progress=progress, scheduler=scheduler)
+                  summary, jobs=jobs, retry_failed=retry_failed, progress=progress, scheduler=scheduler,
+                  timeout=timeout)
     rows, per_case = [], {}
     for case in cases:
         record = tables.read_json(parts / f"{_safe(case.case_id)}.json")
