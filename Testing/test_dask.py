@@ -133,3 +133,38 @@ def test_a_case_that_hangs_times_out_and_the_rest_finish(cohort, tmp_path):
     assert sorted(table["case_id"]) == sorted(line.split(",")[0] for line in manifest[1:4])
     failures = pd.read_csv(cohort / "hang_out.failures.csv")
     assert list(failures["case_id"]) == ["stalled"] and "timed out after 15 s" in failures["message"].iloc[0]
+
+
+@pytest.mark.slow
+def test_a_killed_dask_run_restarts_without_recomputing(cluster, cohort):
+    """The whole run (the client) killed mid-cohort and started again: the cases committed before are not
+    recomputed, and the table equals an uninterrupted run's."""
+    import re
+    import signal
+
+    address, _ = cluster
+    common = ["extract", "--manifest", cohort / "manifest.csv", "--params", cohort / "params.yaml"]
+    cli(*common, "--out", cohort / "serial.csv", "--jobs", "1", "--progress", "none")
+    out = cohort / "dask.csv"
+    parts = cohort / "dask.csv.parts"
+    run = subprocess.Popen([sys.executable, "-m", "RadiomicsWorkshopLib", *map(str, common), "--out", out,
+                            "--scheduler", address, "--progress", "none"], start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def committed() -> dict:
+        return {p.name: p.read_text() for p in parts.glob("*.json") if p.name != "run.json"}
+
+    deadline = time.monotonic() + 120
+    while len(committed()) < 3 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    before = committed()
+    assert 3 <= len(before) < 10, f"kill came too late ({len(before)} cases done)"
+    done = cli(*common, "--out", out, "--scheduler", address, "--progress", "none")
+    after = committed()
+    assert {name: after[name] for name in before} == before, "cases committed before the kill were recomputed"
+    skipped = int(re.search(r"(\d+) already done", done.stderr).group(1))
+    computed = int(re.search(r"\((\d+) computed", done.stderr).group(1))
+    assert skipped >= len(before) and skipped + computed == 10
+    pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(cohort / "serial.csv"))
