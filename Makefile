@@ -57,6 +57,7 @@ bench: setup sample-data
 	$(PY) benchmarks/bench_n4.py
 	$(PY) benchmarks/bench_deep_batch.py
 	$(PY) benchmarks/bench_modeling.py
+	$(PY) benchmarks/bench_dask.py
 
 clean:
 	rm -rf $(VENV) .cache out
