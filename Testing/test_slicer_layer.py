@@ -386,6 +386,7 @@ def test_model_choices_are_the_cores():
 SHIPPED_BY_SLICER = {"numpy", "SimpleITK", "scipy"}  # SuperBuild/External_python-*.cmake in Slicer's source
 INSTALLED_APART = {"radiomics"}  # pyradiomics: RadiomicsWorkshopLogic.ensureDependencies builds it
 DEEP_ONLY = {"torch", "monai"}  # ensureDependencies(deep=True)
+CLUSTER_ONLY = {"distributed"}  # --scheduler (Dask): installed where a cluster runs, never needed in Slicer
 
 
 def _requirement_import_names() -> set[str]:
@@ -396,7 +397,7 @@ def _requirement_import_names() -> set[str]:
 
 
 def test_requirements_cover_what_the_core_imports():
-    provided = _requirement_import_names() | SHIPPED_BY_SLICER | INSTALLED_APART | DEEP_ONLY
+    provided = _requirement_import_names() | SHIPPED_BY_SLICER | INSTALLED_APART | DEEP_ONLY | CLUSTER_ONLY
     lines = REQUIREMENTS.read_text().lower()
     assert not re.search(r"^\s*(numpy|simpleitk)\b", lines, re.M), "never reinstall Slicer's numpy or SimpleITK"
     for path in sorted(CORE.rglob("*.py")):

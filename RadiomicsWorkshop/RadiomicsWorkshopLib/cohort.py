@@ -260,8 +260,12 @@ def _run_on_dask(todo: list, task: Callable, finished: Callable[[dict], None], s
 
     Dask re-runs the case of a worker that dies (``retries``); the case is committed by whichever run
     finishes, atomically, so it appears once. The workers must see the same files (shared storage)."""
-    from distributed import Client, LocalCluster
-    from distributed import as_completed as completed
+    try:
+        from distributed import Client, LocalCluster
+        from distributed import as_completed as completed
+    except ImportError:
+        raise WorkshopError("--scheduler needs Dask", hint="pip install 'dask[distributed]' (or the project's "
+                                                           "[dask] extra), or leave --scheduler out") from None
 
     cluster = None
     if scheduler == "local":
