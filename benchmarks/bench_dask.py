@@ -10,20 +10,13 @@ little). Exit status 1 when a target is missed or a table differs.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from common import CASES, case_paths, timed
+from common import run_extract, timed, write_repeated_manifest
 
 SPEEDUP, OVERHEAD = 1.7, 1.10
-
-
-def run(manifest: Path, out: Path, preset: str, *extra: str) -> None:
-    subprocess.run([sys.executable, "-m", "RadiomicsWorkshopLib", "extract", "--manifest", str(manifest),
-                    "--preset", preset, "--out", str(out), "--progress", "none", *extra],
-                   check=True, capture_output=True)
 
 
 def main() -> int:
@@ -33,14 +26,10 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        lines = ["case_id,image,mask"]
-        for i in range(args.cases):
-            image, mask = case_paths(CASES[i % len(CASES)])
-            lines.append(f"case{i:02d},{image},{mask}")
-        (tmp / "manifest.csv").write_text("\n".join(lines) + "\n")
-        serial, _ = timed(run, tmp / "manifest.csv", tmp / "a.csv", args.preset, "--jobs", "1")
-        local, _ = timed(run, tmp / "manifest.csv", tmp / "b.csv", args.preset, "--jobs", "2")
-        dask, _ = timed(run, tmp / "manifest.csv", tmp / "c.csv", args.preset, "--jobs", "2", "--scheduler", "local")
+        manifest = write_repeated_manifest(tmp / "manifest.csv", args.cases)
+        serial, _ = timed(run_extract, manifest, tmp / "a.csv", args.preset, "--jobs", "1")
+        local, _ = timed(run_extract, manifest, tmp / "b.csv", args.preset, "--jobs", "2")
+        dask, _ = timed(run_extract, manifest, tmp / "c.csv", args.preset, "--jobs", "2", "--scheduler", "local")
         same = (tmp / "a.csv").read_bytes() == (tmp / "b.csv").read_bytes() == (tmp / "c.csv").read_bytes()
     print(f"{args.cases} cases, preset {args.preset}")
     print(f"(a) --jobs 1: {serial:.1f} s   (b) --jobs 2: {local:.1f} s   (c) Dask LocalCluster, 2 workers: "

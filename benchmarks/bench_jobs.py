@@ -8,20 +8,13 @@ The speed-up jobs1/jobs2 must be at least 1.7 (the machine has 2 cores).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from common import CASES, case_paths, timed
+from common import run_extract, timed, write_repeated_manifest
 
 LIMIT = 1.7
-
-
-def run(manifest: Path, out: Path, jobs: int, preset: str) -> None:
-    subprocess.run([sys.executable, "-m", "RadiomicsWorkshopLib", "extract", "--manifest", str(manifest),
-                    "--preset", preset, "--out", str(out), "--jobs", str(jobs), "--progress", "none"],
-                   check=True, capture_output=True)
 
 
 def main() -> int:
@@ -31,13 +24,9 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        lines = ["case_id,image,mask"]
-        for i in range(args.cases):
-            image, mask = case_paths(CASES[i % len(CASES)])
-            lines.append(f"case{i:02d},{image},{mask}")
-        (tmp / "manifest.csv").write_text("\n".join(lines) + "\n")
-        serial, _ = timed(run, tmp / "manifest.csv", tmp / "jobs1.csv", 1, args.preset)
-        parallel, _ = timed(run, tmp / "manifest.csv", tmp / "jobs2.csv", 2, args.preset)
+        manifest = write_repeated_manifest(tmp / "manifest.csv", args.cases)
+        serial, _ = timed(run_extract, manifest, tmp / "jobs1.csv", args.preset, "--jobs", "1")
+        parallel, _ = timed(run_extract, manifest, tmp / "jobs2.csv", args.preset, "--jobs", "2")
         same = (tmp / "jobs1.csv").read_bytes() == (tmp / "jobs2.csv").read_bytes()
     ratio = serial / parallel
     print(f"{args.cases} cases, preset {args.preset}")

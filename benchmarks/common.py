@@ -38,3 +38,22 @@ def timed(function, *args, **kwargs) -> tuple[float, object]:
 
 def median(values) -> float:
     return statistics.median(values)
+
+
+def write_repeated_manifest(path: Path, cases: int) -> Path:
+    """A manifest of ``cases`` rows cycling through the five sample cases (distinct case ids)."""
+    lines = ["case_id,image,mask"]
+    for i in range(cases):
+        image, mask = case_paths(CASES[i % len(CASES)])
+        lines.append(f"case{i:02d},{image},{mask}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_extract(manifest: Path, out: Path, preset: str, *extra: str) -> None:
+    """``radiomics-workshop extract`` on a manifest, as a user runs it (a separate process)."""
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "RadiomicsWorkshopLib", "extract", "--manifest", str(manifest),
+                    "--preset", preset, "--out", str(out), "--progress", "none", *extra],
+                   check=True, capture_output=True)
