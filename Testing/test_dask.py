@@ -6,14 +6,19 @@ twice) runs through them and must give the table of an in-process run.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import SimpleITK as sitk
 
 from clitools import cli
 
@@ -72,15 +77,31 @@ def cohort(tmp_path, data_dir):
 
 @pytest.mark.slow
 def test_extraction_on_a_dask_cluster_equals_the_in_process_run(cluster, cohort):
+    """The cohort, plus a corrupt image among the good ones: the same table, and the same failure record,
+    from the cluster as from one process; the run ends with a summary."""
     cluster, _ = cluster
+    corrupt = cohort / "corrupt.nrrd"
+    good = (cohort / "manifest.csv").read_text().splitlines()
+    corrupt.write_bytes(Path(good[1].split(",")[1]).read_bytes()[:3000])  # a header and a truncated body
+    mask = good[1].split(",")[2]
+    (cohort / "manifest.csv").write_text("\n".join(good[:4] + [f"corrupt,{corrupt},{mask},P8"] + good[4:]) + "\n")
     common = ["extract", "--manifest", cohort / "manifest.csv", "--params", cohort / "params.yaml"]
-    cli(*common, "--out", cohort / "serial.csv", "--jobs", "1", "--progress", "none")
-    done = cli(*common, "--out", cohort / "dask.csv", "--scheduler", cluster, "--progress", "none")
-    assert "Dask dashboard" in done.stderr
+    cli(*common, "--out", cohort / "serial.csv", "--jobs", "1", "--progress", "none", check=False)
+    done = cli(*common, "--out", cohort / "dask.csv", "--scheduler", cluster, "--progress", "none", check=False)
+    assert done.returncode == 1, done.stderr  # some cases failed, the others are in the table
+    assert "Dask: 2 worker(s), 2 thread(s) on 1 host(s); dashboard: http" in done.stderr
+    summary = re.search(r"10 row\(s\) from 10 case\(s\) .* \(11 computed, 0 already done, 1 failed, "
+                        r"[0-9.]+ s, ([0-9.]+) cases/min\)", done.stderr)
+    assert summary and float(summary.group(1)) > 0, done.stderr
     serial = pd.read_csv(cohort / "serial.csv")
     on_dask = pd.read_csv(cohort / "dask.csv")
     pd.testing.assert_frame_equal(on_dask, serial)
     assert on_dask["case_id"].is_unique and len(on_dask) == 10
+    failures = pd.read_csv(cohort / "dask.failures.csv")
+    assert list(failures["case_id"]) == ["corrupt"] and failures["file"].iloc[0] == str(corrupt)
+    pd.testing.assert_frame_equal(failures, pd.read_csv(cohort / "serial.failures.csv"))
+    provenance = json.loads((cohort / "dask.provenance.json").read_text())
+    assert provenance["cases"]["corrupt"]["failed"] and provenance["timing"]["done"] == 11
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(cohort):
@@ -168,3 +189,56 @@ def test_a_killed_dask_run_restarts_without_recomputing(cluster, cohort):
     computed = int(re.search(r"\((\d+) computed", done.stderr).group(1))
     assert skipped >= len(before) and skipped + computed == 10
     pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(cohort / "serial.csv"))
+
+
+def write_untrained_bundle(folder: Path) -> Path:
+    """A small segmentation bundle with seeded random weights: its label maps are arbitrary but fixed."""
+    import torch
+    from monai.networks.nets import UNet
+
+    from RadiomicsWorkshopLib.autoseg import SegSettings, write_bundle
+
+    settings = SegSettings(spacing=(2.0, 2.0, 2.0), patch=(64, 64, 32), channels=(4, 8, 16, 32)).check()
+    torch.manual_seed(0)
+    network = UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=settings.channels, strides=(2, 2, 2),
+                   num_res_units=2, norm="batch")
+    return write_bundle(folder, network.state_dict(), settings, 2, [], [1.0, 1.0, 1.0], 0)
+
+
+@pytest.mark.slow
+def test_every_batch_step_runs_on_the_cluster(cluster, cohort, tmp_path):
+    """preprocess, deep-features and segment on the cluster give what two local processes give (one core
+    per worker on both sides, so that torch's arithmetic is the same)."""
+    address, _ = cluster
+    manifest = cohort / "small.csv"
+    manifest.write_text("\n".join((cohort / "manifest.csv").read_text().splitlines()[:4]) + "\n")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("name: test\nsteps:\n  - resample: {spacing: [2.0, 2.0, 3.0]}\n  - normalize: {method: zscore}\n")
+    bundle = write_untrained_bundle(tmp_path / "bundle")
+    steps = {
+        "preprocess": (["--recipe", recipe], "--out-dir", "manifest.csv"),
+        "deep-features": (["--model", "resnet18", "--weights", "random", "--device", "cpu"], "--out", "deep.csv"),
+        "segment": (["--model", bundle, "--device", "cpu"], "--out-dir", "manifest.csv"),
+    }
+    for step, (options, out_option, table) in steps.items():
+        results = {}
+        for where, run in (("local", ["--jobs", "2"]), ("dask", ["--scheduler", address])):
+            out = tmp_path / f"{step}-{where}"
+            target = out if out_option == "--out-dir" else out / table
+            done = cli(step, "--manifest", manifest, *options, out_option, target, *run, "--progress", "none")
+            assert "3 computed" in done.stderr, done.stderr
+            results[where] = pd.read_csv(out / table)
+        local, on_dask = results["local"], results["dask"]
+        assert list(on_dask["case_id"]) == list(local["case_id"]) and len(local) == 3
+        if step == "deep-features":
+            pd.testing.assert_frame_equal(on_dask, local)
+            continue
+        column = "image" if step == "preprocess" else "mask"
+        for a, b in zip(local[column], on_dask[column]):
+            first = sitk.ReadImage(str(tmp_path / f"{step}-local" / a))
+            second = sitk.ReadImage(str(tmp_path / f"{step}-dask" / b))
+            assert first.GetSize() == second.GetSize() and first.GetSpacing() == second.GetSpacing()
+            np.testing.assert_array_equal(sitk.GetArrayFromImage(first), sitk.GetArrayFromImage(second))
+        if step == "segment":
+            assert list(on_dask["reference_mask"]) == [line.split(",")[2] for line in
+                                                       manifest.read_text().splitlines()[1:]]

@@ -386,7 +386,7 @@ def test_model_choices_are_the_cores():
 SHIPPED_BY_SLICER = {"numpy", "SimpleITK", "scipy"}  # SuperBuild/External_python-*.cmake in Slicer's source
 INSTALLED_APART = {"radiomics"}  # pyradiomics: RadiomicsWorkshopLogic.ensureDependencies builds it
 DEEP_ONLY = {"torch", "monai"}  # ensureDependencies(deep=True)
-CLUSTER_ONLY = {"distributed"}  # --scheduler (Dask): installed where a cluster runs, never needed in Slicer
+CLUSTER_ONLY = {"dask", "distributed"}  # --scheduler (Dask): installed where a cluster runs, never needed in Slicer
 
 
 def _requirement_import_names() -> set[str]:

@@ -34,14 +34,16 @@ def _add_case_inputs(p, *, mask_help: str = "label map or Slicer .seg.nrrd segme
                        help="resample a mask whose grid differs from the image's onto it (nearest neighbour)")
 
 
-def _add_run_options(p, *, out_help: str | None = "output table, .csv or .parquet", jobs: bool = True) -> None:
+def _add_run_options(p, *, out_help: str | None = "output table, .csv or .parquet", jobs: bool = True,
+                     default_jobs: int | None = None, jobs_help: str | None = None) -> None:
     """Output, parallelism, resume and progress options shared by the batch steps."""
     group = p.add_argument_group("run")
     if out_help:
         group.add_argument("--out", required=True, help=out_help)
     if jobs:
-        group.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                           help="cores to use: cases run in parallel processes (ITK filters get the cores left over)")
+        group.add_argument("--jobs", type=int, default=default_jobs or os.cpu_count() or 1,
+                           help=jobs_help or "cores to use: cases run in parallel processes (ITK filters get the "
+                                             "cores left over)")
         group.add_argument("--scheduler", metavar="ADDRESS",
                            help="run the cases on Dask: a scheduler address (tcp://host:8786; the workers must "
                                 "see the files) or 'local' (a LocalCluster of --jobs worker processes)")
@@ -135,9 +137,10 @@ def cmd_preprocess(args) -> int:
 def _report(progress, summary, n_cases: int, what: str) -> None:
     if progress.mode == "jsonl":
         return
+    rate = f", {summary.cases_per_minute:g} cases/min" if summary.cases_per_minute else ""
     print(f"{summary.rows} {what} from {n_cases - len(summary.failed)} case(s) -> {summary.table} "
           f"({summary.done} computed, {summary.skipped} already done, {len(summary.failed)} failed, "
-          f"{summary.seconds:.1f} s)", file=sys.stderr)
+          f"{summary.seconds:.1f} s{rate})", file=sys.stderr)
     for failure in summary.failed:
         print(f"  FAILED {failure['case_id']} ({failure.get('file')}): {failure['message']}", file=sys.stderr)
     if summary.failed:
@@ -169,7 +172,8 @@ def _add_deep(sub) -> None:
     p.add_argument("--precision", choices=["float32", "bfloat16", "float16"], default="float32",
                    help="reduced precision is several times faster on GPUs and AMX CPUs; features then agree with "
                         "float32 to about 1e-2 relative")
-    _add_run_options(p, jobs=False)
+    _add_run_options(p, default_jobs=1, jobs_help="worker processes, each with its own copy of the network and "
+                                                   "its share of the cores (1: torch uses every core itself)")
     p.set_defaults(func=cmd_deep)
 
 
@@ -195,8 +199,8 @@ def cmd_deep(args) -> int:
     try:
         from .deep_cohort import DeepSettings, run_deep_features
 
-        if args.batch_size < 1:
-            raise SettingsError("--batch-size must be at least 1")
+        if args.batch_size < 1 or args.jobs < 1:
+            raise SettingsError("--batch-size and --jobs must be at least 1")
         settings = DeepSettings(model=args.model, weights=args.weights, layer=args.layer, modality=args.modality,
                                 margin_mm=args.margin_mm, context_slices=args.context_slices,
                                 patch_mm=args.patch_mm, batch_size=args.batch_size, device=args.device,
@@ -205,7 +209,8 @@ def cmd_deep(args) -> int:
         cases = _cases_from_args(args)
         summary = run_deep_features(cases, settings, args.out, overwrite=args.overwrite,
                                     retry_failed=args.retry_failed, resample_mask=args.resample_mask,
-                                    progress=progress)
+                                    progress=progress, jobs=args.jobs, scheduler=args.scheduler,
+                                    timeout=args.timeout)
     except WorkshopError as exc:
         progress.close()
         return _fail(progress, exc)
@@ -425,8 +430,9 @@ def _add_segmentation(sub) -> None:
 
     p = sub.add_parser(
         "segment", help="segment one image or a cohort with a MONAI bundle (ours or from the model zoo)",
-        description="Run a bundle on --image (writes --out) or on every image of --manifest (writes "
-                    "<case_id>_seg.nrrd and manifest.csv, with the predictions as masks, under --out-dir). "
+        description="Run a bundle on --image (writes --out) or on every image of --manifest (columns "
+                    "case_id,image[,mask,...]; writes <case_id>_seg.nrrd and manifest.csv, with the predictions as "
+                    "masks and any input mask as reference_mask, under --out-dir; resumable, like extract). "
                     "The label map has the input image's grid; uint8.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", required=True, help="MONAI bundle folder")
@@ -440,8 +446,9 @@ def _add_segmentation(sub) -> None:
     p.add_argument("--tta", action="store_true", help="average over mirrored copies (3 flips)")
     p.add_argument("--no-postprocess", action="store_true", help="keep every component, do not fill holes")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto")
+    _add_run_options(p, out_help=None, default_jobs=1,
+                     jobs_help="--manifest: worker processes, each with its own copy of the network and its share "
+                               "of the cores (1: torch uses every core itself)")
     p.set_defaults(func=cmd_segment)
 
     p = sub.add_parser(
@@ -492,62 +499,51 @@ def cmd_segment(args) -> int:
     from .progress import Progress
 
     progress = Progress(args.progress, step="segment")
-    failed = 0
     try:
-        import SimpleITK as sitk
-
-        from .autoseg import load_bundle, segment
-        from .images import read_image
-
         if bool(args.image) == bool(args.manifest) or bool(args.image) != bool(args.out) or \
                 bool(args.manifest) != bool(args.out_dir):
             raise SettingsError("give --image with --out, or --manifest with --out-dir")
         if bool(args.reference) != bool(args.metrics_out) or (args.reference and not args.image):
             raise SettingsError("--reference and --metrics-out go together, with --image")
-        bundle = load_bundle(args.model, device=args.device)
-        if args.image:
-            jobs = [(Path(args.image).name.split(".")[0], Path(args.image), Path(args.out), None)]
-        else:
-            from .manifest import read_manifest
-
-            out_dir = Path(args.out_dir)
-            jobs = [(c.case_id, c.image, out_dir / f"{c.case_id}_seg.nrrd", c) for c in read_manifest(args.manifest)]
-        for _, _, out, _ in jobs:
-            if out.exists() and not args.overwrite:
-                raise OutputExistsError("output exists", file=out, hint="pass --overwrite or choose another output")
-        progress.start(len(jobs))
-        rows = []
-        for case_id, image_file, out, case in jobs:
-            try:
-                image = read_image(image_file, case_id=case_id)
-                labels = segment(bundle, image, tta=args.tta, postprocess=not args.no_postprocess,
-                                 warn=lambda message, case_id=case_id: progress.log(f"{case_id}: {message}", "warning"))
-                out.parent.mkdir(parents=True, exist_ok=True)
-                sitk.WriteImage(labels, str(out), True)
-                rows.append({"case_id": case_id, "image": str(Path(image_file).resolve()), "mask": str(out.resolve())})
-                progress.advance(case_id)
-            except WorkshopError as exc:
-                failed += 1
-                exc.with_context(case_id=case_id, file=image_file)
-                progress.error(exc.message, case_id=exc.case_id, file=exc.file, hint=exc.hint)
-                progress.advance(case_id, failed=True)
+        if args.jobs < 1:
+            raise SettingsError("--jobs must be at least 1")
         if args.manifest:
-            import pandas as pd
+            from .manifest import read_manifest
+            from .seg_cohort import SegmentOptions, run_segmentation
 
-            from .tables import write_table
+            cases = read_manifest(args.manifest, require_mask=False)
+            options = SegmentOptions(bundle=str(Path(args.model).resolve()), tta=args.tta,
+                                     postprocess=not args.no_postprocess, device=args.device)
+            summary = run_segmentation(cases, options, args.out_dir, overwrite=args.overwrite,
+                                       retry_failed=args.retry_failed, progress=progress, jobs=args.jobs,
+                                       scheduler=args.scheduler, timeout=args.timeout)
+            _report(progress, summary, len(cases), "label map(s)")
+            return EXIT_OK if summary.ok else EXIT_SOME_FAILED
+        from .autoseg import load_bundle, segment
+        from .images import read_image, write_image
 
-            write_table(pd.DataFrame(rows, columns=["case_id", "image", "mask"]), Path(args.out_dir) / "manifest.csv")
-        if args.reference and rows:
+        out = Path(args.out)
+        if out.exists() and not args.overwrite:
+            raise OutputExistsError("output exists", file=out, hint="pass --overwrite or choose another output")
+        bundle = load_bundle(args.model, device=args.device)
+        case_id = Path(args.image).name.split(".")[0]
+        progress.start(1)
+        image = read_image(args.image, case_id=case_id)
+        labels = segment(bundle, image, tta=args.tta, postprocess=not args.no_postprocess,
+                         warn=lambda message: progress.log(f"{case_id}: {message}", "warning"))
+        write_image(labels, out)
+        progress.advance(case_id)
+        if args.reference:
             from .seg_metrics import evaluate_files
             from .tables import write_table
 
-            write_table(evaluate_files([(jobs[0][0], args.out, args.reference)]), args.metrics_out)
+            write_table(evaluate_files([(case_id, args.out, args.reference)]), args.metrics_out)
     except WorkshopError as exc:
         progress.close()
         return _fail(progress, exc)
     progress.close()
-    progress.result(str(args.out or args.out_dir), failed=failed)
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    progress.result(str(args.out), failed=0)
+    return EXIT_OK
 
 
 def cmd_evaluate_seg(args) -> int:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import tables
 from .errors import OutputExistsError, WorkshopError
-from .extraction import KEY_COLUMNS, extract_case_result, make_extractor, rows_to_frame
+from .extraction import KEY_COLUMNS, extract_case_result, make_extractor
 from .manifest import Case
 from .presets import ExtractionParams
 from .progress import Progress
@@ -46,10 +46,20 @@ class CohortSummary:
     failed: list[dict[str, Any]] = field(default_factory=list)
     rows: int = 0
     seconds: float = 0.0
+    compute_seconds: float = 0.0  # running the cases, before the table is assembled
 
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    @property
+    def cases_per_minute(self) -> float | None:
+        """Throughput of this run: cases computed (not skipped) per minute of computing."""
+        return round(60 * self.done / self.compute_seconds, 2) if self.done and self.compute_seconds > 0 else None
+
+    def counts(self) -> dict[str, Any]:
+        return {"rows": self.rows, "done": self.done, "skipped": self.skipped, "failed": len(self.failed),
+                "seconds": round(self.seconds, 3), "cases_per_minute": self.cases_per_minute}
 
 
 def parts_dir(table: Path) -> Path:
@@ -74,11 +84,25 @@ def _input_size(case: Case) -> int:
         return 0
 
 
-def _init_worker(threads: int) -> None:
-    """Give each worker process its share of the cores (ITK would otherwise use them all in every worker)."""
+def _init_worker(threads: int, prepare: Callable[[], Any] | None = None) -> None:
+    """Give a worker process its share of the cores (ITK, and torch when a step uses it, would otherwise use
+    them all in every worker) and load what every case needs (``prepare``: imports, an extractor, a network)."""
     import SimpleITK as sitk
 
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    if prepare is not None:
+        prepare()
+
+
+def _init_dask_worker(threads_on_host: dict[str, int], prepare: Callable[[], Any] | None = None,
+                      dask_worker=None) -> None:
+    """``_init_worker`` on a Dask worker: the host's cores shared among all worker threads on that host."""
+    from distributed.comm import get_address_host
+
+    busy = threads_on_host.get(get_address_host(dask_worker.address), 1) if dask_worker is not None else 1
+    _init_worker(max(1, (os.cpu_count() or 1) // busy), prepare)
 
 
 @contextlib.contextmanager
@@ -195,7 +219,7 @@ def prepare_parts(out: Path, digest: str, settings: dict, overwrite: bool) -> Pa
 def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple[str, dict]], task: Callable,
                   summary: CohortSummary, *, jobs: int = 1, retry_failed: bool = False,
                   progress: Progress | None = None, scheduler: str | None = None,
-                  timeout: float | None = None) -> None:
+                  timeout: float | None = None, prepare: Callable[[], Any] | None = None) -> None:
     """Run ``task(case, part_file, keyed)`` for every case not already committed under this key.
 
     The one runner of every batch step: skips done cases, runs the others in
@@ -205,7 +229,8 @@ def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple
     commits its own result (or failure) to ``part_file`` and returns a small
     status dict; ``task`` must be picklable (a module-level function or a
     functools.partial of one). With ``timeout`` each case runs in a child process that is killed when it
-    takes longer (``run_with_timeout``).
+    takes longer (``run_with_timeout``). ``prepare`` is run once per worker before its first case (on Dask,
+    on every worker up front, so that a worker missing a dependency fails the run at once).
     """
     progress = progress or Progress("none")
     if timeout:
@@ -227,14 +252,18 @@ def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple
     def finished(status: dict) -> None:
         failed = status["status"] != "ok"
         summary.done += 1
+        for warning in status.get("warnings") or ():
+            progress.log(f"{status['case_id']}: {warning}", "warning")
         if failed:
             progress.error(status.get("message", ""), case_id=status["case_id"], file=status.get("file"),
                            hint=status.get("hint"))
         progress.advance(status["case_id"], failed=failed)
 
     if scheduler and todo:
-        _run_on_dask(todo, task, finished, scheduler, jobs, progress)
+        _run_on_dask(todo, task, finished, scheduler, jobs, progress, prepare)
         return
+    if prepare is not None and todo:
+        prepare()  # here, so that forked workers inherit what it loads
     if jobs <= 1 or len(todo) <= 1:
         with itk_threads(jobs):
             for case, part_file, keyed in todo:
@@ -255,12 +284,13 @@ def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple
 
 
 def _run_on_dask(todo: list, task: Callable, finished: Callable[[dict], None], scheduler: str, jobs: int,
-                 progress: Progress) -> None:
+                 progress: Progress, prepare: Callable[[], Any] | None = None) -> None:
     """Submit one task per case to Dask and commit the results as they complete.
 
     Dask re-runs the case of a worker that dies (``retries``); the case is committed by whichever run
     finishes, atomically, so it appears once. The workers must see the same files (shared storage)."""
     try:
+        import dask
         from distributed import Client, LocalCluster
         from distributed import as_completed as completed
     except ImportError:
@@ -269,10 +299,12 @@ def _run_on_dask(todo: list, task: Callable, finished: Callable[[dict], None], s
 
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
-                               dashboard_address="127.0.0.1:0")
+        # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ for its workers, which makes glibc hand memory back to the
+        # system after nearly every free: PyRadiomics' many short-lived arrays then run ~10% slower.
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                                   dashboard_address="127.0.0.1:0")
         client = Client(cluster)
-        client.run(_init_worker, 1)  # one core per worker: ITK's filters single-threaded
     else:
         try:
             client = Client(scheduler, timeout="10s")
@@ -280,11 +312,24 @@ def _run_on_dask(todo: list, task: Callable, finished: Callable[[dict], None], s
             raise WorkshopError(f"no Dask scheduler answers at {scheduler} ({exc})",
                                 hint="start one with `dask scheduler` (and workers with `dask worker ADDRESS`), "
                                      "or use --scheduler local") from None
-    message = f"Dask dashboard: {client.dashboard_link}"
-    progress.log(message)
-    if progress.mode == "none":  # the link is always worth showing
-        print(message, file=sys.stderr)
     try:
+        workers = client.scheduler_info()["workers"]
+        threads_on_host: dict[str, int] = {}
+        for info in workers.values():
+            threads_on_host[info["host"]] = threads_on_host.get(info["host"], 0) + info["nthreads"]
+        message = (f"Dask: {len(workers)} worker(s), {sum(threads_on_host.values())} thread(s) on "
+                   f"{len(threads_on_host)} host(s); dashboard: {client.dashboard_link}")
+        progress.log(message)
+        if progress.mode == "none":  # the link is always worth showing
+            print(message, file=sys.stderr)
+        if not workers:
+            progress.log("no Dask worker has joined yet: the cases wait until one does", "warning")
+        try:
+            client.run(_init_dask_worker, threads_on_host, prepare)
+        except Exception as exc:
+            raise WorkshopError(f"the Dask workers cannot run this step ({type(exc).__name__}: {exc})",
+                                hint="install the project and its dependencies in the workers' environment "
+                                     "(pip install 'radiomics-workshop[dask]')") from None
         todo = sorted(todo, key=lambda item: _input_size(item[0]), reverse=True)
         futures = [client.submit(task, case, part_file, keyed, key=f"case-{_safe(case.case_id)}-{time.time_ns()}",
                                  pure=False, retries=2) for case, part_file, keyed in todo]
@@ -296,28 +341,92 @@ def _run_on_dask(todo: list, task: Callable, finished: Callable[[dict], None], s
             cluster.close()
 
 
-def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, jobs: int = 1,
-               overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
-               roi_crop: bool = True, progress: Progress | None = None,
-               scheduler: str | None = None, timeout: float | None = None) -> CohortSummary:
-    """Extract features for every case into ``out`` (+ provenance, failures); see module doc."""
-    out = tables.check_table_path(out)
-    progress = progress or Progress("none", step="extract")
+@dataclass
+class StepOutput:
+    """How a step turns its committed cases into its output table and provenance.
+
+    ``rows`` gives a committed case's table rows, ``entry`` its provenance entry; each of ``sections``
+    gives an extra top-level provenance map (case id -> value, None leaves the case out).
+    """
+
+    rows: Callable[[Case, dict], list[dict[str, Any]]]
+    entry: Callable[[Case, dict], dict[str, Any]]
+    empty_columns: tuple[str, ...] = ("case_id", "roi")
+    numeric: bool = True
+    sections: dict[str, Callable[[Case, dict], Any]] = field(default_factory=dict)
+
+
+def run_step(cases: list[Case], out: Path, *, step: str, digest: str, settings: dict[str, Any],
+             key_fn: Callable[[Case], tuple[str, dict]], task: Callable, output: StepOutput,
+             provenance: dict[str, Any] | None = None, progress: Progress | None = None,
+             overwrite: bool = False, retry_failed: bool = False, jobs: int = 1, scheduler: str | None = None,
+             timeout: float | None = None, prepare: Callable[[], Any] | None = None) -> CohortSummary:
+    """Run one batch step over a cohort: commit every case, then assemble ``out`` and its provenance.
+
+    Shared by extract, preprocess, deep-features and segment; see ``process_cases`` for the backends.
+    """
+    progress = progress or Progress("none", step=step)
     t0 = time.perf_counter()
-    parts = prepare_parts(out, params.digest(), {"params": params.to_dict()}, overwrite)
+    parts = prepare_parts(out, digest, settings, overwrite)
     summary = CohortSummary(table=out)
-    make_extractor(params)  # imported and validated once, inherited by forked workers
-    process_cases(cases, parts, functools.partial(case_key, settings_digest=params.digest(),
-                                                  extra=resample_mask),
-                  functools.partial(run_case, params=params, resample_mask=resample_mask, roi_crop=roi_crop),
-                  summary, jobs=jobs, retry_failed=retry_failed, progress=progress, scheduler=scheduler,
-                  timeout=timeout)
-    _assemble(cases, params, out, parts, summary, resample_mask, time.perf_counter() - t0)
-    progress.close()
+    process_cases(cases, parts, key_fn, task, summary, jobs=jobs, retry_failed=retry_failed, progress=progress,
+                  scheduler=scheduler, timeout=timeout, prepare=prepare)
+    summary.compute_seconds = time.perf_counter() - t0
+    head = {"table": out.name, "step": step, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(provenance or {}),
+            "versions": library_versions()}
+    assemble(cases, parts, out, summary, output, head, t0)
     summary.seconds = time.perf_counter() - t0
-    progress.result(str(out), rows=summary.rows, done=summary.done, skipped=summary.skipped,
-                    failed=len(summary.failed), seconds=round(summary.seconds, 3))
+    progress.close()
+    progress.result(str(out), **summary.counts())
     return summary
+
+
+def committed(cases: list[Case], parts: Path):
+    """(case, its committed record) in manifest order, read one at a time."""
+    for case in cases:
+        yield case, tables.read_json(parts / f"{_safe(case.case_id)}.json")
+
+
+def assemble(cases: list[Case], parts: Path, out: Path, summary: CohortSummary, output: StepOutput,
+             head: dict[str, Any], t0: float) -> None:
+    """Write ``out`` (+ failures) and its provenance from the committed cases, streaming: one case's rows
+    in memory at a time. A first pass finds the columns (the union over cases, in order of appearance)."""
+    columns: dict[str, None] = {}
+    for case, record in committed(cases, parts):
+        if record["status"] == "ok":
+            for row in output.rows(case, record):
+                columns.update(dict.fromkeys(row))
+    with tables.TableWriter(out, list(columns) or list(output.empty_columns), numeric=output.numeric) as writer:
+        def entries():
+            for case, record in committed(cases, parts):
+                if record["status"] == "ok":
+                    rows = output.rows(case, record)
+                    if rows:
+                        writer.write(rows)
+                    yield case.case_id, output.entry(case, record)
+                else:
+                    yield case.case_id, note_failure(summary, case, record)
+
+        def section(value_of):
+            def items():
+                for case, record in committed(cases, parts):
+                    value = value_of(case, record) if record["status"] == "ok" else None
+                    if value is not None:
+                        yield case.case_id, value
+            return items
+
+        def tail() -> dict[str, Any]:
+            return {"failures": summary.failed,
+                    "timing": {"seconds_this_run": round(time.perf_counter() - t0, 3), **summary.counts()}}
+
+        tables.write_json_streamed(tables.provenance_path(out), head,
+                                   {"cases": entries, **{k: section(v) for k, v in output.sections.items()}}, tail)
+    summary.rows = writer.rows
+    failures = tables.failures_path(out)
+    if summary.failed:
+        pd.DataFrame(summary.failed).to_csv(failures, index=False)
+    elif failures.exists():
+        failures.unlink()
 
 
 def note_failure(summary: CohortSummary, case: Case, record: dict[str, Any]) -> dict[str, Any]:
@@ -328,48 +437,28 @@ def note_failure(summary: CohortSummary, case: Case, record: dict[str, Any]) -> 
     return {"failed": True, **{k: record.get(k) for k in ("error", "message", "hint", "traceback", "hashes")}}
 
 
-def write_outputs(frame: pd.DataFrame, out: Path, summary: CohortSummary) -> None:
-    """The assembled table and, when cases failed, the failures table beside it (a stale one is removed)."""
-    summary.rows = len(frame)
-    tables.write_table(frame, out)
-    failures = tables.failures_path(out)
-    if summary.failed:
-        pd.DataFrame(summary.failed).to_csv(failures, index=False)
-    elif failures.exists():
-        failures.unlink()
+def _extraction_entry(case: Case, record: dict[str, Any]) -> dict[str, Any]:
+    return {k: record[k] for k in ("image", "mask", "hashes", "seconds", "info")}
 
 
-def assemble_rows(cases: list[Case], parts: Path, out: Path, summary: CohortSummary) -> dict[str, Any]:
-    """Gather the committed rows in manifest order into ``out`` (+ failures); returns per-case provenance."""
-    rows: list[dict[str, Any]] = []
-    per_case: dict[str, Any] = {}
-    for case in cases:
-        record = tables.read_json(parts / f"{_safe(case.case_id)}.json")
-        if record["status"] == "ok":
-            rows.extend(record["rows"])
-            per_case[case.case_id] = {"image": record["image"], "mask": record["mask"], "hashes": record["hashes"],
-                                      "seconds": record["seconds"], "info": record["info"]}
-        else:
-            per_case[case.case_id] = note_failure(summary, case, record)
-    frame = rows_to_frame(rows) if rows else pd.DataFrame(columns=KEY_COLUMNS)
-    write_outputs(frame, out, summary)
-    return per_case
+EXTRACTION_OUTPUT = StepOutput(
+    rows=lambda case, record: record["rows"], entry=_extraction_entry, empty_columns=tuple(KEY_COLUMNS),
+    sections={"preprocessing": lambda case, record: record.get("info", {}).get("preprocessing")})
 
 
-def _assemble(cases: list[Case], params: ExtractionParams, out: Path, parts: Path, summary: CohortSummary,
-              resample_mask: bool, seconds: float) -> None:
-    per_case = assemble_rows(cases, parts, out, summary)
-    tables.write_json({
-        "table": out.name,
-        "step": "extract",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "settings": params.to_dict(),
-        "settings_digest": params.digest(),
-        "mask_resampling_requested": resample_mask,
-        "preprocessing": {case_id: c.get("info", {}).get("preprocessing") for case_id, c in per_case.items()
-                          if c.get("info", {}).get("preprocessing")},
-        "versions": library_versions(),
-        "cases": per_case,
-        "failures": summary.failed,
-        "timing": {"seconds_this_run": round(seconds, 3), "computed": summary.done, "skipped": summary.skipped},
-    }, tables.provenance_path(out))
+def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, jobs: int = 1,
+               overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
+               roi_crop: bool = True, progress: Progress | None = None,
+               scheduler: str | None = None, timeout: float | None = None) -> CohortSummary:
+    """Extract features for every case into ``out`` (+ provenance, failures); see module doc."""
+    out = tables.check_table_path(out)
+    make_extractor(params)  # imported and validated once, inherited by forked workers
+    return run_step(
+        cases, out, step="extract", digest=params.digest(), settings={"params": params.to_dict()},
+        key_fn=functools.partial(case_key, settings_digest=params.digest(), extra=resample_mask),
+        task=functools.partial(run_case, params=params, resample_mask=resample_mask, roi_crop=roi_crop),
+        output=EXTRACTION_OUTPUT, progress=progress or Progress("none", step="extract"), overwrite=overwrite,
+        retry_failed=retry_failed, jobs=jobs, scheduler=scheduler, timeout=timeout,
+        prepare=functools.partial(make_extractor, params),
+        provenance={"settings": params.to_dict(), "settings_digest": params.digest(),
+                    "mask_resampling_requested": resample_mask})

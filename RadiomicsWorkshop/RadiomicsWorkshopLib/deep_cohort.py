@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from . import images, tables, validation
-from .cohort import CohortSummary, assemble_rows, case_key, commit_case, prepare_parts, process_cases
+from .cohort import CohortSummary, StepOutput, case_key, commit_case, run_step
 from .errors import WorkshopError
 from .manifest import Case
 from .progress import Progress
-from .provenance import file_digest, library_versions
+from .provenance import file_digest
 
 
 @dataclass
@@ -84,28 +84,27 @@ def deep_case(case: Case, part_file: Path, keyed=None, *, settings: DeepSettings
     return commit_case(case, part_file, key, hashes, work, t0)
 
 
+DEEP_OUTPUT = StepOutput(rows=lambda case, record: record["rows"],
+                         entry=lambda case, record: {k: record[k] for k in ("image", "mask", "hashes", "seconds",
+                                                                             "info")})
+
+
 def run_deep_features(cases: list[Case], settings: DeepSettings, out: str | Path, *, overwrite: bool = False,
-                      retry_failed: bool = False, resample_mask: bool = False,
-                      progress: Progress | None = None) -> CohortSummary:
-    """Deep features of every case into ``out`` (+ provenance, failures). Cases run one after the other
-    in this process: the network is loaded once and torch uses the cores (or the GPU) itself."""
+                      retry_failed: bool = False, resample_mask: bool = False, progress: Progress | None = None,
+                      jobs: int = 1, scheduler: str | None = None, timeout: float | None = None) -> CohortSummary:
+    """Deep features of every case into ``out`` (+ provenance, failures).
+
+    By default (``jobs`` 1) cases run one after the other in this process: the network is loaded once and
+    torch uses the cores (or the GPU) itself. With ``jobs`` > 1 or a Dask ``scheduler`` each worker loads
+    the network once and torch gets that worker's share of the cores.
+    """
     out = tables.check_table_path(out)
-    progress = progress or Progress("none", step="deep-features")
-    t0 = time.perf_counter()
-    parts = prepare_parts(out, settings.digest(), {"settings": asdict(settings)}, overwrite)
-    summary = CohortSummary(table=out)
     extractor_for(settings)  # fail early on missing weights or an unknown model
-    process_cases(cases, parts, functools.partial(case_key, settings_digest=settings.digest(), extra=resample_mask),
-                  functools.partial(deep_case, settings=settings, resample_mask=resample_mask),
-                  summary, jobs=1, retry_failed=retry_failed, progress=progress)
-    per_case = assemble_rows(cases, parts, out, summary)
-    tables.write_json({"table": out.name, "step": "deep-features", "settings": asdict(settings),
-                       "settings_digest": settings.digest(), "versions": library_versions(),
-                       "cases": per_case, "failures": summary.failed,
-                       "timing": {"seconds_this_run": round(time.perf_counter() - t0, 3)}},
-                      tables.provenance_path(out))
-    summary.seconds = time.perf_counter() - t0
-    progress.close()
-    progress.result(str(out), rows=summary.rows, done=summary.done, skipped=summary.skipped,
-                    failed=len(summary.failed), seconds=round(summary.seconds, 3))
-    return summary
+    return run_step(
+        cases, out, step="deep-features", digest=settings.digest(), settings={"settings": asdict(settings)},
+        key_fn=functools.partial(case_key, settings_digest=settings.digest(), extra=resample_mask),
+        task=functools.partial(deep_case, settings=settings, resample_mask=resample_mask), output=DEEP_OUTPUT,
+        provenance={"settings": asdict(settings), "settings_digest": settings.digest()},
+        progress=progress or Progress("none", step="deep-features"), overwrite=overwrite,
+        retry_failed=retry_failed, jobs=jobs, scheduler=scheduler, timeout=timeout,
+        prepare=functools.partial(extractor_for, settings))

@@ -9,6 +9,7 @@ marks the ROI in it (what PyRadiomics takes).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -36,6 +37,20 @@ def _first_line(exc: Exception) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     # SimpleITK's messages start with a C++ location; the useful part is last.
     return lines[-1] if lines else type(exc).__name__
+
+
+def write_image(image: sitk.Image, path: str | Path) -> Path:
+    """Write an image atomically (compressed): a temporary file in the same folder, then a rename, so
+    that an interrupted run never leaves a truncated image under the final name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{''.join(path.suffixes) or '.nrrd'}")
+    try:
+        sitk.WriteImage(image, str(tmp), useCompression=True)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def is_segmentation_file(path: str | Path) -> bool:

@@ -21,7 +21,7 @@ OPTIONAL = ["label", "patient_id", "site", "roi"]
 class Case:
     case_id: str
     image: Path
-    mask: Path
+    mask: Path | None
     rois: list[str] | None = None
     patient_id: str | None = None
     label: str | None = None
@@ -29,7 +29,9 @@ class Case:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def read_manifest(path: str | Path) -> list[Case]:
+def read_manifest(path: str | Path, *, require_mask: bool = True) -> list[Case]:
+    """The cases of a manifest CSV. ``require_mask`` False (segmentation): the mask column may be left out
+    or empty, and such cases get ``mask`` None."""
     import pandas as pd
 
     path = Path(path)
@@ -41,15 +43,19 @@ def read_manifest(path: str | Path) -> list[Case]:
         raise InputError(f"manifest cannot be read as CSV ({exc})", file=path,
                          hint="save it as comma-separated values with a header row") from None
     frame.columns = [c.strip() for c in frame.columns]
-    missing = [c for c in REQUIRED if c not in frame.columns]
+    required = REQUIRED if require_mask else ["case_id", "image"]
+    missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(f"manifest lacks column(s) {', '.join(missing)} (has: {', '.join(frame.columns)})",
-                         file=path, hint="the header must include case_id,image,mask")
+                         file=path, hint=f"the header must include {','.join(required)}")
+    if "mask" not in frame.columns:
+        frame["mask"] = ""
     frame = frame.apply(lambda col: col.str.strip())
-    empty = frame.index[(frame[REQUIRED] == "").any(axis=1)].tolist()
+    empty = frame.index[(frame[required] == "").any(axis=1)].tolist()
     if empty:
-        raise InputError(f"manifest rows {', '.join(str(i + 2) for i in empty)} have an empty case_id, image or mask",
-                         file=path, hint="fill them in or delete those rows")
+        raise InputError(f"manifest rows {', '.join(str(i + 2) for i in empty)} have an empty "
+                         f"{', '.join(required[:-1])} or {required[-1]}", file=path,
+                         hint="fill them in or delete those rows")
     duplicated = sorted(set(frame.loc[frame["case_id"].duplicated(), "case_id"]))
     if duplicated:
         raise InputError(f"duplicate case_id(s): {', '.join(duplicated)}", file=path,
@@ -60,7 +66,8 @@ def read_manifest(path: str | Path) -> list[Case]:
     for record in frame.to_dict("records"):
         optional = {k: (record.get(k) or None) for k in OPTIONAL}
         cases.append(Case(
-            case_id=record["case_id"], image=base / record["image"], mask=base / record["mask"],
+            case_id=record["case_id"], image=base / record["image"],
+            mask=base / record["mask"] if record["mask"] else None,
             rois=parse_roi_spec(optional["roi"]), patient_id=optional["patient_id"], label=optional["label"],
             site=optional["site"],
             extra={k: v for k, v in record.items() if k not in REQUIRED + OPTIONAL}))

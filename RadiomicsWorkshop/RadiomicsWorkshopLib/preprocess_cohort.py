@@ -15,14 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import SimpleITK as sitk
 
 from . import tables
-from .cohort import (CohortSummary, _safe, case_key, commit_case, note_failure, prepare_parts, process_cases,
-                     write_outputs)
+from .cohort import CohortSummary, StepOutput, _safe, case_key, commit_case, run_step
 from .errors import InputError
-from .images import read_image, read_image_any_components
+from .images import read_image, read_image_any_components, write_image
 from .manifest import Case
 from .preprocessing import HistogramStandardizer
 from .progress import Progress
@@ -54,14 +52,6 @@ def _load_case(case: Case, resample_mask: bool) -> tuple[sitk.Image, sitk.Image 
     return image, mask
 
 
-def _write_image(image: sitk.Image, path: Path) -> None:
-    """Atomic write: a temporary file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.nrrd")
-    sitk.WriteImage(image, str(tmp), useCompression=True)
-    os.replace(tmp, path)
-
-
 def preprocess_case(case: Case, part_file: Path, keyed=None, *, recipe: Recipe, out_dir: Path,
                     resample_mask: bool = False, keep_bias_field: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
@@ -73,18 +63,18 @@ def preprocess_case(case: Case, part_file: Path, keyed=None, *, recipe: Recipe, 
                                            keep=("bias_field",) if keep_bias_field else ())
         name = _safe(case.case_id)
         image_out = out_dir / "images" / f"{name}.nrrd"
-        _write_image(result.image, image_out)
+        write_image(result.image, image_out)
         outputs = {"image": str(image_out)}
         if mask is not None:
             if recipe.resamples():
                 mask_out = out_dir / "masks" / f"{name}.nrrd"
-                _write_image(result.mask, mask_out)
+                write_image(result.mask, mask_out)
                 outputs["mask"] = str(mask_out)
             else:
                 outputs["mask"] = str(case.mask)
         if keep_bias_field and "bias_field" in result.extra:
             field_out = out_dir / "bias_fields" / f"{name}.nrrd"
-            _write_image(result.extra["bias_field"], field_out)
+            write_image(result.extra["bias_field"], field_out)
             outputs["bias_field"] = str(field_out)
         tables.write_json({"recipe": recipe.to_dict(), "steps": log, "source_image": str(case.image),
                            "source_hashes": hashes, "versions": library_versions()}, sidecar_path(image_out))
@@ -113,46 +103,35 @@ def fit_histogram(cases: list[Case], recipe: Recipe, resample_mask: bool = False
     return [float(v) for v in standardizer.fit(images()).landmarks_]
 
 
+def _manifest_rows(case: Case, record: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
+    """The new manifest's row of a preprocessed case: its outputs, relative to ``out_dir``, and its columns."""
+    outputs = record["outputs"]
+    row = {"case_id": case.case_id, "image": os.path.relpath(outputs["image"], out_dir),
+           "mask": os.path.relpath(outputs["mask"], out_dir) if "mask" in outputs else ""}
+    for column in ("roi", "patient_id", "label", "site"):
+        value = getattr(case, "rois" if column == "roi" else column)
+        row[column] = ";".join(value) if isinstance(value, list) else (value or "")
+    row.update(case.extra)
+    return [row]
+
+
 def run_preprocess(cases: list[Case], recipe: Recipe, out_dir: str | Path, *, jobs: int = 1,
                    overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
                    keep_bias_field: bool = False, progress: Progress | None = None,
                    scheduler: str | None = None, timeout: float | None = None) -> CohortSummary:
     out_dir = Path(out_dir)
-    manifest_out = out_dir / "manifest.csv"
     progress = progress or Progress("none", step="preprocess")
-    t0 = time.perf_counter()
     if recipe.needs_cohort_fit():
         progress.log("learning histogram landmarks on the cohort")
         recipe.learned["histogram_landmarks"] = fit_histogram(cases, recipe, resample_mask)
-    parts = prepare_parts(manifest_out, recipe.digest(), {"recipe": recipe.to_dict()}, overwrite)
-    summary = CohortSummary(table=manifest_out)
-    process_cases(cases, parts, functools.partial(case_key, settings_digest=recipe.digest(),
-                                                  extra=[resample_mask, keep_bias_field]),
-                  functools.partial(preprocess_case, recipe=recipe, out_dir=out_dir, resample_mask=resample_mask,
-                                    keep_bias_field=keep_bias_field),
-                  summary, jobs=jobs, retry_failed=retry_failed, progress=progress, scheduler=scheduler,
-                  timeout=timeout)
-    rows, per_case = [], {}
-    for case in cases:
-        record = tables.read_json(parts / f"{_safe(case.case_id)}.json")
-        if record["status"] != "ok":
-            per_case[case.case_id] = note_failure(summary, case, record)
-            continue
-        outputs = record["outputs"]
-        row = {"case_id": case.case_id,
-               "image": os.path.relpath(outputs["image"], out_dir),
-               "mask": os.path.relpath(outputs["mask"], out_dir) if "mask" in outputs else ""}
-        for column in ("roi", "patient_id", "label", "site"):
-            value = getattr(case, "rois" if column == "roi" else column)
-            row[column] = ";".join(value) if isinstance(value, list) else (value or "")
-        row.update(case.extra)
-        rows.append(row)
-        per_case[case.case_id] = {"steps": record["steps"], "hashes": record["hashes"], "seconds": record["seconds"]}
-    write_outputs(pd.DataFrame(rows, columns=None if rows else ["case_id", "image", "mask"]), manifest_out, summary)
-    tables.write_json({"step": "preprocess", "recipe": recipe.to_dict(), "versions": library_versions(),
-                       "cases": per_case, "failures": summary.failed}, tables.provenance_path(manifest_out))
-    summary.seconds = time.perf_counter() - t0
-    progress.close()
-    progress.result(str(manifest_out), rows=summary.rows, done=summary.done, skipped=summary.skipped,
-                    failed=len(summary.failed), seconds=round(summary.seconds, 3))
-    return summary
+    output = StepOutput(rows=functools.partial(_manifest_rows, out_dir=out_dir),
+                        entry=lambda case, record: {k: record[k] for k in ("steps", "hashes", "seconds")},
+                        empty_columns=("case_id", "image", "mask"), numeric=False)
+    return run_step(
+        cases, out_dir / "manifest.csv", step="preprocess", digest=recipe.digest(),
+        settings={"recipe": recipe.to_dict()},
+        key_fn=functools.partial(case_key, settings_digest=recipe.digest(), extra=[resample_mask, keep_bias_field]),
+        task=functools.partial(preprocess_case, recipe=recipe, out_dir=out_dir, resample_mask=resample_mask,
+                               keep_bias_field=keep_bias_field),
+        output=output, provenance={"recipe": recipe.to_dict()}, progress=progress, overwrite=overwrite,
+        retry_failed=retry_failed, jobs=jobs, scheduler=scheduler, timeout=timeout)

@@ -1,0 +1,108 @@
+"""Auto-segmenting a cohort on the batch runner: a manifest in, label maps and a manifest of them out.
+
+The same runner as extraction (``cohort.run_step``): resume, failure records,
+``--jobs``, ``--scheduler``, ``--timeout``. Writes ``<out_dir>/<case_id>_seg.nrrd``
+(the input image's grid, uint8) and ``<out_dir>/manifest.csv`` whose ``mask``
+column is the prediction, ready for ``extract``; an input mask, when the
+manifest has one, is kept as ``reference_mask`` (``evaluate-seg`` compares
+with it).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .cohort import CohortSummary, StepOutput, case_key, commit_case, run_step
+from .errors import SettingsError
+from .manifest import Case
+from .progress import Progress
+from .provenance import file_digest
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    bundle: str
+    tta: bool = False
+    postprocess: bool = True
+    device: str = "cpu"
+
+    def digest(self) -> str:
+        """What the label maps depend on: the bundle's files and the options (not the device)."""
+        payload = {"bundle": file_digest(self.bundle), "tta": self.tta, "postprocess": self.postprocess}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+_BUNDLES: dict[SegmentOptions, Any] = {}
+
+
+def bundle_for(options: SegmentOptions):
+    """The bundle, loaded once per process."""
+    from .autoseg import load_bundle
+
+    if options not in _BUNDLES:
+        _BUNDLES[options] = load_bundle(options.bundle, device=options.device)
+    return _BUNDLES[options]
+
+
+def output_path(out_dir: Path, case: Case) -> Path:
+    return Path(out_dir) / f"{case.case_id}_seg.nrrd"
+
+
+def segment_case(case: Case, part_file: Path, keyed=None, *, options: SegmentOptions, out_dir: Path) -> dict:
+    """Segment one case and commit the label map's path (or the failure); never raises for bad input."""
+    from .autoseg import segment
+    from .images import read_image, write_image
+
+    t0 = time.perf_counter()
+    key, hashes = keyed or case_key(case, options.digest())
+
+    def work() -> dict[str, Any]:
+        warnings: list[str] = []
+        image = read_image(case.image, case_id=case.case_id)
+        labels = segment(bundle_for(options), image, tta=options.tta, postprocess=options.postprocess,
+                         warn=warnings.append)
+        out = output_path(out_dir, case)
+        write_image(labels, out)
+        return {"outputs": {"mask": str(out.resolve())}, "warnings": warnings}
+
+    return commit_case(case, part_file, key, hashes, work, t0)
+
+
+def _manifest_rows(case: Case, record: dict[str, Any]) -> list[dict[str, Any]]:
+    row = {"case_id": case.case_id, "image": str(Path(case.image).resolve()), "mask": record["outputs"]["mask"]}
+    for column in ("patient_id", "label", "site"):
+        if getattr(case, column):
+            row[column] = getattr(case, column)
+    if case.mask is not None:
+        row["reference_mask"] = str(Path(case.mask).resolve())
+    row.update(case.extra)
+    return [row]
+
+
+SEGMENT_OUTPUT = StepOutput(rows=_manifest_rows,
+                            entry=lambda case, record: {k: record.get(k) for k in ("outputs", "hashes", "seconds",
+                                                                                   "warnings")},
+                            empty_columns=("case_id", "image", "mask"), numeric=False)
+
+
+def run_segmentation(cases: list[Case], options: SegmentOptions, out_dir: str | Path, *, overwrite: bool = False,
+                     retry_failed: bool = False, progress: Progress | None = None, jobs: int = 1,
+                     scheduler: str | None = None, timeout: float | None = None) -> CohortSummary:
+    """Segment every case into ``out_dir`` (+ manifest.csv, its provenance and failures)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SettingsError("--out-dir is a file", file=out_dir, hint="give a folder")
+    bundle_for(options)  # fail early on a missing or broken bundle
+    return run_step(
+        cases, out_dir / "manifest.csv", step="segment", digest=options.digest(), settings={"options": asdict(options)},
+        key_fn=functools.partial(case_key, settings_digest=options.digest()),
+        task=functools.partial(segment_case, options=options, out_dir=out_dir), output=SEGMENT_OUTPUT,
+        provenance={"options": asdict(options), "settings_digest": options.digest()},
+        progress=progress or Progress("none", step="segment"), overwrite=overwrite, retry_failed=retry_failed,
+        jobs=jobs, scheduler=scheduler, timeout=timeout, prepare=functools.partial(bundle_for, options))
