@@ -31,19 +31,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture()
-def cluster(tmp_path):
-    """`dask scheduler` and two `dask worker` processes, started with Dask's own commands."""
+def start_cluster(folder: Path, *, worker_options: tuple[str, ...] = (), scheduler_env: dict | None = None):
+    """`dask scheduler` and two `dask worker` processes, started with Dask's own commands; returns the
+    scheduler's address and the processes (scheduler first)."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    scripts = os.path.dirname(sys.executable)
-    dask = os.path.join(scripts, "dask")
+    dask = os.path.join(os.path.dirname(sys.executable), "dask")
     processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                   "--dashboard-address", "127.0.0.1:0"],
+                                   "--dashboard-address", "127.0.0.1:0"], env={**os.environ, **(scheduler_env or {})},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     for name in ("worker-a", "worker-b"):
         processes.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--name", name,
-                                           "--local-directory", str(tmp_path / name)],
+                                           "--local-directory", str(folder / name), *worker_options],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     from distributed import Client
 
@@ -57,11 +56,25 @@ def cluster(tmp_path):
             pass
         assert time.monotonic() < deadline, "the Dask cluster did not start"
         time.sleep(0.5)
-    yield address, processes
+    return address, processes
+
+
+def stop_cluster(processes) -> None:
     for process in reversed(processes):
         process.terminate()
     for process in processes:
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a nanny busy restarting its worker may not stop on SIGTERM
+            process.kill()
+            process.wait(timeout=30)
+
+
+@pytest.fixture()
+def cluster(tmp_path):
+    address, processes = start_cluster(tmp_path)
+    yield address, processes
+    stop_cluster(processes)
 
 
 @pytest.fixture()
@@ -242,3 +255,29 @@ def test_every_batch_step_runs_on_the_cluster(cluster, cohort, tmp_path):
         if step == "segment":
             assert list(on_dask["reference_mask"]) == [line.split(",")[2] for line in
                                                        manifest.read_text().splitlines()[1:]]
+
+
+@pytest.mark.slow
+def test_a_case_that_kills_every_worker_is_recorded_and_the_rest_finish(cohort, tmp_path):
+    """An image too large for the workers' memory limit: each worker that reads it is killed by its nanny.
+    Dask gives up on that case (KilledWorker); it is recorded as failed and the other cases finish."""
+    import numpy as np
+
+    big = tmp_path / "too_big.nrrd"
+    sitk.WriteImage(sitk.GetImageFromArray(np.ones((400, 1024, 1024), np.int16)), str(big))  # 800 MB in memory
+    lines = (cohort / "manifest.csv").read_text().splitlines()[:4]
+    lines.append(f"too_big,{big},{lines[1].split(',')[2]},P9")
+    (cohort / "oom.csv").write_text("\n".join(lines) + "\n")
+    address, processes = start_cluster(tmp_path, worker_options=("--memory-limit", "700MB"),
+                                       scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"})
+    try:
+        done = cli("extract", "--manifest", cohort / "oom.csv", "--params", cohort / "params.yaml", "--out",
+                   cohort / "oom_out.csv", "--scheduler", address, "--progress", "none", check=False)
+    finally:
+        stop_cluster(processes)
+    assert done.returncode == 1, done.stderr
+    table = pd.read_csv(cohort / "oom_out.csv")
+    assert sorted(table["case_id"]) == sorted(line.split(",")[0] for line in lines[1:4])
+    failures = pd.read_csv(cohort / "oom_out.failures.csv")
+    assert list(failures["case_id"]) == ["too_big"]
+    assert "Dask gave up on this case (KilledWorker" in failures["message"].iloc[0], failures["message"].iloc[0]

@@ -37,6 +37,20 @@ from .provenance import file_digest, library_versions
 
 RUN_FILE = "run.json"
 
+# The LocalCluster of --scheduler local, tuned for batches of long CPU-bound tasks (measured on the
+# 40-case benchmark): Dask's nanny sets MALLOC_TRIM_THRESHOLD_ for its workers, which makes glibc hand
+# memory back to the system after nearly every free, and PyRadiomics' many short-lived arrays then run
+# ~10% slower; the workers' statistical profiler samples the running thread every 10 ms, and the
+# scheduler, nannies and workers wake every 20-500 ms to watch their event loops and the machine, which
+# on a small machine takes CPU time from the cases (a few % together). A worker saturation of 1 sends a
+# worker its next case only when it is free, as a process pool does: no case waits behind a long one.
+LOCAL_CLUSTER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                        "distributed.scheduler.worker-saturation": 1.0,
+                        "distributed.worker.profile.enabled": False,
+                        "distributed.admin.tick.interval": "500ms",
+                        "distributed.admin.system-monitor.interval": "2s",
+                        "distributed.worker.memory.monitor-interval": "1s"}
+
 
 @dataclass
 class CohortSummary:
@@ -299,9 +313,7 @@ def _run_on_dask(todo: list, task: Callable, finished: Callable[[dict], None], s
 
     cluster = None
     if scheduler == "local":
-        # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ for its workers, which makes glibc hand memory back to the
-        # system after nearly every free: PyRadiomics' many short-lived arrays then run ~10% slower.
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        with dask.config.set(LOCAL_CLUSTER_CONFIG):
             cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
                                    dashboard_address="127.0.0.1:0")
         client = Client(cluster)
@@ -331,14 +343,33 @@ def _run_on_dask(todo: list, task: Callable, finished: Callable[[dict], None], s
                                 hint="install the project and its dependencies in the workers' environment "
                                      "(pip install 'radiomics-workshop[dask]')") from None
         todo = sorted(todo, key=lambda item: _input_size(item[0]), reverse=True)
-        futures = [client.submit(task, case, part_file, keyed, key=f"case-{_safe(case.case_id)}-{time.time_ns()}",
-                                 pure=False, retries=2) for case, part_file, keyed in todo]
+        futures, submitted = [], {}
+        for case, part_file, keyed in todo:
+            futures.append(client.submit(task, case, part_file, keyed, pure=False, retries=2,
+                                         key=f"case-{_safe(case.case_id)}-{time.time_ns()}"))
+            submitted[futures[-1].key] = (case, part_file, keyed)
         for future in completed(futures):
-            finished(future.result())
+            try:
+                status = future.result()
+            except Exception as exc:  # the task itself never raises: Dask gave up on it (workers died running it)
+                status = _commit_lost_case(*submitted[future.key], exc)
+            finished(status)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _commit_lost_case(case: Case, part_file: Path, keyed, exc: Exception) -> dict[str, Any]:
+    """Record a case Dask gave up on (e.g. KilledWorker: each worker that ran it died, out of memory, say)."""
+    def fail() -> dict:
+        raise WorkshopError(f"Dask gave up on this case ({type(exc).__name__}: {str(exc)[:300]})",
+                            case_id=case.case_id, file=case.image,
+                            hint="the workers running it died: give them more memory, or check the case's files; "
+                                 "then run again with --retry-failed")
+
+    return commit_case(case, part_file, keyed[0] if keyed else "lost", keyed[1] if keyed else {}, fail,
+                       time.perf_counter())
 
 
 @dataclass
