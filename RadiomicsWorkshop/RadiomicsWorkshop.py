@@ -38,6 +38,10 @@ from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrappe
 
 from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 
+# The one piece of the core imported here: the command lines of the steps and the reading of their progress
+# (plain functions, standard library only), so that the tests run exactly what the module runs.
+from RadiomicsWorkshopLib import commands
+
 MODULE_DIR = os.path.dirname(os.path.abspath(__file__))  # holds RadiomicsWorkshopLib: the subprocess's PYTHONPATH
 CORE_PACKAGE = "RadiomicsWorkshopLib"
 PRESET_DIR = os.path.join(MODULE_DIR, "Resources", "Presets")
@@ -653,11 +657,8 @@ class CoreProcess:
                 self._onExit(payload)
                 return
             self.log.append(payload)
-            try:
-                event = json.loads(payload)
-            except ValueError:
-                event = None
-            if isinstance(event, dict):
+            event = commands.parse_event(payload)
+            if event is not None:
                 self._onEvent(event)
             else:
                 logging.info(payload)  # plain output (warnings of the libraries)
@@ -674,14 +675,6 @@ class CoreProcess:
         self.cancelled = True
         if self.process.poll() is None:
             killProcessTree(self.process)
-
-
-def eventErrorText(event: dict) -> str:
-    """The text of the core's error event, with its advice (the file names are temporary ones)."""
-    text = str(event.get("message", "")).strip()
-    if event.get("hint"):
-        text += "\n" + _("What to do: {hint}").format(hint=event["hint"])
-    return text
 
 
 #
@@ -829,17 +822,12 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         """Run the core; on success ``loadOutputs()`` turns its files into nodes. Then
         ``onFinished(result, error)``: (node, None), (None, message) or (None, None) when cancelled.
         The temporary folder is removed afterwards."""
-        errors: list[str] = []
+        def onLog(levelName: str, message: str) -> None:
+            level = logging.getLevelName(levelName.upper())
+            logging.log(level if isinstance(level, int) else logging.INFO, message)
 
-        def onEvent(event: dict) -> None:
-            kind = event.get("event")
-            if kind == "progress" and onProgress:
-                onProgress(int(event.get("done") or 0), int(event.get("total") or 0), str(event.get("message", "")))
-            elif kind == "error":
-                errors.append(eventErrorText(event))
-            elif kind == "log":
-                level = logging.getLevelName(str(event.get("level", "info")).upper())
-                logging.log(level if isinstance(level, int) else logging.INFO, str(event.get("message", "")))
+        # The core's messages name temporary files; its advice says what to do.
+        reader = commands.ProgressReader(onProgress, onLog, _("What to do: {hint}"))
 
         def onExit(returnCode: int) -> None:
             result, error = None, None
@@ -847,7 +835,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
                 if run.cancelled:
                     pass
                 elif returnCode != 0:
-                    error = "\n\n".join(errors) or "\n".join(run.log[-20:]) or _("{what} failed.").format(what=what)
+                    error = reader.failure(returnCode, run.log) or _("{what} failed.").format(what=what)
                 else:
                     result = loadOutputs()
             except Exception as exc:  # a missing or unreadable output file
@@ -860,7 +848,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
                 onFinished(result, error)
 
         try:
-            run = CoreProcess(command, onEvent, onExit)
+            run = CoreProcess(command, reader.handle, onExit)
         except Exception:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -895,15 +883,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
     def extractionCommand(self, imageFile: str, maskFile: str, outFile: str, preset: str = "MR",
                           parameterFile: Optional[str] = None, rois: Optional[list[str]] = None,
                           caseId: str = "case") -> list[str]:
-        args = coreCommand("extract", "--image", imageFile, "--mask", maskFile, "--out", outFile,
-                           "--case-id", caseId, "--progress", "jsonl", "--overwrite",
-                           # In Slicer a segmentation is independent of any one volume's grid (e.g. drawn before
-                           # preprocessing resampled the volume): put it on the volume's grid, as Slicer would.
-                           "--resample-mask")
-        args += ["--params", parameterFile] if parameterFile else ["--preset", preset]
-        for roi in rois or []:
-            args += ["--roi", roi]
-        return args
+        return coreCommand(*commands.extraction_args(imageFile, maskFile, outFile, preset, parameterFile, rois, caseId))
 
     def startExtraction(self, volumeNode, segmentationNode, preset: str = "MR", segmentIds=None,
                         parameterFile: Optional[str] = None, outputTableNode=None,
@@ -947,12 +927,8 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
 
     def deepFeaturesCommand(self, imageFile: str, maskFile: str, outFile: str, model: str, weights: str,
                             modality: str = "MR", rois: Optional[list[str]] = None, caseId: str = "case") -> list[str]:
-        args = coreCommand("deep-features", "--image", imageFile, "--mask", maskFile, "--out", outFile,
-                           "--model", model, "--weights", weights, "--modality", modality, "--case-id", caseId,
-                           "--device", "auto", "--progress", "jsonl", "--overwrite", "--resample-mask")
-        for roi in rois or []:
-            args += ["--roi", roi]
-        return args
+        return coreCommand(*commands.deep_features_args(imageFile, maskFile, outFile, model, weights, modality, rois,
+                                                        caseId))
 
     def startDeepFeatures(self, volumeNode, segmentationNode, model: str = "resnet18", weights: str = "pretrained",
                           modality: str = "MR", segmentIds=None, outputTableNode=None,
@@ -988,13 +964,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
 
     def preprocessingCommand(self, imageFile: str, outDir: str, recipe: str, maskFile: Optional[str] = None,
                              biasField: bool = False, caseId: str = "case") -> list[str]:
-        args = coreCommand("preprocess", "--image", imageFile, "--out-dir", outDir, "--recipe", recipe,
-                           "--case-id", caseId, "--progress", "jsonl", "--overwrite")
-        if maskFile:
-            args += ["--mask", maskFile]
-        if biasField:
-            args += ["--bias-field"]
-        return args
+        return coreCommand(*commands.preprocessing_args(imageFile, outDir, recipe, maskFile, biasField, caseId))
 
     @staticmethod
     def recipeFromSteps(n4: bool = True, denoise: bool = True, resampleSpacing: Optional[float] = 1.0,
@@ -1066,17 +1036,8 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
     def trainingCommand(self, tableFiles: list[str], outcome: str, outDir: str, clinicalFile: Optional[str] = None,
                         group: Optional[str] = None, classifier: str = "logistic", selection: str = "anova",
                         overwrite: bool = False) -> list[str]:
-        args = coreCommand("train", "--outcome", outcome, "--out", outDir, "--classifier", classifier,
-                           "--selection", selection, "--progress", "jsonl")
-        for tableFile in tableFiles:
-            args += ["--table", tableFile]
-        if clinicalFile:
-            args += ["--clinical", clinicalFile]
-        if group:
-            args += ["--group", group]
-        if overwrite:
-            args += ["--overwrite"]
-        return args
+        return coreCommand(*commands.training_args(tableFiles, outcome, outDir, clinicalFile, group, classifier,
+                                                   selection, overwrite))
 
     @staticmethod
     def _exportTable(tableNode, path: str) -> str:
@@ -1194,10 +1155,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
             folder=modelFolder)
 
     def predictionCommand(self, modelFolder: str, tableFiles: list[str], outFile: str) -> list[str]:
-        args = coreCommand("predict", "--model", modelFolder, "--out", outFile, "--progress", "jsonl", "--overwrite")
-        for tableFile in tableFiles:
-            args += ["--table", tableFile]
-        return args
+        return coreCommand(*commands.prediction_args(modelFolder, tableFiles, outFile))
 
     def startPrediction(self, modelFolder: str, featureTableNodes: list, outputTableNode=None,
                         onFinished: Optional[Callable] = None) -> CoreProcess:
@@ -1250,13 +1208,8 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
 
     def segmentationCommand(self, imageFile: str, bundleFolder: str, outFile: str, tta: bool = False,
                             referenceFile: Optional[str] = None, metricsFile: Optional[str] = None) -> list[str]:
-        args = coreCommand("segment", "--model", bundleFolder, "--image", imageFile, "--out", outFile,
-                           "--device", "auto", "--progress", "jsonl", "--overwrite")
-        if tta:
-            args += ["--tta"]
-        if referenceFile:
-            args += ["--reference", referenceFile, "--metrics-out", metricsFile]
-        return args
+        return coreCommand(*commands.segmentation_args(imageFile, bundleFolder, outFile, tta, referenceFile,
+                                                       metricsFile))
 
     def _exportReferenceLabelmap(self, referenceNode, volumeNode, path: str) -> str:
         """A segmentation's visible segments (or a label map) as a label map file on the volume's grid."""

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from clitools import cli
+from clitools import cli, write_untrained_bundle
 
 PARAMS = "imageType: {Original: {}}\nfeatureClass: {shape: [], firstorder: [], glcm: []}\nsetting: {binWidth: 25}\n"
 
@@ -202,20 +202,6 @@ def test_a_killed_dask_run_restarts_without_recomputing(cluster, cohort):
     computed = int(re.search(r"\((\d+) computed", done.stderr).group(1))
     assert skipped >= len(before) and skipped + computed == 10
     pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(cohort / "serial.csv"))
-
-
-def write_untrained_bundle(folder: Path) -> Path:
-    """A small segmentation bundle with seeded random weights: its label maps are arbitrary but fixed."""
-    import torch
-    from monai.networks.nets import UNet
-
-    from RadiomicsWorkshopLib.autoseg import SegSettings, write_bundle
-
-    settings = SegSettings(spacing=(2.0, 2.0, 2.0), patch=(64, 64, 32), channels=(4, 8, 16, 32)).check()
-    torch.manual_seed(0)
-    network = UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=settings.channels, strides=(2, 2, 2),
-                   num_res_units=2, norm="batch")
-    return write_bundle(folder, network.state_dict(), settings, 2, [], [1.0, 1.0, 1.0], 0)
 
 
 @pytest.mark.slow

@@ -289,9 +289,18 @@ def test_core_never_imports_slicer(path):
 
 COMPUTATION = {"radiomics", "SimpleITK", "sitk", "sitkUtils", "pandas", "scipy", "skimage", "torch", "monai",
                "sklearn", "pywt", "dask", "nibabel", "itk", "cv2", "numpy"}
-# What RadiomicsWorkshop.py may import from the core in Slicer's process: nothing. It lists presets and
-# recipes from Resources/ and checks packages with importlib.util.find_spec, without importing them.
-ALLOWED_CORE_IMPORTS: set[str] = set()
+# What RadiomicsWorkshop.py may import from the core in Slicer's process: only the command lines and the
+# reading of their progress (commands.py, standard library only). It lists presets and recipes from
+# Resources/ and checks packages with importlib.util.find_spec, without importing them.
+ALLOWED_CORE_IMPORTS = {"RadiomicsWorkshopLib.commands"}
+LIGHT_STANDARD_LIBRARY = {"__future__", "json", "typing"}  # nothing that takes time to import
+
+
+def test_the_core_module_slicer_imports_is_light():
+    imported = {name.split(".")[0] for name in _imports(CORE / "commands.py")}
+    assert imported <= LIGHT_STANDARD_LIBRARY, (
+        f"RadiomicsWorkshopLib/commands.py imports {sorted(imported - LIGHT_STANDARD_LIBRARY)}: Slicer's process "
+        "imports this file; keep it to the standard library")
 
 
 def test_slicer_layer_does_no_computation():
@@ -327,19 +336,24 @@ def _core_parser() -> argparse.ArgumentParser:
 
 
 def _core_commands() -> list[tuple[str, str, list]]:
-    """(function, step, arguments) of every ``coreCommand(step, ...)`` call, with the lists its function
-    appends (``args += ["--roi", roi]``); literal strings as str, anything else as None."""
+    """(function, step, argument lists) of every ``*_args`` function of commands.py: the step is the first
+    item of its first list literal; literal strings as str, anything else as None."""
     found = []
-    for function in ast.walk(_tree(MODULE)):
-        if not isinstance(function, ast.FunctionDef):
+    for function in ast.walk(_tree(CORE / "commands.py")):
+        if not (isinstance(function, ast.FunctionDef) and function.name.endswith("_args")):
             continue
-        for call in ast.walk(function):
-            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "coreCommand":
-                values = [a.value if isinstance(a, ast.Constant) else None for a in call.args]
-                extra = [[e.value if isinstance(e, ast.Constant) else None for e in lst.elts]
-                         for lst in ast.walk(function) if isinstance(lst, ast.List)]
-                found.append((function.name, values[0], [values[1:]] + extra))
+        lists = [[e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+                 for node in ast.walk(function) if isinstance(node, ast.List)]
+        found.append((function.name, lists[0][0], [lists[0][1:]] + lists[1:]))
     return found
+
+
+def test_module_builds_its_command_lines_with_the_cores_functions():
+    """Every step the module runs goes through commands.py (no command line built by hand)."""
+    text = MODULE.read_text()
+    built = set(re.findall(r"coreCommand\(\*commands\.(\w+_args)\(", text))
+    assert built == {name for name, _, _ in _core_commands()}, built
+    assert len(re.findall(r"coreCommand\(", text)) == len(built) + 1, "a coreCommand call not built by commands.py"
 
 
 def test_core_cli_accepts_what_the_module_passes():

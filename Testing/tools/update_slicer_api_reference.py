@@ -153,6 +153,9 @@ def _scan(tree: ast.Module, chains: set, methods: set, properties: set) -> None:
     # methods of the module's own classes (logic.extractFeatures()) are not Slicer's either.
     modules = {alias.asname or alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                for alias in node.names}
+    modules |= {alias.asname or alias.name for node in ast.walk(tree)  # the core's modules (commands) are ours
+                if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "RadiomicsWorkshopLib"
+                for alias in node.names}
     own = {node.name for node in ast.walk(ast.parse(MODULE.read_text())) if isinstance(node, ast.FunctionDef)}
     called = set()
     for node in ast.walk(tree):

@@ -1,0 +1,133 @@
+"""The command lines the Slicer module runs, and the progress events it reads back.
+
+Plain functions of file paths and options, with no Slicer and nothing heavy
+imported (the Slicer module imports this file in Slicer's own process), so that
+a test runs exactly these command lines against the command line interface
+and reads their output the way the module does. Each ``*_args`` function
+returns the arguments after ``python -m RadiomicsWorkshopLib``: the step, then
+its options. The module always asks for JSON-lines progress and replaces its
+own temporary outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Optional
+
+
+def _rois(rois: Optional[list[str]]) -> list[str]:
+    return [item for roi in rois or [] for item in ("--roi", str(roi))]
+
+
+def extraction_args(image: str, mask: str, out: str, preset: str = "MR", parameter_file: Optional[str] = None,
+                    rois: Optional[list[str]] = None, case_id: str = "case") -> list[str]:
+    """PyRadiomics features of one image and its segmentation. In Slicer a segmentation does not depend on
+    any one volume's grid (it may have been drawn before preprocessing resampled the volume), so the mask is
+    put on the volume's grid (``--resample-mask``), as Slicer itself would."""
+    args = ["extract", "--image", image, "--mask", mask, "--out", out, "--case-id", case_id,
+            "--progress", "jsonl", "--overwrite", "--resample-mask"]
+    args += ["--params", parameter_file] if parameter_file else ["--preset", preset]
+    return args + _rois(rois)
+
+
+def deep_features_args(image: str, mask: str, out: str, model: str, weights: str, modality: str = "MR",
+                       rois: Optional[list[str]] = None, case_id: str = "case", device: str = "auto") -> list[str]:
+    args = ["deep-features", "--image", image, "--mask", mask, "--out", out, "--model", model,
+            "--weights", weights, "--modality", modality, "--case-id", case_id, "--device", device,
+            "--progress", "jsonl", "--overwrite", "--resample-mask"]
+    return args + _rois(rois)
+
+
+def preprocessing_args(image: str, out_dir: str, recipe: str, mask: Optional[str] = None, bias_field: bool = False,
+                       case_id: str = "case") -> list[str]:
+    """``recipe``: a recipe name or a recipe YAML/JSON file."""
+    args = ["preprocess", "--image", image, "--out-dir", out_dir, "--recipe", recipe, "--case-id", case_id,
+            "--progress", "jsonl", "--overwrite"]
+    if mask:
+        args += ["--mask", mask]
+    if bias_field:
+        args += ["--bias-field"]
+    return args
+
+
+def training_args(tables: list[str], outcome: str, out_dir: str, clinical: Optional[str] = None,
+                  group: Optional[str] = None, classifier: str = "logistic", selection: str = "anova",
+                  overwrite: bool = False) -> list[str]:
+    args = ["train", "--outcome", outcome, "--out", out_dir, "--classifier", classifier, "--selection", selection,
+            "--progress", "jsonl"]
+    for table in tables:
+        args += ["--table", table]
+    if clinical:
+        args += ["--clinical", clinical]
+    if group:
+        args += ["--group", group]
+    if overwrite:
+        args += ["--overwrite"]
+    return args
+
+
+def prediction_args(model_dir: str, tables: list[str], out: str) -> list[str]:
+    args = ["predict", "--model", model_dir, "--out", out, "--progress", "jsonl", "--overwrite"]
+    for table in tables:
+        args += ["--table", table]
+    return args
+
+
+def segmentation_args(image: str, bundle_dir: str, out: str, tta: bool = False, reference: Optional[str] = None,
+                      metrics_out: Optional[str] = None, device: str = "auto") -> list[str]:
+    args = ["segment", "--model", bundle_dir, "--image", image, "--out", out, "--device", device,
+            "--progress", "jsonl", "--overwrite"]
+    if tta:
+        args += ["--tta"]
+    if reference:
+        args += ["--reference", reference, "--metrics-out", metrics_out]
+    return args
+
+
+def parse_event(line: str) -> Optional[dict[str, Any]]:
+    """The progress event on one line of the core's output (``--progress jsonl``), or None for any other
+    line (a library's warning, say, which the module logs)."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and "event" in event else None
+
+
+class ProgressReader:
+    """What the module makes of a run's events: progress reported, errors collected with their advice,
+    log messages passed on, the result kept. ``failure`` gives the message box text of a failed run."""
+
+    def __init__(self, on_progress: Optional[Callable[[int, int, str], None]] = None,
+                 on_log: Optional[Callable[[str, str], None]] = None, hint_label: str = "What to do: {hint}") -> None:
+        self.on_progress = on_progress
+        self.on_log = on_log
+        self.hint_label = hint_label
+        self.progress: list[tuple[int, int, str]] = []
+        self.errors: list[str] = []  # the message box's text: in Slicer the files named are temporary ones
+        self.error_events: list[dict[str, Any]] = []
+        self.result: Optional[dict[str, Any]] = None
+
+    def handle(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "progress":
+            step = (int(event.get("done") or 0), int(event.get("total") or 0), str(event.get("message", "")))
+            self.progress.append(step)
+            if self.on_progress:
+                self.on_progress(*step)
+        elif kind == "error":
+            self.error_events.append(event)
+            text = str(event.get("message", "")).strip()
+            if event.get("hint"):
+                text += "\n" + self.hint_label.format(hint=event["hint"])
+            self.errors.append(text)
+        elif kind == "log" and self.on_log:
+            self.on_log(str(event.get("level", "info")), str(event.get("message", "")))
+        elif kind == "result":
+            self.result = event
+
+    def failure(self, return_code: int, output_lines: list[str]) -> Optional[str]:
+        """None when the run succeeded; else its errors, or the end of its output when it reported none."""
+        if return_code == 0:
+            return None
+        return "\n\n".join(self.errors) or "\n".join(output_lines[-20:]) or f"exit status {return_code}"
