@@ -118,6 +118,54 @@ segmentationNode, preset="MR")</tt> returns a table node.
 Built on PyRadiomics (van Griethuysen et al., Cancer Research 2017), SimpleITK, MONAI and 3D Slicer.
 """)
 
+        # The workshop's sample cases in the Sample Data module, once Slicer has started
+        slicer.app.connect("startupCompleted()", registerSampleData)
+
+
+#
+# Sample data: PyRadiomics' five test cases (image and label map), as its own tests use them
+#
+
+# SHA-256 of each image and label map (from PyRadiomics 3.0.1's source distribution; the brain, breast
+# and label files are identical in its git repository at v3.0.1, the lung images are release assets).
+SAMPLE_CASES = {
+    "brain1": ("fffdb111ee8b428ede7256707393c927a7d5be912f0604cf3c6f1bd5fc9644cf",
+               "ae6d8e6b84f7e99d68c210ee2fa6aaaefa0b2df0a84f55efca4feebe2b216059"),
+    "brain2": ("d35a1c6a3e1eb72bae97c5515472fbe057fb38ee8e1e199215d1c3c6f292332e",
+               "15189c024936ecc337649b9a10c475117c7c40df0d53c22163f9a2023ed741a5"),
+    "breast1": ("0e8b668f3ce9b9aacff20dc3c216866f43069ff96b269fb45b76f5e205a431e2",
+                "07085bb0e36a956de5bd1c1c1b5f8bdf2ce80952125b13cbd352412c108c8950"),
+    "lung1": ("379fa48bf34cfa961e6f5ec19c0c38757a30b9aa884212ef28dc29b5061c64ed",
+              "e9d9a88054d7bc1d3034193ff907ce6b8c6ba28a7bc3a16f23728982d1b6b50a"),
+    "lung2": ("aa2b94eec79127ed786798ac8dc3c013010e1692d5787bebfae1a1e9685a4651",
+              "cef52738dc51aab69a48fe30639da956d2b911b1c2920439c091fab84727657a"),
+}
+PYRADIOMICS_DATA_URL = "https://raw.githubusercontent.com/AIM-Harvard/pyradiomics/v3.0.1/data/"
+PYRADIOMICS_RELEASE_URL = "https://github.com/AIM-Harvard/pyradiomics/releases/download/v1.0/"
+SAMPLE_CATEGORY = "RadiomicsWorkshop"
+
+
+def sampleDataUrl(fileName: str) -> str:
+    """Where Sample Data downloads a case's file: the lung images are not in PyRadiomics' repository."""
+    return (PYRADIOMICS_RELEASE_URL if fileName in ("lung1_image.nrrd", "lung2_image.nrrd")
+            else PYRADIOMICS_DATA_URL) + fileName
+
+
+def registerSampleData() -> None:
+    """The five cases in Sample Data's "Radiomics Workshop" category: the image as a volume, the label map
+    as a segmentation (ready for Segment Editor and for the module). ``SampleData.downloadSample("brain1")``."""
+    import SampleData
+
+    SampleData.SampleDataLogic.registerCustomSampleDataCategory(SAMPLE_CATEGORY, title=_("Radiomics Workshop"))
+    thumbnail = os.path.join(MODULE_DIR, "Resources", "Icons", "RadiomicsWorkshop.png")
+    for name, (imageSha256, labelSha256) in SAMPLE_CASES.items():
+        fileNames = [f"{name}_image.nrrd", f"{name}_label.nrrd"]
+        SampleData.SampleDataLogic.registerCustomSampleDataSource(
+            category=SAMPLE_CATEGORY, sampleName=name, thumbnailFileName=thumbnail,
+            uris=[sampleDataUrl(fileName) for fileName in fileNames], fileNames=fileNames,
+            nodeNames=[name, f"{name} ROI"], loadFileTypes=["VolumeFile", "SegmentationFile"],
+            checksums=[f"SHA256:{imageSha256}", f"SHA256:{labelSha256}"])
+
 
 #
 # RadiomicsWorkshopParameterNode

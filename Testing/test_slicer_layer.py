@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import py_compile
 import re
 import struct
@@ -468,3 +469,47 @@ def test_console_api_signature():
         assert needed in methods, f"RadiomicsWorkshopLogic lacks {needed}"
     runners = [node for node in ast.walk(_tree(MODULE)) if isinstance(node, ast.ClassDef) and node.name == "CoreProcess"]
     assert len(runners) == 1, "one runner class for the core's subprocess"
+
+
+SIGNATURES = REPO / "Testing" / "slicer_api_signatures.json"
+
+
+def test_slicer_python_functions_are_called_with_their_signature():
+    """Every call of a Slicer Python function (slicer.util.*, slicer.packaging.*, SampleData.*) passes
+    arguments its definition in Slicer's source accepts: keywords it has, no more positional arguments than
+    it takes, every parameter without a default given. The parameters were read from Slicer's source at the
+    commit recorded (Testing/tools/update_slicer_api_reference.py)."""
+    from update_slicer_api_reference import MODULES, _aliases, _resolve
+
+    recorded = json.loads(SIGNATURES.read_text())
+    reference_commit = re.search(r"Slicer/Slicer at ([0-9a-f]{40})", API_REFERENCE.read_text()).group(1)
+    assert recorded["slicer_commit"] == reference_commit, "signatures and API reference read from other commits"
+    functions = recorded["functions"]
+    for name in ("slicer.util.launchConsoleProcess", "slicer.packaging.pip_ensure", "slicer.util.exportNode",
+                 "SampleData.SampleDataLogic.registerCustomSampleDataSource"):
+        assert name in functions, f"{name}: no recorded signature"
+    checked = 0
+    for module in MODULES:
+        tree = ast.parse(module.read_text())
+        aliases = _aliases(tree)
+        for call in ast.walk(tree):
+            if not isinstance(call, ast.Call):
+                continue
+            chain = _resolve(_attribute_chain(call.func), aliases)
+            signature = functions.get(chain or "")
+            if not signature:
+                continue
+            checked += 1
+            where = f"{module.name}:{call.lineno} {chain}"
+            keywords = [k.arg for k in call.keywords if k.arg is not None]
+            accepted = set(signature["params"]) | set(signature["kwonly"])
+            unknown = [k for k in keywords if k not in accepted]
+            assert signature["varkw"] or not unknown, f"{where}: no parameter(s) {unknown} in Slicer's definition"
+            positional = [a for a in call.args if not isinstance(a, ast.Starred)]
+            assert signature["varargs"] or len(positional) <= len(signature["params"]), (
+                f"{where}: {len(positional)} positional arguments, Slicer's definition takes {signature['params']}")
+            if not any(isinstance(a, ast.Starred) for a in call.args) and not any(k.arg is None for k in call.keywords):
+                given = set(signature["params"][:len(positional)]) | set(keywords)
+                missing = [p for p in signature["required"] if p not in given]
+                assert not missing, f"{where}: required parameter(s) {missing} not given"
+    assert checked >= 20, f"only {checked} calls checked: is the call scanner still finding them?"

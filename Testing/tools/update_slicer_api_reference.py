@@ -28,6 +28,7 @@ it cannot find are printed and left out, so the test fails until resolved.
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -37,6 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "RadiomicsWorkshop" / "RadiomicsWorkshop.py"
 MODULES = [MODULE, *sorted((REPO / "RadiomicsWorkshop" / "Testing" / "Python").glob("*.py"))]
 OUT = REPO / "Testing" / "slicer_api_reference.txt"
+SIGNATURES = REPO / "Testing" / "slicer_api_signatures.json"  # the Python functions' parameters, for the call check
 # Modules whose attribute chains are checked: Slicer's, Qt's, CTK's, VTK's (as Slicer's Python wraps them),
 # Slicer's SampleData module, and the PyTorch extension's module (used when installed).
 ROOTS = ("slicer", "qt", "ctk", "vtk", "SampleData", "PyTorchUtils")
@@ -231,7 +233,7 @@ def locate(source: SlicerSource, kind: str, name: str) -> str | None:
         root, second, last = parts[0], (parts[1] if len(parts) > 1 else ""), parts[-1]
         if root in SLICER_PYTHON_MODULES:
             path = SLICER_PYTHON_MODULES[root]
-            hits = source.grep(rf"^(def|class) {last}\b", [path])
+            hits = source.grep(rf"^\s*(def|class) {last}\b", [path])  # indented: a class's (static) method
             return hits[0] if hits else None
         if root != "slicer":  # Qt, CTK, VTK: not in Slicer's repository; find Slicer using it
             hit = source.used_in_python(rf"\b{re.escape(name)}\b")
@@ -293,9 +295,39 @@ def locate(source: SlicerSource, kind: str, name: str) -> str | None:
     return None
 
 
+def python_signature(source: SlicerSource, chain: str, path: str) -> dict | None:
+    """The parameters of the Python function a chain names (``slicer.util.f``, ``SampleData.SampleDataLogic.f``),
+    read from Slicer's source with ``ast``: names in order, which have no default, ``*args``/``**kwargs``."""
+    tree = ast.parse(source._run("show", f"HEAD:{path}"))
+    *owners, name = chain.split(".")
+    scopes = [tree] + [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name in owners]
+    for scope in reversed(scopes):  # a class's method before a module function of the same name
+        for node in scope.body:
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                args = node.args
+                params = [a.arg for a in args.posonlyargs + args.args]
+                static = any(getattr(d, "id", None) == "staticmethod" for d in node.decorator_list)
+                if scope is not tree and not static and params and params[0] in ("self", "cls"):
+                    params = params[1:]
+                required = params[:len(params) - len(args.defaults)]
+                kwonly = [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults)]
+                return {"source": path, "params": params, "required": required, "kwonly": kwonly,
+                        "varargs": args.vararg is not None, "varkw": args.kwarg is not None}
+    return None
+
+
 def main(slicer_git_dir: str) -> None:
     source = SlicerSource(slicer_git_dir)
     rows = [(reference_key(kind, name), locate(source, kind, name)) for kind, name in used_apis()]
+    signatures = {}
+    for key, where in rows:
+        path = (where or "").split(" ")[0]
+        if path.endswith(".py") and "." in key and not key.endswith(("()",)) and key.split(".")[0] in ROOTS \
+                and "(used there" not in (where or ""):
+            signature = python_signature(source, key, path)
+            if signature:
+                signatures[key] = signature
+    SIGNATURES.write_text(json.dumps({"slicer_commit": source.commit, "functions": signatures}, indent=1) + "\n")
     missing = [key for key, where in rows if not where]
     if missing:
         print("not found in Slicer's source (left out):", missing, file=sys.stderr)
