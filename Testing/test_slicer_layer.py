@@ -513,3 +513,42 @@ def test_slicer_python_functions_are_called_with_their_signature():
                 missing = [p for p in signature["required"] if p not in given]
                 assert not missing, f"{where}: required parameter(s) {missing} not given"
     assert checked >= 20, f"only {checked} calls checked: is the call scanner still finding them?"
+
+
+CATALOG_ENTRY = REPO / "ExtensionsIndex" / "RadiomicsWorkshop.json"
+# Slicer's catalog-entry schema, as in Slicer/Slicer at the commit the API reference records
+# (Schemas/slicer-extension-catalog-entry-schema-v1.0.2.json).
+CATALOG_SCHEMA = REPO / "Testing" / "data" / "slicer-extension-catalog-entry-schema-v1.0.2.json"
+
+
+def _cmake_setting(name: str) -> str:
+    match = re.search(rf'^set\({name} "([^"]*)"\)', (REPO / "CMakeLists.txt").read_text(), re.M)
+    assert match, f"top-level CMakeLists.txt does not set {name}"
+    return match.group(1)
+
+
+def test_extensions_index_entry_is_valid_and_agrees_with_cmake():
+    """The JSON to submit to Slicer/ExtensionsIndex validates against Slicer's schema and says what the
+    CMake metadata says (category, dependencies, repository)."""
+    import jsonschema
+
+    entry = json.loads(CATALOG_ENTRY.read_text())
+    jsonschema.validate(entry, json.loads(CATALOG_SCHEMA.read_text()))
+    assert entry["$schema"].endswith(CATALOG_SCHEMA.name + "#")
+    assert entry["category"] == _cmake_setting("EXTENSION_CATEGORY")
+    depends = _cmake_setting("EXTENSION_DEPENDS")
+    assert entry.get("build_dependencies", []) == ([] if depends == "NA" else depends.split(";"))
+    homepage = _cmake_setting("EXTENSION_HOMEPAGE")
+    assert entry["scm_url"].removesuffix(".git") == homepage.split("#")[0].rstrip("/")
+
+
+def test_extension_metadata_is_complete_and_points_at_files_that_exist():
+    for name in ("EXTENSION_HOMEPAGE", "EXTENSION_CATEGORY", "EXTENSION_CONTRIBUTORS", "EXTENSION_DESCRIPTION",
+                 "EXTENSION_ICONURL", "EXTENSION_SCREENSHOTURLS", "EXTENSION_DEPENDS"):
+        assert _cmake_setting(name).strip(), f"{name} is empty"
+    assert "PyTorch" in _cmake_setting("EXTENSION_DEPENDS").split(";"), "torch comes from the PyTorch extension"
+    raw = "https://raw.githubusercontent.com/RadiomicsWorkshop/RadiomicsWorkshop/main/"
+    for url in [_cmake_setting("EXTENSION_ICONURL")] + _cmake_setting("EXTENSION_SCREENSHOTURLS").split(" "):
+        assert url.startswith(raw), f"{url}: not a file of this repository"
+        path = REPO / url[len(raw):]
+        assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{url}: no PNG at {path}"

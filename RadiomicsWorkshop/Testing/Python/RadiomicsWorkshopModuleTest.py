@@ -27,6 +27,8 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         self.test_train_then_predict_the_current_case()
         self.setUp()
         self.test_auto_segmentation_with_a_bundle()
+        self.setUp()
+        self.test_workshop_sample_case_from_sample_data()
 
     def _volumeAndSpheres(self):
         import SampleData
@@ -182,3 +184,21 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         self.assertTrue(result.IsA("vtkMRMLSegmentationNode"))
         self.assertIn("Segments:", logic.autoSegmentationSummary(result))
         self.assertIn("Dice", result.GetAttribute("RadiomicsWorkshop.Dice") or "Dice")
+
+    def test_workshop_sample_case_from_sample_data(self):
+        """The workshop's own sample data: brain1 from the Sample Data module (image and its ROI as a
+        segmentation), preprocessed and extracted as a participant would."""
+        import SampleData
+
+        from RadiomicsWorkshop import registerSampleData
+
+        registerSampleData()
+        volumeNode, segmentationNode = SampleData.downloadSample("brain1")
+        self.assertEqual(volumeNode.GetClassName(), "vtkMRMLScalarVolumeNode")
+        self.assertEqual(segmentationNode.GetClassName(), "vtkMRMLSegmentationNode")
+        self.assertEqual(segmentationNode.GetSegmentation().GetNumberOfSegments(), 1)
+        logic = slicer.util.getModuleLogic("RadiomicsWorkshop")
+        self.assertTrue(logic.ensureDependencies(prompt=False))
+        table = logic.extractFeatures(volumeNode, segmentationNode, preset="MR")
+        self.assertEqual(table.GetNumberOfRows(), 1)
+        self.assertGreater(table.GetNumberOfColumns(), 100)
