@@ -583,13 +583,45 @@ def _add_presets(sub) -> None:
 
 
 def _add_sample_data(sub) -> None:
-    p = sub.add_parser("sample-data", help="fetch PyRadiomics' sample cases (brain, breast, lung) with pip",
+    p = sub.add_parser("sample-data", help="fetch PyRadiomics' sample cases (brain, breast, lung) with pip, or "
+                                           "generate a labelled cohort of lesion phantoms (--phantoms N)",
                        description="Download PyRadiomics' source distribution with pip (the only network access "
                                    "of this tool, and only when asked) and unpack its data/ folder: five cases "
-                                   "with labels and PyRadiomics' baseline feature values.")
-    p.add_argument("--dest", required=True, help="folder to unpack into")
-    p.add_argument("--manifest", help="also write a manifest CSV of the five cases here")
+                                   "with labels and PyRadiomics' baseline feature values. With --phantoms N, "
+                                   "generate N small 3D lesion phantoms instead (no network): two classes, "
+                                   "'fine' (round, fine texture) and 'coarse' (elongated, coarse texture), two "
+                                   "sites with different intensity scales, seeded; the manifest has patient_id, "
+                                   "label and site columns, ready for extract, train and train-seg.")
+    p.add_argument("--dest", required=True, help="folder to unpack (or generate the phantoms) into")
+    p.add_argument("--manifest", help="also write a manifest CSV of the cases here (with --phantoms: default "
+                                      "DEST/manifest.csv)")
+    p.add_argument("--phantoms", type=int, metavar="N", help="generate N lesion phantoms (40 for the demo)")
+    p.add_argument("--seed", type=int, help="with --phantoms: random seed (default 2024)")
+    p.add_argument("--overwrite", action="store_true", help="with --phantoms: replace an existing manifest")
     p.set_defaults(func=cmd_sample_data)
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser(
+        "demo", help="the whole workflow on sample data into one folder (preprocess, extract, deep features, "
+                     "train, predict, auto-segment)",
+        description="Run every step of the workflow through this command line on PyRadiomics' sample cases and a "
+                    "generated cohort of 40 lesion phantoms: preprocessing, radiomics and deep features, merge, a "
+                    "model with nested patient-grouped cross-validation and its HTML report, prediction of the "
+                    "sample cases, and a segmentation network trained for a few epochs, applied to held-out "
+                    "phantoms and evaluated. Writes everything, with a README.md describing it, under --out. "
+                    "Deep features use random weights (offline): real use needs pretrained weights.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", default="out/demo", help="folder for all outputs")
+    p.add_argument("--data", help="PyRadiomics sample data folder (fetched with pip when missing; default: "
+                                  "$RADIOMICS_WORKSHOP_DATA or .cache/sample-data of the checkout)")
+    p.add_argument("--ibsi", help="IBSI data folder (digital_phantom/nifti/...): also extract the IBSI phantom")
+    p.add_argument("--phantoms", type=int, default=40, help="lesion phantoms in the generated cohort")
+    p.add_argument("--seg-epochs", type=int, default=8, help="training epochs of the segmentation network")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cores to use")
+    p.add_argument("--overwrite", action="store_true", help="run again into an --out that holds a previous demo")
+    p.add_argument("--progress", choices=["auto", "bar", "none"], default="auto", help="progress of each step")
+    p.set_defaults(func=cmd_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -611,6 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_segmentation(sub)
     _add_presets(sub)
     _add_sample_data(sub)
+    _add_demo(sub)
     return parser
 
 
@@ -673,16 +706,40 @@ def cmd_presets(args) -> int:
 
 
 def cmd_sample_data(args) -> int:
-    from .errors import WorkshopError
-    from .sampledata import fetch_sample_data, write_sample_manifest
+    from .errors import SettingsError, WorkshopError
 
     try:
-        folder = fetch_sample_data(Path(args.dest))
-        if args.manifest:
-            write_sample_manifest(folder, Path(args.manifest))
+        if args.phantoms is None:
+            if args.seed is not None or args.overwrite:
+                raise SettingsError("--seed and --overwrite apply to --phantoms N")
+            from .sampledata import fetch_sample_data, write_sample_manifest
+
+            folder = fetch_sample_data(Path(args.dest))
+            if args.manifest:
+                write_sample_manifest(folder, Path(args.manifest))
+            print(f"sample data in {folder}", file=sys.stderr)
+            return EXIT_OK
+        from .phantoms import DEFAULT_SEED, write_phantom_cohort
+
+        manifest = write_phantom_cohort(args.dest, args.phantoms, manifest=args.manifest, overwrite=args.overwrite,
+                                        seed=DEFAULT_SEED if args.seed is None else args.seed)
     except WorkshopError as exc:
         return _fail(None, exc)
-    print(f"sample data in {folder}", file=sys.stderr)
+    print(f"{args.phantoms} lesion phantoms in {args.dest}, manifest {manifest}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from .errors import WorkshopError
+
+    try:
+        from .demo import DemoSettings, run_demo
+
+        settings = DemoSettings(phantoms=args.phantoms, seg_epochs=args.seg_epochs, jobs=args.jobs,
+                                progress=args.progress)
+        run_demo(args.out, settings, data=args.data, ibsi=args.ibsi, overwrite=args.overwrite)
+    except WorkshopError as exc:
+        return _fail(None, exc)
     return EXIT_OK
 
 
