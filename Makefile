@@ -9,9 +9,9 @@ DATA   := .cache/sample-data
 OUT    := out/demo
 SHARED := ../shared/data/ibsi
 
-.PHONY: setup sample-data demo test bench clean
+.PHONY: setup browser sample-data demo test bench clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed browser
 
 # PyPI's pyradiomics 3.1.0 sdist is rejected by pip (its metadata says 3.0.1a1), and
 # 3.0.1 needs numpy at build time: build it without isolation after numpy.
@@ -26,24 +26,25 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-deep.txt 
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# Headless Chromium and its driver, for the test that opens the demo's HTML report
+# (Testing/test_demo_report.py): the system's packages, installed when missing if we can.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium and chromium-driver with apt-get (for Testing/test_demo_report.py)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+			|| echo "WARNING: apt-get could not install chromium chromium-driver; Testing/test_demo_report.py will fail"; \
+	else echo "NOTE: Testing/test_demo_report.py needs Chromium and chromedriver:" \
+		"sudo apt-get install chromium chromium-driver (Debian), or your system's chromium and chromedriver packages"; fi
+
 # PyRadiomics' sample cases and baseline values, from its source distribution (pip download).
 sample-data: $(DATA)/brain1_image.nrrd
-$(DATA)/brain1_image.nrrd: | setup
+$(DATA)/brain1_image.nrrd: | $(VENV)/.installed
 	$(CLI) sample-data --dest $(DATA)
 
-demo: setup sample-data
-	mkdir -p $(OUT)
-	$(CLI) sample-data --dest $(DATA) --manifest $(OUT)/manifest.csv
-	$(CLI) extract --manifest $(OUT)/manifest.csv --preset MR --jobs 2 --out $(OUT)/features_MR.csv --progress bar
-	$(CLI) extract --image $(DATA)/brain1_image.nrrd --mask $(DATA)/brain1_label.nrrd --preset MR_2D \
-		--case-id brain1 --out $(OUT)/features_brain1_slicewise.csv --progress bar
-	$(CLI) preprocess --image $(DATA)/brain1_image.nrrd --mask $(DATA)/brain1_label.nrrd --case-id brain1 \
-		--recipe brain_MR --bias-field --out-dir $(OUT)/preprocessed --progress bar
-	$(CLI) extract --manifest $(OUT)/preprocessed/manifest.csv --preset MR --out $(OUT)/features_brain1_preprocessed.csv \
-		--progress bar
-	@if [ -d $(SHARED) ]; then $(CLI) extract --image $(SHARED)/digital_phantom/nifti/image/phantom.nii.gz \
-		--mask $(SHARED)/digital_phantom/nifti/mask/mask.nii.gz --preset IBSI --case-id ibsi_phantom \
-		--out $(OUT)/features_ibsi_phantom.csv --progress none; fi
+# The whole workflow through the CLI (RadiomicsWorkshopLib/demo.py): out/demo/README.md describes what it writes.
+demo: $(VENV)/.installed sample-data
+	$(CLI) demo --out $(OUT) --data $(DATA) --overwrite $(if $(wildcard $(SHARED)),--ibsi $(SHARED))
 	@echo "demo outputs in $(OUT)/:"; ls -1 $(OUT)
 
 test: setup sample-data
