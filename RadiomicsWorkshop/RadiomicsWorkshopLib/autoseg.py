@@ -398,7 +398,7 @@ def train_segmentation(cases: list, out: str | Path, settings: SegSettings, *, d
             loss = loss_function(network(batch["image"].to(dev)), batch["label"].to(dev))
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         network.eval()
         with torch.inference_mode():
             for item in val_data:
