@@ -15,36 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
-from scipy import ndimage
 from clitools import cli
+
+from RadiomicsWorkshopLib.phantoms import lesion_phantom  # the demo's generator: its classes differ by design
 
 PARAMS = ("imageType: {Original: {}}\n"
           "featureClass: {shape: [], firstorder: [], glcm: [], glrlm: [], glszm: []}\n"
           "setting: {binWidth: 25}\n")
-
-
-def lesion_phantom(rng: np.random.Generator, coarse: bool, site: str) -> tuple[sitk.Image, sitk.Image]:
-    """A 40x40x20 image (1 x 1 x 2 mm): noisy background, a lesion with textured interior."""
-    shape = (20, 40, 40)  # z, y, x
-    z, y, x = np.meshgrid(*[np.arange(n, dtype=float) for n in shape], indexing="ij")
-    radius = rng.uniform(7, 10)
-    elongation = rng.uniform(1.5, 1.9) if coarse else rng.uniform(0.95, 1.15)
-    angle = rng.uniform(0, np.pi)
-    dx, dy, dz = x - 20 + rng.uniform(-2, 2), y - 20 + rng.uniform(-2, 2), (z - 10) * 2.0
-    u = dx * np.cos(angle) + dy * np.sin(angle)
-    v = -dx * np.sin(angle) + dy * np.cos(angle)
-    mask = (u / (radius * elongation)) ** 2 + (v / (radius / np.sqrt(elongation))) ** 2 + (dz / radius) ** 2 <= 1
-    grain = ndimage.gaussian_filter(rng.normal(size=shape), sigma=2.0 if coarse else 0.6)
-    grain /= grain.std()
-    image = rng.normal(100, 10, size=shape)
-    image[mask] = rng.uniform(180, 220) + 45 * grain[mask]
-    if site == "B":
-        image = image * 1.3 + 40  # another scanner's intensity scale
-    out = sitk.GetImageFromArray(image.astype(np.float32))
-    out.SetSpacing((1.0, 1.0, 2.0))
-    label = sitk.GetImageFromArray(mask.astype(np.uint8))
-    label.CopyInformation(out)
-    return out, label
 
 
 @pytest.fixture(scope="module")
