@@ -1,0 +1,67 @@
+"""IBSI-1 intensity families PyRadiomics lacks: local intensity (section 3.2) and the intensity-volume
+histogram (section 3.5), as the IBSI reference manual defines them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+#: The radius (mm) of a sphere of 1 cm^3: the local intensity peak's neighbourhood.
+PEAK_RADIUS_MM = (3000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+
+
+def _sphere_mean(image: np.ndarray, spacing_zyx: tuple[float, float, float], radius_mm: float) -> np.ndarray:
+    """The mean intensity, at every voxel, of the voxels of the image whose centres lie within
+    ``radius_mm`` of it (voxels outside the image do not count)."""
+    half = [int(np.floor(radius_mm / s)) for s in spacing_zyx]
+    grid = np.meshgrid(*[np.arange(-h, h + 1) * s for h, s in zip(half, spacing_zyx)], indexing="ij")
+    kernel = (sum(g ** 2 for g in grid) <= radius_mm ** 2 + 1e-9).astype(float)
+    total = ndimage.convolve(image.astype(float), kernel, mode="constant", cval=0.0)
+    count = ndimage.convolve(np.ones(image.shape), kernel, mode="constant", cval=0.0)
+    return total / count
+
+
+def local_intensity_features(image: np.ndarray, mask: np.ndarray,
+                             spacing_zyx: tuple[float, float, float]) -> dict[str, float]:
+    """Local intensity peak (the 1 cm^3 mean around the ROI's brightest voxel; the highest such mean when
+    several voxels share the maximum) and global intensity peak (the highest 1 cm^3 mean around any ROI
+    voxel). ``image`` is the unfiltered, not discretised intensity; arrays in z, y, x order."""
+    mask = mask.astype(bool)
+    if not mask.any():
+        return {"LocalIntensityPeak": float("nan"), "GlobalIntensityPeak": float("nan")}
+    means = _sphere_mean(image, spacing_zyx, PEAK_RADIUS_MM)
+    brightest = mask & (image == image[mask].max())
+    return {"LocalIntensityPeak": float(means[brightest].max()), "GlobalIntensityPeak": float(means[mask].max())}
+
+
+def ivh_features(levels: np.ndarray, level_range: tuple[float, float] | None = None,
+                 fractions: tuple[float, float] = (0.10, 0.90)) -> dict[str, float]:
+    """Intensity-volume histogram features of the ROI's discretised intensities ``levels`` (any shape,
+    ROI voxels only). ``level_range``: the lowest and highest grey level of the discretisation (default:
+    those present); every level in between counts, present or not.
+
+    Volume fraction of level i: the fraction of voxels at or above it; intensity fraction of level i:
+    (i - lowest) / (highest - lowest). V_x: the largest volume fraction of a level with intensity
+    fraction >= x; I_x: the lowest level whose volume fraction is <= x.
+    """
+    levels = np.asarray(levels, dtype=float).ravel()
+    if levels.size == 0:
+        return {}
+    low, high = level_range or (float(levels.min()), float(levels.max()))
+    grid = np.arange(low, high + 1.0)
+    volume = np.array([(levels >= level).mean() for level in grid])
+    intensity = (grid - low) / (high - low) if high > low else np.zeros_like(grid)
+    low_fraction, high_fraction = fractions
+    out: dict[str, float] = {}
+    for x in fractions:
+        tag = f"{round(100 * x)}"
+        out[f"VolumeAtIntensityFraction{tag}"] = float(volume[intensity >= x].max()) if (intensity >= x).any() else 0.0
+        at_most = grid[volume <= x]
+        out[f"IntensityAtVolumeFraction{tag}"] = float(at_most.min()) if at_most.size else float(high + 1)
+    lo, hi = f"{round(100 * low_fraction)}", f"{round(100 * high_fraction)}"
+    out[f"VolumeFractionDifference{lo}_{hi}"] = out[f"VolumeAtIntensityFraction{lo}"] - \
+        out[f"VolumeAtIntensityFraction{hi}"]
+    out[f"IntensityFractionDifference{lo}_{hi}"] = out[f"IntensityAtVolumeFraction{lo}"] - \
+        out[f"IntensityAtVolumeFraction{hi}"]
+    return out
