@@ -1,0 +1,92 @@
+"""Neighbouring grey level dependence matrix (NGLDM) features as the IBSI-1 reference manual defines them
+(section 3.11): all 17, for the three aggregations. PyRadiomics' GLDM is this matrix (alpha 0) but lacks
+the normalised grey level non-uniformity, dependence count percentage and dependence count energy.
+
+Each ROI voxel of grey level i has dependence count j = 1 + the number of its neighbours (Chebyshev
+distance 1: 8 in a slice, 26 in 3D) inside the ROI whose grey level differs by at most ``alpha``; the
+matrix counts voxels by (i, j). Aggregation: ``3D`` one matrix; ``2D`` per-slice features averaged;
+``2.5D`` the slices' matrices summed.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+FEATURES = ("LowDependenceEmphasis", "HighDependenceEmphasis", "LowGrayLevelCountEmphasis",
+            "HighGrayLevelCountEmphasis", "LowDependenceLowGrayLevelEmphasis", "LowDependenceHighGrayLevelEmphasis",
+            "HighDependenceLowGrayLevelEmphasis", "HighDependenceHighGrayLevelEmphasis", "GrayLevelNonUniformity",
+            "GrayLevelNonUniformityNormalized", "DependenceCountNonUniformity",
+            "DependenceCountNonUniformityNormalized", "DependenceCountPercentage", "GrayLevelVariance",
+            "DependenceCountVariance", "DependenceCountEntropy", "DependenceCountEnergy")
+
+
+def dependence_counts(levels: np.ndarray, mask: np.ndarray, in_plane: bool, alpha: float = 0) -> np.ndarray:
+    """1 + the dependent neighbours of every voxel (z, y, x arrays; ``in_plane``: neighbours in the slice)."""
+    mask = mask.astype(bool)
+    padded_levels = np.pad(levels.astype(float), 1)
+    padded_mask = np.pad(mask, 1)
+    counts = np.ones(levels.shape, dtype=np.int64)
+    core = tuple(slice(1, -1) for _ in range(3))
+    for offset in itertools.product((-1, 0, 1), repeat=3):
+        if offset == (0, 0, 0) or (in_plane and offset[0] != 0):
+            continue
+        shifted = tuple(slice(1 + o, n + 1 + o) for o, n in zip(offset, levels.shape))
+        dependent = padded_mask[shifted] & (np.abs(padded_levels[shifted] - padded_levels[core]) <= alpha)
+        counts += dependent
+    return counts
+
+
+def _matrix(levels: np.ndarray, counts: np.ndarray, mask: np.ndarray, n_levels: int, width: int) -> np.ndarray:
+    matrix = np.zeros((n_levels, width), dtype=np.int64)
+    np.add.at(matrix, (levels[mask].astype(int) - 1, counts[mask] - 1), 1)
+    return matrix
+
+
+def features_from_matrix(matrix: np.ndarray, voxels: int) -> dict[str, float]:
+    total = matrix.sum()
+    if total == 0:
+        return {name: float("nan") for name in FEATURES}
+    i = np.arange(1, matrix.shape[0] + 1, dtype=float)[:, None]
+    j = np.arange(1, matrix.shape[1] + 1, dtype=float)[None, :]
+    p = matrix / total
+    by_level, by_count = matrix.sum(axis=1), matrix.sum(axis=0)
+    level_mean, count_mean = float((i * p).sum()), float((j * p).sum())
+    nonzero = p[p > 0]
+    return {
+        "LowDependenceEmphasis": float((p / j ** 2).sum()), "HighDependenceEmphasis": float((p * j ** 2).sum()),
+        "LowGrayLevelCountEmphasis": float((p / i ** 2).sum()), "HighGrayLevelCountEmphasis": float((p * i ** 2).sum()),
+        "LowDependenceLowGrayLevelEmphasis": float((p / (i ** 2 * j ** 2)).sum()),
+        "LowDependenceHighGrayLevelEmphasis": float((p * i ** 2 / j ** 2).sum()),
+        "HighDependenceLowGrayLevelEmphasis": float((p * j ** 2 / i ** 2).sum()),
+        "HighDependenceHighGrayLevelEmphasis": float((p * i ** 2 * j ** 2).sum()),
+        "GrayLevelNonUniformity": float((by_level ** 2).sum() / total),
+        "GrayLevelNonUniformityNormalized": float((by_level ** 2).sum() / total ** 2),
+        "DependenceCountNonUniformity": float((by_count ** 2).sum() / total),
+        "DependenceCountNonUniformityNormalized": float((by_count ** 2).sum() / total ** 2),
+        "DependenceCountPercentage": float(total / voxels),
+        "GrayLevelVariance": float(((i - level_mean) ** 2 * p).sum()),
+        "DependenceCountVariance": float(((j - count_mean) ** 2 * p).sum()),
+        "DependenceCountEntropy": float(-(nonzero * np.log2(nonzero)).sum()),
+        "DependenceCountEnergy": float((p ** 2).sum()),
+    }
+
+
+def ngldm_features(levels: np.ndarray, mask: np.ndarray, n_levels: int | None = None, aggregation: str = "3D",
+                   alpha: float = 0) -> dict[str, float]:
+    """NGLDM features of a discretised ROI (grey levels 1..n_levels; z, y, x arrays, slices along z)."""
+    if aggregation not in ("2D", "2.5D", "3D"):
+        raise ValueError("aggregation must be 2D, 2.5D or 3D")
+    mask = mask.astype(bool)
+    n_levels = n_levels or int(levels[mask].max())
+    counts = dependence_counts(levels, mask, in_plane=aggregation != "3D", alpha=alpha)
+    width = 27 if aggregation == "3D" else 9
+    if aggregation == "3D":
+        return features_from_matrix(_matrix(levels, counts, mask, n_levels, width), int(mask.sum()))
+    slices = [z for z in range(mask.shape[0]) if mask[z].any()]
+    matrices = [_matrix(levels[z], counts[z], mask[z], n_levels, width) for z in slices]
+    if aggregation == "2.5D":
+        return features_from_matrix(sum(matrices), int(mask.sum()))
+    values = [features_from_matrix(m, int(mask[z].sum())) for m, z in zip(matrices, slices)]
+    return {name: float(np.mean([v[name] for v in values])) for name in FEATURES}
