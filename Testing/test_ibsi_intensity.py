@@ -7,9 +7,8 @@ reference values of the digital phantom (2 + 6) and hand-made cases.
 from __future__ import annotations
 
 import numpy as np
-import SimpleITK as sitk
 
-from RadiomicsWorkshopLib import ibsi
+from ibsitools import misses, phantom_arrays, reference_rows
 from RadiomicsWorkshopLib.ibsi_intensity import PEAK_RADIUS_MM, ivh_features, local_intensity_features
 
 BY_CAPTION = {  # the reference table's caption -> ours
@@ -23,23 +22,12 @@ BY_CAPTION = {  # the reference table's caption -> ours
 
 
 def test_every_ibsi_reference_value_of_the_families_is_reproduced():
-    folder = ibsi.default_reference_dir()
-    nifti = folder / "digital_phantom" / "nifti"
-    image = sitk.ReadImage(str(nifti / "image" / "phantom.nii.gz"))
-    values = sitk.GetArrayFromImage(image).astype(float)
-    mask = sitk.GetArrayFromImage(sitk.ReadImage(str(nifti / "mask" / "mask.nii.gz"))) > 0
-    ours = {**local_intensity_features(values, mask, image.GetSpacing()[::-1]),
+    values, mask, spacing = phantom_arrays()
+    ours = {**local_intensity_features(values, mask, spacing),
             **ivh_features(values[mask], level_range=(1, 6))}  # the phantom's grey levels: 1..6
-    reference = ibsi.load_reference(folder)
-    reference = reference[reference["family"].isin(["Local intensity features", "Intensity-volume histogram features"])]
-    assert len(reference) == 8
-    misses = []
-    for row in reference.itertuples():
-        tolerance = ibsi.tolerance_for(float(row.value), float(row.tolerance))
-        value = ours[BY_CAPTION[row.table_caption]]
-        if not abs(value - row.value) <= tolerance + 1e-12:
-            misses.append((row.ibsi_id, row.table_caption, row.value, value))
-    assert not misses, misses
+    rows = reference_rows(lambda r: r["family"].isin(["Local intensity features", "Intensity-volume histogram features"]))
+    assert len(rows) == 8
+    assert not misses(rows, lambda row: ours[BY_CAPTION[row.table_caption]])
 
 
 def test_hand_made_cases():

@@ -7,9 +7,8 @@ values of the digital phantom (3 + 8) and a hand-made case.
 from __future__ import annotations
 
 import numpy as np
-import SimpleITK as sitk
 
-from RadiomicsWorkshopLib import ibsi
+from ibsitools import misses, phantom_arrays, reference_rows
 from RadiomicsWorkshopLib.ibsi_statistics import dispersion_features, histogram_features
 
 BY_FEATURE = {  # IBSI feature name -> ours
@@ -27,21 +26,12 @@ BY_FEATURE = {  # IBSI feature name -> ours
 
 
 def test_every_ibsi_reference_value_pyradiomics_lacks_is_reproduced():
-    folder = ibsi.default_reference_dir()
-    nifti = folder / "digital_phantom" / "nifti"
-    values = sitk.GetArrayFromImage(sitk.ReadImage(str(nifti / "image" / "phantom.nii.gz"))).astype(float)
-    mask = sitk.GetArrayFromImage(sitk.ReadImage(str(nifti / "mask" / "mask.nii.gz"))) > 0
+    values, mask, _ = phantom_arrays()
     ours = {"Intensity-based statistical features": dispersion_features(values[mask]),
             "Intensity histogram features": histogram_features(values[mask], level_range=(1, 6))}
-    reference = ibsi.load_reference(folder)
-    reference = reference[reference["feature"].isin(BY_FEATURE)]
-    assert len(reference) == 11
-    misses = []
-    for row in reference.itertuples():
-        value = ours[row.family][BY_FEATURE[row.feature]]
-        if not abs(value - row.value) <= ibsi.tolerance_for(float(row.value), float(row.tolerance)) + 1e-12:
-            misses.append((row.ibsi_id, row.feature, row.value, value))
-    assert not misses, misses
+    rows = reference_rows(lambda r: r["feature"].isin(BY_FEATURE))
+    assert len(rows) == 11
+    assert not misses(rows, lambda row: ours[row.family][BY_FEATURE[row.feature]])
 
 
 def test_hand_made_histogram():

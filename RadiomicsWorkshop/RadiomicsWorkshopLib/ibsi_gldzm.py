@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .ibsi_matrix import matrix_features, renamed
+
 FEATURES = ("SmallDistanceEmphasis", "LargeDistanceEmphasis", "LowGrayLevelZoneEmphasis",
             "HighGrayLevelZoneEmphasis", "SmallDistanceLowGrayLevelEmphasis", "SmallDistanceHighGrayLevelEmphasis",
             "LargeDistanceLowGrayLevelEmphasis", "LargeDistanceHighGrayLevelEmphasis", "GrayLevelNonUniformity",
@@ -52,37 +54,15 @@ def gldzm(levels: np.ndarray, mask: np.ndarray, n_levels: int) -> tuple[np.ndarr
     return matrix, int(mask.sum())
 
 
+NAMES = dict(zip(FEATURES, ("small_j", "large_j", "low_i", "high_i", "small_j_low_i", "small_j_high_i",
+                             "large_j_low_i", "large_j_high_i", "i_nonuniformity", "i_nonuniformity_normalised",
+                             "j_nonuniformity", "j_nonuniformity_normalised", "percentage", "i_mean", "i_variance",
+                             "j_mean", "j_variance", "j_entropy")))
+
+
 def features_from_matrix(matrix: np.ndarray, voxels: int) -> dict[str, float]:
     """The IBSI GLDZM features of one matrix (rows: grey levels 1.., columns: distances 1..)."""
-    zones = matrix.sum()
-    if zones == 0:
-        return {name: float("nan") for name in FEATURES}
-    i = np.arange(1, matrix.shape[0] + 1, dtype=float)[:, None]
-    j = np.arange(1, matrix.shape[1] + 1, dtype=float)[None, :]
-    p = matrix / zones
-    by_level, by_distance = matrix.sum(axis=1), matrix.sum(axis=0)
-    level_mean, distance_mean = float((i * p).sum()), float((j * p).sum())
-    nonzero = p[p > 0]
-    return {
-        "SmallDistanceEmphasis": float((p / j ** 2).sum()),
-        "LargeDistanceEmphasis": float((p * j ** 2).sum()),
-        "LowGrayLevelZoneEmphasis": float((p / i ** 2).sum()),
-        "HighGrayLevelZoneEmphasis": float((p * i ** 2).sum()),
-        "SmallDistanceLowGrayLevelEmphasis": float((p / (i ** 2 * j ** 2)).sum()),
-        "SmallDistanceHighGrayLevelEmphasis": float((p * i ** 2 / j ** 2).sum()),
-        "LargeDistanceLowGrayLevelEmphasis": float((p * j ** 2 / i ** 2).sum()),
-        "LargeDistanceHighGrayLevelEmphasis": float((p * i ** 2 * j ** 2).sum()),
-        "GrayLevelNonUniformity": float((by_level ** 2).sum() / zones),
-        "GrayLevelNonUniformityNormalized": float((by_level ** 2).sum() / zones ** 2),
-        "ZoneDistanceNonUniformity": float((by_distance ** 2).sum() / zones),
-        "ZoneDistanceNonUniformityNormalized": float((by_distance ** 2).sum() / zones ** 2),
-        "ZonePercentage": float(zones / voxels),
-        "GrayLevelMean": level_mean,
-        "GrayLevelVariance": float(((i - level_mean) ** 2 * p).sum()),
-        "ZoneDistanceMean": distance_mean,
-        "ZoneDistanceVariance": float(((j - distance_mean) ** 2 * p).sum()),
-        "ZoneDistanceEntropy": float(-(nonzero * np.log2(nonzero)).sum()),
-    }
+    return renamed(matrix_features(matrix, voxels), NAMES)
 
 
 def _padded_sum(matrices: list[np.ndarray]) -> np.ndarray:

@@ -14,6 +14,8 @@ import itertools
 
 import numpy as np
 
+from .ibsi_matrix import matrix_features, renamed
+
 FEATURES = ("LowDependenceEmphasis", "HighDependenceEmphasis", "LowGrayLevelCountEmphasis",
             "HighGrayLevelCountEmphasis", "LowDependenceLowGrayLevelEmphasis", "LowDependenceHighGrayLevelEmphasis",
             "HighDependenceLowGrayLevelEmphasis", "HighDependenceHighGrayLevelEmphasis", "GrayLevelNonUniformity",
@@ -44,33 +46,15 @@ def _matrix(levels: np.ndarray, counts: np.ndarray, mask: np.ndarray, n_levels: 
     return matrix
 
 
+NAMES = dict(zip(FEATURES, ("small_j", "large_j", "low_i", "high_i", "small_j_low_i", "small_j_high_i",
+                             "large_j_low_i", "large_j_high_i", "i_nonuniformity", "i_nonuniformity_normalised",
+                             "j_nonuniformity", "j_nonuniformity_normalised", "percentage", "i_variance",
+                             "j_variance", "j_entropy", "j_energy")))
+
+
 def features_from_matrix(matrix: np.ndarray, voxels: int) -> dict[str, float]:
-    total = matrix.sum()
-    if total == 0:
-        return {name: float("nan") for name in FEATURES}
-    i = np.arange(1, matrix.shape[0] + 1, dtype=float)[:, None]
-    j = np.arange(1, matrix.shape[1] + 1, dtype=float)[None, :]
-    p = matrix / total
-    by_level, by_count = matrix.sum(axis=1), matrix.sum(axis=0)
-    level_mean, count_mean = float((i * p).sum()), float((j * p).sum())
-    nonzero = p[p > 0]
-    return {
-        "LowDependenceEmphasis": float((p / j ** 2).sum()), "HighDependenceEmphasis": float((p * j ** 2).sum()),
-        "LowGrayLevelCountEmphasis": float((p / i ** 2).sum()), "HighGrayLevelCountEmphasis": float((p * i ** 2).sum()),
-        "LowDependenceLowGrayLevelEmphasis": float((p / (i ** 2 * j ** 2)).sum()),
-        "LowDependenceHighGrayLevelEmphasis": float((p * i ** 2 / j ** 2).sum()),
-        "HighDependenceLowGrayLevelEmphasis": float((p * j ** 2 / i ** 2).sum()),
-        "HighDependenceHighGrayLevelEmphasis": float((p * i ** 2 * j ** 2).sum()),
-        "GrayLevelNonUniformity": float((by_level ** 2).sum() / total),
-        "GrayLevelNonUniformityNormalized": float((by_level ** 2).sum() / total ** 2),
-        "DependenceCountNonUniformity": float((by_count ** 2).sum() / total),
-        "DependenceCountNonUniformityNormalized": float((by_count ** 2).sum() / total ** 2),
-        "DependenceCountPercentage": float(total / voxels),
-        "GrayLevelVariance": float(((i - level_mean) ** 2 * p).sum()),
-        "DependenceCountVariance": float(((j - count_mean) ** 2 * p).sum()),
-        "DependenceCountEntropy": float(-(nonzero * np.log2(nonzero)).sum()),
-        "DependenceCountEnergy": float((p ** 2).sum()),
-    }
+    """The IBSI NGLDM features of one matrix (rows: grey levels 1.., columns: dependence counts 1..)."""
+    return renamed(matrix_features(matrix, voxels), NAMES)
 
 
 def ngldm_features(levels: np.ndarray, mask: np.ndarray, n_levels: int | None = None, aggregation: str = "3D",
