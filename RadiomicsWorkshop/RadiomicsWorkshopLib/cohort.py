@@ -206,11 +206,17 @@ def run_with_timeout(task: Callable, case: Case, part_file: Path, keyed=None, *,
     hint = ("check the case's files (a stalled network share?), or raise --timeout" if timed_out else
             "the case may need more memory than the machine has")
 
+    # No input hashes: reading the files may be what hung. The key never matches, so the case is retried.
+    return commit_failure(case, part_file, keyed, message, hint, t0)
+
+
+def commit_failure(case: Case, part_file: Path, keyed, message: str, hint: str, t0: float) -> dict[str, Any]:
+    """Commit a case that failed outside its task (timed out, its process or worker died) as failed. Without
+    the case's key (it is computed in the task) a placeholder never matches, so the next run retries it."""
     def fail() -> dict:
         raise WorkshopError(message, case_id=case.case_id, file=case.image, hint=hint)
 
-    # No input hashes: reading the files may be what hung. The key never matches, so the case is retried.
-    return commit_case(case, part_file, keyed[0] if keyed else "timed-out", keyed[1] if keyed else {}, fail, t0)
+    return commit_case(case, part_file, keyed[0] if keyed else "unfinished", keyed[1] if keyed else {}, fail, t0)
 
 
 def prepare_parts(out: Path, digest: str, settings: dict, overwrite: bool) -> Path:
@@ -273,6 +279,8 @@ def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple
                            hint=status.get("hint"))
         progress.advance(status["case_id"], failed=failed)
 
+    if scheduler or jobs > 1:  # largest images first, so that no big case starts last while the others idle
+        todo.sort(key=lambda item: _input_size(item[0]), reverse=True)
     if scheduler and todo:
         _run_on_dask(todo, task, finished, scheduler, jobs, progress, prepare)
         return
@@ -286,8 +294,6 @@ def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple
     import multiprocessing
 
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    # Largest images first, so that no big case starts last while the other workers idle.
-    todo.sort(key=lambda item: _input_size(item[0]), reverse=True)
     workers = min(jobs, len(todo))
     threads = max(1, jobs // workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
@@ -342,7 +348,6 @@ def _run_on_dask(todo: list, task: Callable, finished: Callable[[dict], None], s
             raise WorkshopError(f"the Dask workers cannot run this step ({type(exc).__name__}: {exc})",
                                 hint="install the project and its dependencies in the workers' environment "
                                      "(pip install 'radiomics-workshop[dask]')") from None
-        todo = sorted(todo, key=lambda item: _input_size(item[0]), reverse=True)
         futures, submitted = [], {}
         for case, part_file, keyed in todo:
             futures.append(client.submit(task, case, part_file, keyed, pure=False, retries=2,
@@ -362,14 +367,9 @@ def _run_on_dask(todo: list, task: Callable, finished: Callable[[dict], None], s
 
 def _commit_lost_case(case: Case, part_file: Path, keyed, exc: Exception) -> dict[str, Any]:
     """Record a case Dask gave up on (e.g. KilledWorker: each worker that ran it died, out of memory, say)."""
-    def fail() -> dict:
-        raise WorkshopError(f"Dask gave up on this case ({type(exc).__name__}: {str(exc)[:300]})",
-                            case_id=case.case_id, file=case.image,
-                            hint="the workers running it died: give them more memory, or check the case's files; "
-                                 "then run again with --retry-failed")
-
-    return commit_case(case, part_file, keyed[0] if keyed else "lost", keyed[1] if keyed else {}, fail,
-                       time.perf_counter())
+    return commit_failure(case, part_file, keyed, f"Dask gave up on this case ({type(exc).__name__}: {str(exc)[:300]})",
+                          "the workers running it died: give them more memory, or check the case's files; "
+                          "then run again with --retry-failed", time.perf_counter())
 
 
 @dataclass
