@@ -59,6 +59,7 @@ bench: setup sample-data
 	$(PY) benchmarks/bench_deep_batch.py
 	$(PY) benchmarks/bench_modeling.py
 	$(PY) benchmarks/bench_dask.py
+	$(PY) benchmarks/bench_ibsi.py
 
 clean:
 	rm -rf $(VENV) .cache out

@@ -1,7 +1,7 @@
 """Grey level distance zone matrix (GLDZM) features, which PyRadiomics lacks, against the IBSI-1 reference
 values of the digital phantom (all 48: 16 features x 2D, 2.5D and 3D aggregation) and a hand-made case.
 
-(Issue 9: this family is not yet part of the extraction's ``ibsi`` feature set.)
+(In the extraction as part of the `IBSI` preset: ibsi_families.py, test_ibsi_phantom.py.)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Local intensity and intensity-volume histogram features, which PyRadiomics lacks, against the IBSI-1
 reference values of the digital phantom (2 + 6) and hand-made cases.
 
-(Issue 9: these families are not yet part of the extraction's ``ibsi`` feature set.)
+(In the extraction as part of the `IBSI` preset: ibsi_families.py, test_ibsi_phantom.py.)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Morphological features PyRadiomics lacks (and the axis lengths it computes with 1/N) against the IBSI-1
 reference values of the digital phantom, and a hand-made cube.
 
-(Issue 9: not yet part of the extraction's ``ibsi`` feature set.)
+(In the extraction as part of the `IBSI` preset: ibsi_families.py, test_ibsi_phantom.py.)
 """
 
 from __future__ import annotations

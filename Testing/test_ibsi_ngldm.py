@@ -1,7 +1,7 @@
 """NGLDM features (all 17 as the IBSI defines them; PyRadiomics' GLDM lacks three of them) against the
 IBSI-1 reference values of the digital phantom (51: 17 x 2D, 2.5D, 3D) and a hand-made case.
 
-(Issue 9: not yet part of the extraction's ``ibsi`` feature set.)
+(In the extraction as part of the `IBSI` preset: ibsi_families.py, test_ibsi_phantom.py.)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Intensity statistics and intensity-histogram features PyRadiomics lacks, against the IBSI-1 reference
 values of the digital phantom (3 + 8) and a hand-made case.
 
-(Issue 9: these features are not yet part of the extraction's ``ibsi`` feature set.)
+(In the extraction as part of the `IBSI` preset: ibsi_families.py, test_ibsi_phantom.py.)
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ setting recomputes) and every case appears exactly once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -377,7 +378,8 @@ class StepOutput:
     """How a step turns its committed cases into its output table and provenance.
 
     ``rows`` gives a committed case's table rows, ``entry`` its provenance entry; each of ``sections``
-    gives an extra top-level provenance map (case id -> value, None leaves the case out).
+    gives an extra top-level provenance map (case id -> value, None leaves the case out);
+    ``describe_columns`` maps the table's columns to extra top-level provenance entries.
     """
 
     rows: Callable[[Case, dict], list[dict[str, Any]]]
@@ -385,6 +387,7 @@ class StepOutput:
     empty_columns: tuple[str, ...] = ("case_id", "roi")
     numeric: bool = True
     sections: dict[str, Callable[[Case, dict], Any]] = field(default_factory=dict)
+    describe_columns: Callable[[list[str]], dict[str, Any]] | None = None
 
 
 def run_step(cases: list[Case], out: Path, *, step: str, digest: str, settings: dict[str, Any],
@@ -447,7 +450,8 @@ def assemble(cases: list[Case], parts: Path, out: Path, summary: CohortSummary, 
             return items
 
         def tail() -> dict[str, Any]:
-            return {"failures": summary.failed,
+            described = output.describe_columns(list(columns)) if output.describe_columns else {}
+            return {**described, "failures": summary.failed,
                     "timing": {"seconds_this_run": round(time.perf_counter() - t0, 3), **summary.counts()}}
 
         tables.write_json_streamed(tables.provenance_path(out), head,
@@ -477,6 +481,12 @@ EXTRACTION_OUTPUT = StepOutput(
     sections={"preprocessing": lambda case, record: record.get("info", {}).get("preprocessing")})
 
 
+def _ibsi_codes(columns: list[str], params: ExtractionParams) -> dict[str, Any]:
+    from .ibsi import ibsi_codes
+
+    return {"ibsi_codes": ibsi_codes(columns, params.settings, params.aggregations)}
+
+
 def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, jobs: int = 1,
                overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
                roi_crop: bool = True, progress: Progress | None = None,
@@ -488,7 +498,8 @@ def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, 
         cases, out, step="extract", digest=params.digest(), settings={"params": params.to_dict()},
         key_fn=functools.partial(case_key, settings_digest=params.digest(), extra=resample_mask),
         task=functools.partial(run_case, params=params, resample_mask=resample_mask, roi_crop=roi_crop),
-        output=EXTRACTION_OUTPUT, progress=progress or Progress("none", step="extract"), overwrite=overwrite,
+        output=dataclasses.replace(EXTRACTION_OUTPUT, describe_columns=functools.partial(_ibsi_codes, params=params)),
+        progress=progress or Progress("none", step="extract"), overwrite=overwrite,
         retry_failed=retry_failed, jobs=jobs, scheduler=scheduler, timeout=timeout,
         prepare=functools.partial(make_extractor, params),
         provenance={"settings": params.to_dict(), "settings_digest": params.digest(),

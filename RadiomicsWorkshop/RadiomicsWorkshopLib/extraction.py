@@ -161,6 +161,8 @@ def extract_case_result(
                 for agg_name, aggregation in params.aggregations.items():
                     features.update(_aggregated(agg_name, aggregation, image_obj, mask_img, roi, params,
                                                 roi_crop, case_id, mask_file))
+                if params.ibsi_families:
+                    features.update(_ibsi_families(image_obj, mask_img, roi, params, case_id, mask_file))
                 row = dict(keys)
                 if params.slicewise:
                     row["slice"] = 0
@@ -245,6 +247,36 @@ def _aggregated(name: str, aggregation: dict, image, mask, roi, params, crop, ca
         image_type, rest = key.split("_", 1)
         renamed[f"{image_type}-{name}_{rest}"] = value
     return renamed
+
+
+def ibsi_texture_aggregations(params: ExtractionParams) -> dict[str, tuple[str, int]]:
+    """Column prefix -> (IBSI aggregation, numpy slice axis) for our GLDZM/NGLDM: the main extraction and
+    every aggregation that computes GLSZM (see ``ibsi_families``)."""
+    from .ibsi_families import texture_aggregation
+
+    out = {"original": (texture_aggregation(params.settings, False), int(params.settings.get("force2Ddimension", 0)))}
+    for name, aggregation in params.aggregations.items():
+        pyradiomics = aggregation["pyradiomics"]
+        if "glszm" in pyradiomics["featureClass"]:
+            setting = pyradiomics["setting"]
+            out[f"original-{name}"] = (texture_aggregation(setting, aggregation["per_slice"]),
+                                       int(setting.get("force2Ddimension", 0)))
+    return out
+
+
+def _ibsi_families(image, mask, roi, params, case_id, mask_file) -> dict[str, float]:
+    from .ibsi_families import case_features
+
+    if image.GetDimension() != 3:
+        raise InputError("the IBSI families ('workshop: ibsi_families') need a 3D image", case_id=case_id,
+                         file=mask_file, hint="use a preset without ibsi_families for 2D images")
+    image, mask = _with_background(image, mask)
+    try:
+        return case_features(image, mask, roi.label, params.settings, params.ibsi_families,
+                             ibsi_texture_aggregations(params))
+    except (ValueError, RuntimeError, IndexError) as exc:
+        raise InputError(f"the IBSI families cannot be computed for ROI '{roi.name}': {' '.join(str(exc).split())}",
+                         case_id=case_id, file=mask_file, hint="check the ROI and the settings") from None
 
 
 def _extract_slices(extractor, image, mask, roi, params, keys, result, crop, case_id, mask_file) -> dict:

@@ -1,14 +1,16 @@
 """IBSI-1 reference values and how our feature columns map onto them.
 
-The mapping is data: ``data/ibsi_pyradiomics_map.csv`` has one row per IBSI
+The mapping is data: ``data/ibsi_feature_map.csv`` has one row per IBSI
 digital-phantom reference value (keyed by family, feature, table caption and
-texture aggregation, with the IBSI id), the PyRadiomics feature that computes
-it (as PyRadiomics names it, ``original_glcm_JointAverage``), the ``variant``
-of the IBSI preset that computes it (``VARIANTS``; empty: the preset's main
-extraction), our table's ``column``, a ``transform`` where PyRadiomics uses
-another convention (only ``minus3``: kurtosis -> IBSI excess kurtosis) and a
-``note``. Values PyRadiomics does not compute have no PyRadiomics feature and
-say why in the note.
+texture aggregation, with the IBSI id), who computes it (``computed_by``:
+``PyRadiomics``, or ``RadiomicsWorkshop`` for the families PyRadiomics lacks,
+``ibsi_families``), the PyRadiomics feature (as PyRadiomics names it,
+``original_glcm_JointAverage``), the ``variant`` of the IBSI preset that
+computes it (``VARIANTS``; empty: the preset's main extraction), our table's
+``column``, a ``transform`` where PyRadiomics uses another convention (only
+``minus3``: kurtosis -> IBSI excess kurtosis) and a ``note``.
+``ibsi_codes`` turns it round: a feature table's columns -> their IBSI codes,
+written into the extraction's provenance.
 
 ``compare_to_reference`` checks one feature row (the IBSI preset's output on
 the phantom) against the consensus values, so that the test, the docs and the
@@ -27,16 +29,17 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import pandas as pd
 
-MAP_FILE = Path(__file__).resolve().parent / "data" / "ibsi_pyradiomics_map.csv"
+MAP_FILE = Path(__file__).resolve().parent / "data" / "ibsi_feature_map.csv"
 REFERENCE_NAME = "digital_phantom_reference.csv"
 #: Columns that identify a reference row (IBSI ids alone do not: the reference table repeats 1PR8 and
 #: the intensity-volume histogram ids, and lacks the id of GLSZM small zone emphasis).
 KEY = ["family", "feature", "table_caption", "aggregation"]
-MAP_COLUMNS = KEY + ["ibsi_id", "pyradiomics_feature", "variant", "column", "transform", "note"]
+MAP_COLUMNS = KEY + ["ibsi_id", "computed_by", "pyradiomics_feature", "variant", "column", "transform", "note"]
+COMPUTED_BY = ("PyRadiomics", "RadiomicsWorkshop")
 
 #: Variants of the IBSI preset (its ``workshop: aggregations``) and the IBSI aggregations they give.
 VARIANTS = {
@@ -81,8 +84,10 @@ def load_reference(path: str | Path | None = None) -> pd.DataFrame:
     return frame
 
 
-def load_pyradiomics_map(path: str | Path | None = None) -> pd.DataFrame:
-    """The mapping of IBSI reference rows onto PyRadiomics features (``data/ibsi_pyradiomics_map.csv``)."""
+def load_feature_map(path: str | Path | None = None) -> pd.DataFrame:
+    """The mapping of IBSI reference rows onto our columns (``data/ibsi_feature_map.csv``), checked."""
+    from .ibsi_families import FAMILIES
+
     frame = _read(Path(path) if path else MAP_FILE)
     missing = [c for c in MAP_COLUMNS if c not in frame.columns]
     if missing:
@@ -90,18 +95,77 @@ def load_pyradiomics_map(path: str | Path | None = None) -> pd.DataFrame:
     if frame.duplicated(KEY).any():
         raise ValueError(f"IBSI map repeats rows: {frame[frame.duplicated(KEY)][KEY].values.tolist()}")
     for row in frame.itertuples(index=False):
-        if row.transform not in TRANSFORMS or row.variant not in VARIANTS:
-            raise ValueError(f"IBSI map, {row.feature} ({row.aggregation}): unknown transform or variant")
-        if row.pyradiomics_feature:
-            image_type, rest = row.pyradiomics_feature.split("_", 1)
+        where = f"IBSI map, {row.feature} ({row.aggregation or 'no aggregation'})"
+        if row.transform not in TRANSFORMS or row.variant not in VARIANTS or row.computed_by not in COMPUTED_BY:
+            raise ValueError(f"{where}: unknown transform, variant or computed_by")
+        prefix = f"original-{row.variant}" if row.variant else "original"
+        if row.computed_by == "PyRadiomics":
+            image_type, rest = row.pyradiomics_feature.split("_", 1) if row.pyradiomics_feature else ("", "")
             expected = f"{image_type}-{row.variant}_{rest}" if row.variant else row.pyradiomics_feature
-            if row.column != expected:
-                raise ValueError(f"IBSI map, {row.feature} ({row.aggregation}): column {row.column!r}, "
-                                 f"expected {expected!r}")
-        elif row.column or row.transform or not row.note:
-            raise ValueError(f"IBSI map, {row.feature} ({row.aggregation}): no PyRadiomics feature, "
-                             "so no column or transform, and a note saying why")
+            if not row.pyradiomics_feature or row.column != expected:
+                raise ValueError(f"{where}: column {row.column!r}, expected {expected!r}")
+        elif row.pyradiomics_feature or row.transform or row.column.split("_")[0] != prefix \
+                or row.column.split("_")[1] not in FAMILIES:
+            raise ValueError(f"{where}: ours must be {prefix}_<one of {', '.join(FAMILIES)}>_<feature>, "
+                             "without PyRadiomics feature or transform")
     return frame
+
+
+#: Texture classes whose matrices have directions (IBSI: averaged or merged over them).
+DIRECTIONAL = ("glcm", "glrlm")
+ZONE_LIKE = ("glszm", "gldm", "ngtdm", "gldzm", "ngldm")
+MERGING = {"3D": ("3D, averaged", "3D, merged"), "2.5D": ("2.5D, direction-merged", "2.5D, merged"),
+           "2D": ("2D, averaged", "2D, slice-merged")}
+
+
+def ibsi_aggregation(feature_class: str, setting: Mapping, per_slice: bool) -> str | None:
+    """The IBSI aggregation of a texture class under PyRadiomics settings ("" for the classes without one;
+    None where the settings are none of the IBSI's, e.g. a weighted direction merge)."""
+    from .ibsi_families import texture_aggregation
+
+    if feature_class not in DIRECTIONAL + ZONE_LIKE:
+        return ""
+    dimension = texture_aggregation(setting, per_slice)
+    if feature_class in ZONE_LIKE:
+        return dimension
+    norm = setting.get("weightingNorm")
+    return {None: MERGING[dimension][0], "no_weighting": MERGING[dimension][1]}.get(norm)
+
+
+def ibsi_codes(columns: Iterable[str], setting: Mapping, aggregations: Mapping[str, dict] | None = None
+               ) -> dict[str, list[dict[str, str]]]:
+    """The IBSI-1 code(s) of a feature table's columns, for its provenance: per column that computes an
+    IBSI feature, a list of {ibsi_id, family, feature, aggregation, computed_by[, transform]}.
+
+    Columns are ``<imageType>[-<aggregation name>]_<class>_<feature>``; ``setting`` is the extraction's
+    PyRadiomics setting section, ``aggregations`` its ``workshop: aggregations`` (name -> {"pyradiomics",
+    "per_slice"}), from which the IBSI aggregation of each texture column is derived. The image type does
+    not change the feature (``wavelet-LLH_glcm_Contrast`` is the IBSI contrast of a filtered image). A
+    column computing two reference rows (the same value in two families) lists both; a texture column
+    whose settings are none of the IBSI's aggregations gets the feature's code with aggregation None.
+    """
+    aggregations = aggregations or {}
+    by_feature: dict[str, list[dict[str, str]]] = {}
+    for row in load_feature_map().itertuples(index=False):
+        entry = {"ibsi_id": row.ibsi_id, "family": row.family, "feature": row.feature,
+                 "aggregation": row.aggregation, "computed_by": row.computed_by}
+        if row.transform:
+            entry["transform"] = row.transform
+        by_feature.setdefault(row.column.split("_", 1)[1], []).append(entry)
+    names = sorted(aggregations, key=len, reverse=True)
+    out = {}
+    for column in columns:
+        head, _, rest = column.partition("_")
+        entries = by_feature.get(rest)
+        if not entries:
+            continue
+        name = next((n for n in names if head.endswith(f"-{n}")), None)
+        spec = aggregations[name] if name else {"pyradiomics": {"setting": setting}, "per_slice": False}
+        aggregation = ibsi_aggregation(rest.split("_")[0], spec["pyradiomics"].get("setting") or {},
+                                       spec["per_slice"])
+        matching = [e for e in entries if e["aggregation"] == aggregation]
+        out[column] = matching or [{**entries[0], "aggregation": None}]
+    return out
 
 
 def tolerance_for(reference: float, tolerance: float) -> float:
@@ -118,12 +182,12 @@ def compare_to_reference(features: Mapping[str, float] | pd.Series, reference: p
     """One row per IBSI reference value: the reference, its tolerance, ours, whether it is reproduced.
 
     ``features``: one row of the IBSI preset's feature table (a Series or a dict of column -> value).
-    Columns: family, feature, ibsi_id, aggregation, reference, tolerance, column, pyradiomics_feature,
-    ours, implemented, reproduced, note. ``ours`` is NaN where the mapping has no PyRadiomics feature
-    or the column is missing from ``features``; absent texts (no aggregation, no id) are None.
+    Columns: family, feature, ibsi_id, aggregation, reference, tolerance, computed_by, column,
+    pyradiomics_feature, ours, implemented, reproduced, note. ``ours`` is NaN where the column is
+    missing from ``features``; absent texts (no aggregation, no id) are None.
     """
     reference = load_reference() if reference is None else reference
-    mapping = load_pyradiomics_map() if mapping is None else mapping
+    mapping = load_feature_map() if mapping is None else mapping
     joined = reference.merge(mapping.drop(columns=["ibsi_id"]), on=KEY, how="left", indicator=True,
                              validate="one_to_one")
     unmapped = joined[joined["_merge"] != "both"]
@@ -132,7 +196,7 @@ def compare_to_reference(features: Mapping[str, float] | pd.Series, reference: p
                          f"{unmapped[KEY].iloc[0].tolist()}: update {MAP_FILE.name}")
     rows = []
     for ref in joined.itertuples(index=False):
-        implemented = bool(ref.pyradiomics_feature)
+        implemented = bool(ref.column)
         ours = None
         if implemented and ref.column in features:
             value = features[ref.column]
@@ -140,7 +204,7 @@ def compare_to_reference(features: Mapping[str, float] | pd.Series, reference: p
         tolerance = tolerance_for(float(ref.value), float(ref.tolerance))
         rows.append({"family": ref.family, "feature": ref.feature, "ibsi_id": ref.ibsi_id or None,
                      "aggregation": ref.aggregation or None, "reference": float(ref.value), "tolerance": tolerance,
-                     "column": ref.column or None, "pyradiomics_feature": ref.pyradiomics_feature or None,
+                     "computed_by": ref.computed_by, "column": ref.column or None, "pyradiomics_feature": ref.pyradiomics_feature or None,
                      "ours": ours, "implemented": implemented,
                      "reproduced": ours is not None and abs(ours - float(ref.value)) <= tolerance + 1e-12,
                      "note": ref.note or None})
@@ -152,19 +216,24 @@ def compare_to_reference(features: Mapping[str, float] | pd.Series, reference: p
 
 
 def summary_by_family(comparison: pd.DataFrame) -> pd.DataFrame:
-    """Per IBSI family: reference values, those PyRadiomics computes, those we reproduce; and a Total row."""
+    """Per IBSI family: reference values, those PyRadiomics computes, those our families compute, those
+    reproduced; and a Total row."""
+    comparison = comparison.assign(pyradiomics=comparison["computed_by"] == "PyRadiomics",
+                                   workshop=comparison["computed_by"] == "RadiomicsWorkshop")
     table = comparison.groupby("family", sort=False).agg(
-        reference_values=("feature", "size"), implemented=("implemented", "sum"), reproduced=("reproduced", "sum"))
+        reference_values=("feature", "size"), pyradiomics=("pyradiomics", "sum"), workshop=("workshop", "sum"),
+        reproduced=("reproduced", "sum"))
     table.loc["Total"] = table.sum()
     return table.astype(int)
 
 
 def summary_markdown(summary: pd.DataFrame) -> str:
     """The per-family table in Markdown (docs/ibsi_phantom.md and the README)."""
-    lines = ["| family | reference values | computed (PyRadiomics) | reproduced |", "|---|---:|---:|---:|"]
+    lines = ["| family | reference values | computed by PyRadiomics | computed by ours (`ibsi_families`) "
+             "| reproduced |", "|---|---:|---:|---:|---:|"]
     for family, row in summary.iterrows():
         name = f"**{family}**" if family == "Total" else family
         values = [f"**{v}**" if family == "Total" else str(v)
-                  for v in (row["reference_values"], row["implemented"], row["reproduced"])]
+                  for v in (row["reference_values"], row["pyradiomics"], row["workshop"], row["reproduced"])]
         lines.append(f"| {name} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ matrix counts voxels by (i, j). Aggregation: ``3D`` one matrix; ``2D`` per-slice
 from __future__ import annotations
 
 import itertools
+from typing import Iterable
 
 import numpy as np
 
@@ -27,16 +28,16 @@ FEATURES = ("LowDependenceEmphasis", "HighDependenceEmphasis", "LowGrayLevelCoun
 def dependence_counts(levels: np.ndarray, mask: np.ndarray, in_plane: bool, alpha: float = 0) -> np.ndarray:
     """1 + the dependent neighbours of every voxel (z, y, x arrays; ``in_plane``: neighbours in the slice)."""
     mask = mask.astype(bool)
-    padded_levels = np.pad(levels.astype(float), 1)
-    padded_mask = np.pad(mask, 1)
+    # voxels outside the ROI get a level no grey level is within alpha of
+    outside = -(abs(float(levels[mask].max(initial=0))) + alpha + 1.0)
+    padded = np.pad(np.where(mask, levels, outside).astype(np.float64), 1, constant_values=outside)
     counts = np.ones(levels.shape, dtype=np.int64)
-    core = tuple(slice(1, -1) for _ in range(3))
+    core = padded[1:-1, 1:-1, 1:-1]
     for offset in itertools.product((-1, 0, 1), repeat=3):
         if offset == (0, 0, 0) or (in_plane and offset[0] != 0):
             continue
-        shifted = tuple(slice(1 + o, n + 1 + o) for o, n in zip(offset, levels.shape))
-        dependent = padded_mask[shifted] & (np.abs(padded_levels[shifted] - padded_levels[core]) <= alpha)
-        counts += dependent
+        shifted = padded[tuple(slice(1 + o, n + 1 + o) for o, n in zip(offset, levels.shape))]
+        counts += (np.abs(shifted - core) <= alpha) if alpha else (shifted == core)
     return counts
 
 
@@ -57,20 +58,32 @@ def features_from_matrix(matrix: np.ndarray, voxels: int) -> dict[str, float]:
     return renamed(matrix_features(matrix, voxels), NAMES)
 
 
-def ngldm_features(levels: np.ndarray, mask: np.ndarray, n_levels: int | None = None, aggregation: str = "3D",
-                   alpha: float = 0) -> dict[str, float]:
-    """NGLDM features of a discretised ROI (grey levels 1..n_levels; z, y, x arrays, slices along z)."""
-    if aggregation not in ("2D", "2.5D", "3D"):
+def ngldm_by_aggregation(levels: np.ndarray, mask: np.ndarray, n_levels: int | None = None,
+                         aggregations: Iterable[str] = ("3D",), alpha: float = 0) -> dict[str, dict[str, float]]:
+    """NGLDM features of a discretised ROI (grey levels 1..n_levels; z, y, x arrays, slices along z) for each
+    aggregation; 2D and 2.5D share the in-plane dependence counts."""
+    aggregations = tuple(aggregations)
+    if not set(aggregations) <= {"2D", "2.5D", "3D"}:
         raise ValueError("aggregation must be 2D, 2.5D or 3D")
     mask = mask.astype(bool)
     n_levels = n_levels or int(levels[mask].max())
-    counts = dependence_counts(levels, mask, in_plane=aggregation != "3D", alpha=alpha)
-    width = 27 if aggregation == "3D" else 9
-    if aggregation == "3D":
-        return features_from_matrix(_matrix(levels, counts, mask, n_levels, width), int(mask.sum()))
-    slices = [z for z in range(mask.shape[0]) if mask[z].any()]
-    matrices = [_matrix(levels[z], counts[z], mask[z], n_levels, width) for z in slices]
-    if aggregation == "2.5D":
-        return features_from_matrix(sum(matrices), int(mask.sum()))
-    values = [features_from_matrix(m, int(mask[z].sum())) for m, z in zip(matrices, slices)]
-    return {name: float(np.mean([v[name] for v in values])) for name in FEATURES}
+    out = {}
+    if "3D" in aggregations:
+        counts = dependence_counts(levels, mask, in_plane=False, alpha=alpha)
+        out["3D"] = features_from_matrix(_matrix(levels, counts, mask, n_levels, 27), int(mask.sum()))
+    if {"2D", "2.5D"} & set(aggregations):
+        counts = dependence_counts(levels, mask, in_plane=True, alpha=alpha)
+        slices = [z for z in range(mask.shape[0]) if mask[z].any()]
+        matrices = [_matrix(levels[z], counts[z], mask[z], n_levels, 9) for z in slices]
+        if "2.5D" in aggregations:
+            out["2.5D"] = features_from_matrix(sum(matrices), int(mask.sum()))
+        if "2D" in aggregations:
+            values = [features_from_matrix(m, int(mask[z].sum())) for m, z in zip(matrices, slices)]
+            out["2D"] = {name: float(np.mean([v[name] for v in values])) for name in FEATURES}
+    return out
+
+
+def ngldm_features(levels: np.ndarray, mask: np.ndarray, n_levels: int | None = None, aggregation: str = "3D",
+                   alpha: float = 0) -> dict[str, float]:
+    """NGLDM features of a discretised ROI for one aggregation (see ``ngldm_by_aggregation``)."""
+    return ngldm_by_aggregation(levels, mask, n_levels, (aggregation,), alpha)[aggregation]

@@ -1,6 +1,7 @@
-"""IBSI-1 intensity statistics and intensity-histogram features PyRadiomics lacks (sections 3.3 and 3.4):
-median absolute deviation, coefficient of variation, quartile coefficient of dispersion, and, for the
-histogram of discretised intensities, the mode and the histogram gradient's extremes.
+"""IBSI-1 intensity statistics PyRadiomics lacks (section 3.3: median absolute deviation, coefficient of
+variation, quartile coefficient of dispersion) and the intensity-histogram family (section 3.4), which
+the IBSI defines on the discretised intensities: PyRadiomics' firstorder has most of its features but
+computes them on the intensities, and lacks the mode and the histogram gradients.
 """
 
 from __future__ import annotations
@@ -23,21 +24,38 @@ def dispersion_features(values: np.ndarray) -> dict[str, float]:
 
 
 def histogram_features(levels: np.ndarray, level_range: tuple[int, int] | None = None) -> dict[str, float]:
-    """Of the ROI's discretised intensities (grey levels; ``level_range`` lowest and highest level of the
-    discretisation, default those present): the mode (the most frequent level; of several, the one
-    nearest the mean) and the largest and smallest histogram gradient with their levels. The gradient is
-    taken over every level of the range (absent levels count 0): a one-sided difference at both ends,
-    central differences between."""
+    """The intensity-histogram family of the ROI's discretised intensities (grey levels; ``level_range``:
+    lowest and highest level of the discretisation, default those present), but entropy and uniformity
+    (PyRadiomics' firstorder computes those on the same grey levels).
+
+    The statistics are those of the grey levels (PyRadiomics' firstorder takes the intensities: the same
+    only when the intensities are the grey levels); kurtosis is the IBSI's excess kurtosis. The mode is
+    the most frequent level (of several, the one nearest the mean); the histogram gradient is taken over
+    every level of the range (absent levels count 0): a one-sided difference at both ends, central
+    differences between.
+    """
     levels = np.asarray(levels).ravel().astype(int)
     if levels.size == 0:
         return {}
     low, high = level_range or (int(levels.min()), int(levels.max()))
     grid = np.arange(low, high + 1)
-    counts = np.array([(levels == level).sum() for level in grid], dtype=float)
+    counts = np.bincount(levels - low, minlength=grid.size).astype(float)
     modes = grid[counts == counts.max()]
-    mode = modes[np.argmin(np.abs(modes - levels.mean()))]
+    mean = levels.mean()
+    mode = modes[np.argmin(np.abs(modes - mean))]
     gradient = np.gradient(counts) if counts.size > 1 else np.zeros(1)
-    out = {"Mode": float(mode),
+    deviation = levels - mean
+    variance = float((deviation ** 2).mean())
+    p10, p25, p75, p90 = np.percentile(levels, [10, 25, 75, 90])
+    robust = levels[(levels >= p10) & (levels <= p90)]
+    out = {"Mean": float(mean), "Variance": variance,
+           "Skewness": float((deviation ** 3).mean() / variance ** 1.5) if variance else 0.0,
+           "ExcessKurtosis": float((deviation ** 4).mean() / variance ** 2 - 3.0) if variance else 0.0,
+           "Median": float(np.median(levels)), "Minimum": float(levels.min()), "10Percentile": float(p10),
+           "90Percentile": float(p90), "Maximum": float(levels.max()), "InterquartileRange": float(p75 - p25),
+           "Range": float(levels.max() - levels.min()), "MeanAbsoluteDeviation": float(np.abs(deviation).mean()),
+           "RobustMeanAbsoluteDeviation": float(np.abs(robust - robust.mean()).mean()),
+           "Mode": float(mode),
            "MaximumHistogramGradient": float(gradient.max()),
            "MaximumHistogramGradientIntensity": float(grid[int(np.argmax(gradient))]),
            "MinimumHistogramGradient": float(gradient.min()),

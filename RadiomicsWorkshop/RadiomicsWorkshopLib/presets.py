@@ -12,7 +12,9 @@ works as it is. Its options:
   ...) computed in the same run, each a name mapping to ``setting`` overrides,
   a ``featureClass`` section and ``per_slice: true`` for features computed
   slice by slice and averaged over slices. Their columns are named
-  ``<imageType>-<name>_<class>_<feature>``, e.g. ``original-2D-averaged_glcm_Contrast``.
+  ``<imageType>-<name>_<class>_<feature>``, e.g. ``original-2D-averaged_glcm_Contrast``;
+- ``ibsi_families: true`` (or a list) -- the IBSI-1 features PyRadiomics lacks,
+  in the same table (``RadiomicsWorkshopLib.ibsi_families``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 from .errors import SettingsError
 
-WORKSHOP_KEYS = {"slicewise": bool, "minimum_roi_voxels": int, "aggregations": dict}
+WORKSHOP_KEYS = {"slicewise": bool, "minimum_roi_voxels": int, "aggregations": dict, "ibsi_families": (bool, list)}
 AGGREGATION_KEYS = {"setting", "featureClass", "per_slice"}
 
 
@@ -64,6 +66,8 @@ class ExtractionParams:
     source: str | None = None
     #: name -> {"pyradiomics": PyRadiomics parameters, "per_slice": bool}
     aggregations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the IBSI-1 families PyRadiomics lacks, computed beside it (``ibsi_families.FAMILIES``)
+    ibsi_families: tuple[str, ...] = ()
     #: a preprocessing recipe applied on the fly before extraction (``extract --preprocess``)
     recipe: Any = None
 
@@ -74,7 +78,7 @@ class ExtractionParams:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "slicewise": self.slicewise,
                 "minimum_roi_voxels": self.minimum_roi_voxels, "pyradiomics": self.pyradiomics,
-                "aggregations": self.aggregations,
+                "aggregations": self.aggregations, "ibsi_families": list(self.ibsi_families),
                 "preprocess": self.recipe.to_dict() if self.recipe is not None else None}
 
     def digest(self) -> str:
@@ -110,7 +114,8 @@ def params_from_dict(data: dict, *, name: str = "custom", source: str | None = N
             raise SettingsError(f"unknown option 'workshop: {key}'", file=source,
                                 hint=f"known options: {', '.join(WORKSHOP_KEYS)}")
         if not isinstance(value, WORKSHOP_KEYS[key]):
-            raise SettingsError(f"'workshop: {key}' must be {WORKSHOP_KEYS[key].__name__}", file=source)
+            kinds = WORKSHOP_KEYS[key] if isinstance(WORKSHOP_KEYS[key], tuple) else (WORKSHOP_KEYS[key],)
+            raise SettingsError(f"'workshop: {key}' must be {' or '.join(k.__name__ for k in kinds)}", file=source)
     validate_pyradiomics(data, source=source)
     aggregations = {}
     for agg_name, spec in (ours.get("aggregations") or {}).items():
@@ -118,9 +123,15 @@ def params_from_dict(data: dict, *, name: str = "custom", source: str | None = N
     if aggregations and ours.get("slicewise"):
         raise SettingsError("'workshop: aggregations' and 'slicewise' do not go together", file=source,
                             hint="slice-wise rows are already 2D; drop one of the two")
+    from .ibsi_families import families_from_option
+
+    families = families_from_option(ours.get("ibsi_families"), source=source)
+    if families and ours.get("slicewise"):
+        raise SettingsError("'workshop: ibsi_families' and 'slicewise' do not go together", file=source,
+                            hint="the IBSI families are computed per ROI; use aggregations for 2D texture")
     return ExtractionParams(name=name, pyradiomics=data, slicewise=bool(ours.get("slicewise", False)),
                             minimum_roi_voxels=int(ours.get("minimum_roi_voxels", 2)), source=source,
-                            aggregations=aggregations)
+                            aggregations=aggregations, ibsi_families=families)
 
 
 def _aggregation(name: str, spec: dict, main: dict, source: str | None) -> dict[str, Any]:
