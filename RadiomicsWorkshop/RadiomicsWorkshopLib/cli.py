@@ -316,9 +316,133 @@ def _add_predict(sub) -> None:
 def _add_report(sub) -> None:
     p = sub.add_parser("report", help="rebuild a model's HTML report from its card",
                        description="Write the HTML report (figures embedded) of a model folder from its card.json.")
-    p.add_argument("--model", required=True, help="model folder written by `train`")
+    p.add_argument("--model", required=True, help="model folder written by `train` or `train-cnn`")
+    p.add_argument("--compare", nargs="+", metavar="MODEL",
+                   help="other model folders (radiomics, deep features, radiomics + deep, train-cnn) validated on the "
+                        "same folds: the report gains a comparison section (metrics with CIs, ROC curves overlaid, "
+                        "DeLong tests), written also as comparison.csv and comparison_delong.csv beside the report")
+    p.add_argument("--names", nargs="+", help="names of --model and the --compare models in the comparison "
+                                              "(default: their folder names)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="patient bootstrap resamples for the comparison's CIs")
     p.add_argument("--out", help="HTML file (default: report.html in the model folder)")
     p.set_defaults(func=cmd_report)
+
+
+def _add_cnn(sub) -> None:
+    from .cnn_settings import BACKBONES, SCHEDULES, CnnSettings
+
+    defaults = CnnSettings()
+    p = sub.add_parser(
+        "train-cnn", help="train an end-to-end CNN classifier (MONAI) on ROI-centred crops, cross-validated on the "
+                          "radiomics model's folds",
+        description="Train a MONAI ResNet, DenseNet or EfficientNet on ROI-centred crops of the manifest's cases "
+                    "(2D: every slice holding the ROI, predictions averaged per case; 3D: one patch per case), with "
+                    "augmentation, class weights, early stopping on a patient-grouped validation split and a "
+                    "learning-rate schedule. Performance by cross-validation on patient-grouped folds: give the "
+                    "radiomics model's folds.csv (--folds) to compare the two on the same patients (report "
+                    "--compare). Writes a MONAI bundle + card.json, out-of-fold predictions.csv, folds.csv and "
+                    "report.html. A checkpoint is written every epoch: the same command resumes an interrupted run.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--manifest", required=True, help="manifest CSV (case_id,image,mask + the outcome column)")
+    p.add_argument("--outcome", required=True, help="outcome column of the manifest (e.g. label)")
+    p.add_argument("--group", help="patient column (default: patient_id when present, else one patient per case)")
+    p.add_argument("--out", required=True, help="classifier folder to write")
+    p.add_argument("--folds", help="fold assignment to reuse (the radiomics model's folds.csv: group,fold)")
+    net = p.add_argument_group("network")
+    net.add_argument("--dims", type=int, choices=[2, 3], default=defaults.dims,
+                     help="2: ROI slices, averaged per case; 3: one ROI-centred patch per case")
+    net.add_argument("--backbone", choices=BACKBONES, default=defaults.backbone)
+    net.add_argument("--width", type=int, default=defaults.width,
+                     help="ResNet: channels of the first stage (64 standard; 16 trains in minutes on a CPU)")
+    net.add_argument("--crop", type=int, default=defaults.crop, help="crop size around the ROI, voxels")
+    net.add_argument("--mask-channel", action="store_true", help="give the ROI mask as a second input channel")
+    net.add_argument("--intensity", choices=["zscore", "ct"], default=defaults.intensity)
+    net.add_argument("--weights", help="fine-tune from this state dict (same backbone; the head is not loaded)")
+    train = p.add_argument_group("training")
+    train.add_argument("--epochs", type=int, default=defaults.epochs)
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--lr", type=float, default=defaults.learning_rate)
+    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    train.add_argument("--patience", type=int, default=defaults.patience,
+                       help="early stopping: epochs without a lower validation loss")
+    train.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule)
+    train.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction,
+                       help="patients of each training set held out for early stopping")
+    train.add_argument("--no-augment", action="store_true", help="no flips, rotations or intensity changes")
+    train.add_argument("--elastic", action="store_true", help="add elastic deformations to the augmentation")
+    train.add_argument("--no-class-weights", action="store_true", help="unweighted loss")
+    train.add_argument("--positive", help="positive class (two classes; default: the second in sorted order)")
+    validation = p.add_argument_group("validation")
+    validation.add_argument("--outer-folds", type=int, default=defaults.outer_folds)
+    validation.add_argument("--bootstrap", type=int, default=defaults.bootstrap)
+    validation.add_argument("--seed", type=int, default=defaults.seed)
+    run = p.add_argument_group("run")
+    run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    run.add_argument("--workers", type=int, default=defaults.workers, help="DataLoader worker processes")
+    run.add_argument("--no-cache", action="store_true", help="read every crop again every epoch (less memory)")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing classifier folder")
+    run.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto")
+    p.set_defaults(func=cmd_train_cnn)
+    p = sub.add_parser("predict-cnn", help="apply a trained CNN classifier to the cases of a manifest",
+                       description="One row per case: the predicted class and per-class probabilities (slices "
+                                   "averaged per case for a 2D network).")
+    p.add_argument("--model", required=True, help="classifier folder written by `train-cnn`")
+    p.add_argument("--manifest", required=True, help="manifest CSV (case_id,image,mask)")
+    p.add_argument("--out", required=True, help="predictions table, .csv or .parquet")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto")
+    p.set_defaults(func=cmd_predict_cnn)
+
+
+def cmd_train_cnn(args) -> int:
+    from .errors import WorkshopError
+    from .progress import Progress
+
+    progress = Progress(args.progress, step="train-cnn")
+    try:
+        from .cnn import describe, train_cnn
+        from .cnn_settings import CnnSettings
+
+        settings = CnnSettings(
+            dims=args.dims, backbone=args.backbone, width=args.width, crop=args.crop, mask_channel=args.mask_channel,
+            intensity=args.intensity, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+            weight_decay=args.weight_decay, patience=args.patience, schedule=args.schedule,
+            validation_fraction=args.validation_fraction, augment=not args.no_augment, elastic=args.elastic,
+            class_weights=not args.no_class_weights, outer_folds=args.outer_folds, bootstrap=args.bootstrap,
+            seed=args.seed, workers=args.workers, cache=not args.no_cache)
+        result = train_cnn(args.manifest, args.outcome, args.out, settings, group=args.group, folds_file=args.folds,
+                           weights=args.weights, positive_class=args.positive, device=args.device,
+                           overwrite=args.overwrite, progress=progress)
+    except WorkshopError as exc:
+        progress.close()
+        return _fail(progress, exc)
+    progress.close()
+    if progress.mode != "jsonl":
+        summary = describe(result.card)
+        low, high = summary["ci95"]
+        print(f"cross-validation: AUC {summary['auc']:.3f} (95% CI {low:.3f}-{high:.3f}) over {summary['folds']} "
+              f"folds (best epochs {summary['best_epochs']}) -> {result.folder} (report.html, "
+              f"{result.seconds:.1f} s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_predict_cnn(args) -> int:
+    from .errors import WorkshopError
+    from .progress import Progress
+
+    progress = Progress(args.progress, step="predict-cnn")
+    try:
+        from .cnn import predict_cnn
+
+        predictions = predict_cnn(args.model, args.manifest, args.out, device=args.device, overwrite=args.overwrite)
+    except WorkshopError as exc:
+        return _fail(progress, exc)
+    progress.result(args.out, rows=len(predictions))
+    if progress.mode != "jsonl":
+        counts = predictions["predicted"].value_counts().to_dict()
+        print(f"{len(predictions)} prediction(s) {counts} -> {args.out}", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_train(args) -> int:
@@ -389,9 +513,23 @@ def cmd_report(args) -> int:
     try:
         from .model_report import write_report
         from .model_store import read_card
+        from .tables import read_json
 
-        card = read_card(args.model)
-        path = write_report(card, args.out or Path(args.model) / "report.html")
+        card_file = Path(args.model) / "card.json"
+        if card_file.is_file() and read_json(card_file).get("kind") == "cnn":
+            from .cnn import read_cnn_card
+
+            card = read_cnn_card(args.model)
+        else:
+            card = read_card(args.model)
+        comparison = None
+        path = Path(args.out) if args.out else Path(args.model) / "report.html"
+        if args.compare:
+            from .model_compare import compare_models, write_comparison_tables
+
+            comparison = compare_models([args.model, *args.compare], args.names, bootstrap=args.bootstrap)
+            write_comparison_tables(comparison, path.parent)
+        path = write_report(card, path, comparison)
     except WorkshopError as exc:
         return _fail(None, exc)
     print(f"report -> {path}", file=sys.stderr)
@@ -597,6 +735,9 @@ def _add_sample_data(sub) -> None:
                                       "DEST/manifest.csv)")
     p.add_argument("--phantoms", type=int, metavar="N", help="generate N lesion phantoms (40 for the demo)")
     p.add_argument("--seed", type=int, help="with --phantoms: random seed (default 2024)")
+    p.add_argument("--kind", choices=["lesions", "slices"],
+                   help="with --phantoms: 3D lesions (texture and shape differ; default) or a slice-wise cohort "
+                        "for the end-to-end CNN (4 thick slices, texture differs only)")
     p.add_argument("--overwrite", action="store_true", help="with --phantoms: replace an existing manifest")
     p.set_defaults(func=cmd_sample_data)
 
@@ -640,6 +781,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_predict(sub)
     _add_report(sub)
+    _add_cnn(sub)
     _add_segmentation(sub)
     _add_presets(sub)
     _add_sample_data(sub)
@@ -710,8 +852,8 @@ def cmd_sample_data(args) -> int:
 
     try:
         if args.phantoms is None:
-            if args.seed is not None or args.overwrite:
-                raise SettingsError("--seed and --overwrite apply to --phantoms N")
+            if args.seed is not None or args.overwrite or args.kind:
+                raise SettingsError("--seed, --kind and --overwrite apply to --phantoms N")
             from .sampledata import fetch_sample_data, write_sample_manifest
 
             folder = fetch_sample_data(Path(args.dest))
@@ -722,10 +864,12 @@ def cmd_sample_data(args) -> int:
         from .phantoms import DEFAULT_SEED, write_phantom_cohort
 
         manifest = write_phantom_cohort(args.dest, args.phantoms, manifest=args.manifest, overwrite=args.overwrite,
-                                        seed=DEFAULT_SEED if args.seed is None else args.seed)
+                                        seed=DEFAULT_SEED if args.seed is None else args.seed,
+                                        kind=args.kind or "lesions")
     except WorkshopError as exc:
         return _fail(None, exc)
-    print(f"{args.phantoms} lesion phantoms in {args.dest}, manifest {manifest}", file=sys.stderr)
+    print(f"{args.phantoms} {'slice-wise' if args.kind == 'slices' else 'lesion'} phantoms in {args.dest}, "
+          f"manifest {manifest}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -4,7 +4,10 @@ Built from the model card alone (``card.json`` holds the curves as numbers),
 so ``radiomics-workshop report`` can rebuild it at any time: ROC with its
 bootstrap band, confusion matrix, calibration plot, decision curve, top
 features, per-fold metrics, the data summary, the settings, and the
-TRIPOD+AI / CLEAR items the run covers.
+TRIPOD+AI / CLEAR items the run covers. An end-to-end CNN's card gets its own
+report (training curves instead of features), and either report can carry a
+comparison section (``model_compare``: metrics with CIs of every model on the
+same patients, ROC curves overlaid, DeLong tests between them).
 """
 
 from __future__ import annotations
@@ -144,7 +147,50 @@ def _text(value) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def build_report(card: dict) -> str:
+def comparison_section(comparison) -> str:
+    """Models on the same patients and folds: one metrics table with CIs, the ROC curves overlaid, DeLong."""
+    import numpy as np
+
+    evaluations = comparison.evaluations
+    header = "".join(f"<th>{METRIC_NAMES[m]}</th>" for m in METRICS)
+    rows = "".join(
+        f"<tr><td class=l>{html.escape(name)}</td><td class=l>{html.escape(kind)}</td>"
+        + "".join(f"<td>{evaluations[name]['metrics'][m]:.3f}<br><small>{evaluations[name]['ci95'][m][0]:.3f}"
+                  f"-{evaluations[name]['ci95'][m][1]:.3f}</small></td>" for m in METRICS) + "</tr>"
+        for name, kind in zip(comparison.names, comparison.kinds))
+
+    def draw(ax):
+        for name in comparison.names:
+            roc = evaluations[name]["roc"]
+            curves = {"": roc} if "fpr" in roc else {f" {k} vs rest": v for k, v in roc.items()}
+            for suffix, curve in curves.items():
+                ax.plot(curve["fpr"], curve["tpr"], lw=2,
+                        label=f"{name}{suffix} (AUC {evaluations[name]['metrics']['auc']:.3f})")
+        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
+        ax.set(xlabel="1 - specificity", ylabel="Sensitivity", title="ROC, out-of-fold", xlim=(0, 1), ylim=(0, 1.02))
+        ax.legend(loc="lower right", fontsize=7)
+
+    tests = "".join(
+        f"<tr><td class=l>{html.escape(t['model_a'])} vs {html.escape(t['model_b'])}</td><td>{t['auc_a']:.3f}</td>"
+        f"<td>{t['auc_b']:.3f}</td><td>{t['difference']:+.3f}</td><td>{t['se']:.3f}</td><td>{t['z']:.2f}</td>"
+        f"<td>{t['p']:.3g}</td></tr>" for t in comparison.tests)
+    test_table = ("<table><tr><th class=l>Pair</th><th>AUC a</th><th>AUC b</th><th>Difference</th><th>SE</th>"
+                  f"<th>z</th><th>p (two-sided)</th></tr>{tests}</table>" if tests else
+                  f"<p class=note>{html.escape(comparison.note)}</p>")
+    return "\n".join([
+        "<h2>Comparison on the same patients</h2>",
+        f"<p class=note>{comparison.cases} cases of {comparison.patients} patients, every model's out-of-fold "
+        "predictions from the same patient-grouped folds (checked: identical fold assignment and cases). Estimates "
+        "with 95% CIs from the same patient-bootstrap resamples for every model; paired test of the AUCs: "
+        "DeLong's test for correlated ROC curves.</p>",
+        f"<table><tr><th class=l>Model</th><th class=l>Kind</th>{header}</tr>{rows}</table>",
+        f'<div class="figs">{_img(_figure(draw, 5.6, 4.8), "ROC curves of every model, out-of-fold predictions")}</div>',
+        "<h3>DeLong test, every pair</h3>", test_table,
+        f"<p class=note>Largest spread of AUCs: {np.ptp([evaluations[n]['metrics']['auc'] for n in comparison.names]):.3f}."
+        "</p>"])
+
+
+def build_report(card: dict, comparison=None) -> str:
     cv = card["cross_validation"]
     data = card["training_data"]
     settings = card["settings"]
@@ -212,10 +258,84 @@ def build_report(card: dict) -> str:
         "<h2>Software</h2>", _kv_table(card["library_versions"]),
         "</body></html>",
     ]
+    if comparison is not None:
+        parts.insert(parts.index("<h3>Per fold</h3>") + 2, comparison_section(comparison))
     return "\n".join(parts)
 
 
-def write_report(card: dict, path: str | Path) -> Path:
+def write_report(card: dict, path: str | Path, comparison=None) -> Path:
     from .tables import write_text
 
-    return write_text(build_report(card), path)
+    if card.get("kind") == "cnn":
+        return write_text(build_cnn_report(card, comparison), path)
+    return write_text(build_report(card, comparison), path)
+
+
+def _training_curves(card: dict):
+    def draw(ax):
+        runs = [(f"fold {f['fold']}", f["history"]) for f in card["cross_validation"]["per_fold"]]
+        runs.append(("final", card["final_model"]["history"]))
+        for name, history in runs:
+            epochs = [h["epoch"] for h in history]
+            line, = ax.plot(epochs, [h["validation_loss"] for h in history], lw=1.5, label=f"{name} (validation)")
+            ax.plot(epochs, [h["loss"] for h in history], lw=1, ls=":", color=line.get_color())
+        ax.set(xlabel="Epoch", ylabel="Cross-entropy", title="Training (dotted) and validation loss")
+        ax.legend(fontsize=7)
+    return draw
+
+
+def build_cnn_report(card: dict, comparison=None) -> str:
+    """The report of an end-to-end CNN classifier (``train-cnn``)."""
+    cv = card["cross_validation"]
+    settings = card["settings"]
+    data = card["training_data"]
+    fold_rows = "".join(
+        f"<tr><td>{f['fold']}</td><td>{len(f['train_groups'])}</td><td>{len(f['validation_groups'])}</td>"
+        f"<td>{len(f['test_groups'])}</td><td>{f['best_epoch']}/{f['epochs_run']}</td>"
+        + "".join(f"<td>{f['metrics'][m]:.3f}</td>" for m in METRICS) + f"<td>{f['images_per_second']}</td></tr>"
+        for f in cv["per_fold"])
+    fold_table = ("<table><tr><th>Fold</th><th>Train patients</th><th>Validation patients</th><th>Test patients</th>"
+                  "<th>Best epoch / run</th>" + "".join(f"<th>{METRIC_NAMES[m]}</th>" for m in METRICS)
+                  + f"<th>Images/s</th></tr>{fold_rows}</table>")
+    summary = {"outcome": card["outcome"], "classes": ", ".join(map(str, card["classes"])),
+               "positive class": card.get("positive_class") or "(multiclass: macro averages)",
+               "cases": data["cases"], "patients": data["patients"], "network inputs": data["inputs"],
+               "cases per class": data["class_counts"], "grouped by": card["cv_design"]["grouped_by"],
+               "manifest": f"{data['manifest']} ({data['manifest_sha256'][:12]})"}
+    initial = card["weights"]["initial"]
+    parts = [
+        f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>CNN report: {html.escape(card['outcome'])}"
+        f"</title><style>{STYLE}</style></head><body>",
+        f"<h1>End-to-end CNN: {html.escape(card['outcome'])}</h1>",
+        f"<p class=note>Created {html.escape(card['created'])} by radiomics-workshop "
+        f"{html.escape(card['library_versions'].get('radiomics-workshop', ''))}. MONAI "
+        f"<code>{html.escape(settings['backbone'])}</code> ({settings['dims']}D, {settings['crop']}-voxel ROI-centred "
+        f"crops), initial weights: {html.escape(initial if isinstance(initial, str) else initial['file'])}.</p>",
+        "<h2>Data</h2>", _kv_table(summary),
+        "<h2>Cross-validated performance</h2>",
+        f"<p class=note>{html.escape(card['cv_design']['outer'])}; early stopping on "
+        f"{html.escape(card['cv_design']['early_stopping'])}; {html.escape(card['cv_design']['aggregation'])}. "
+        f"Out-of-fold predictions pooled; CIs: {html.escape(card['cv_design']['bootstrap'])}. "
+        f"Mean AUC over folds: {cv['mean_fold_auc']:.3f}.</p>",
+        _evaluation_section(cv, "cross-validation"),
+        "<h3>Per fold</h3>", fold_table,
+        "<h2>Training</h2>",
+        f'<div class="figs">{_img(_figure(_training_curves(card), 6.5, 4.5), "Loss per epoch, every fold and the final network")}</div>',
+        "<h2>Final network</h2>",
+        _kv_table({"best epoch": card["final_model"]["best_epoch"],
+                   "epochs run": len(card["final_model"]["history"]),
+                   "weights": f"{card['weights']['file']} (SHA-256 {card['weights']['sha256'][:16]}...)",
+                   "network_def (MONAI)": card["network_def"], "device": card["device"]}),
+        "<h2>Settings</h2>", _kv_table(settings),
+        "<h2>Software</h2>", _kv_table(card["library_versions"]),
+        "</body></html>",
+    ]
+    if comparison is not None:
+        parts.insert(parts.index("<h3>Per fold</h3>") + 2, comparison_section(comparison))
+    return "\n".join(parts)
+
+
+def write_cnn_report(card: dict, path: str | Path, comparison=None) -> Path:
+    from .tables import write_text
+
+    return write_text(build_cnn_report(card, comparison), path)

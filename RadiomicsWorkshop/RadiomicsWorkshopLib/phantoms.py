@@ -14,6 +14,11 @@ Half the patients are "scanned" at site B, whose intensities are 1.3 x + 40 of
 site A's (another scanner's scale: what normalisation or ComBat removes).
 Classes alternate and sites alternate in pairs, so every site holds both
 classes. Everything is seeded: the same seed gives the same files.
+
+``kind="slices"`` gives a slice-wise (2D) cohort instead, for the end-to-end
+CNN: a few thick slices (64 x 64 x 4 voxels of 1 x 1 x 3 mm) through a round
+lesion of the same size distribution in both classes, whose only difference
+is the in-plane grain of its interior (sigma 0.6 vs 2 voxels).
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ CLASSES = ("fine", "coarse")
 SITES = ("A", "B")
 SHAPE = (20, 40, 40)  # z, y, x voxels
 SPACING = (1.0, 1.0, 2.0)  # x, y, z mm
+SLICES_SHAPE = (4, 64, 64)  # z, y, x voxels of the slice-wise cohort
+SLICES_SPACING = (1.0, 1.0, 3.0)
+KINDS = ("lesions", "slices")
 DEFAULT_SEED = 2024
 MANIFEST_COLUMNS = ["case_id", "image", "mask", "patient_id", "label", "site"]
 
@@ -61,13 +69,38 @@ def lesion_phantom(rng: np.random.Generator, coarse: bool, site: str = "A") -> t
     return out, label
 
 
+def slice_phantom(rng: np.random.Generator, coarse: bool, site: str = "A") -> tuple[sitk.Image, sitk.Image]:
+    """One slice-wise phantom: thick slices through a round lesion whose classes differ in texture only."""
+    if site not in SITES:
+        raise SettingsError(f"unknown site '{site}'", hint=f"choose one of {', '.join(SITES)}")
+    depth, height, width = SLICES_SHAPE
+    y, x = np.meshgrid(np.arange(height, dtype=float), np.arange(width, dtype=float), indexing="ij")
+    cy, cx = height / 2 + rng.uniform(-4, 4), width / 2 + rng.uniform(-4, 4)
+    radii = rng.uniform(10, 14) * rng.uniform(0.85, 1.0, size=depth)  # a lesion tapering over the slices
+    mask = np.stack([(y - cy) ** 2 + (x - cx) ** 2 <= r ** 2 for r in radii])
+    grain = ndimage.gaussian_filter(rng.normal(size=SLICES_SHAPE), sigma=(0, 2.0, 2.0) if coarse else (0, 0.6, 0.6))
+    grain /= grain.std()
+    image = rng.normal(100, 10, size=SLICES_SHAPE)
+    image[mask] = rng.uniform(180, 220) + 45 * grain[mask]
+    if site == "B":
+        image = image * 1.3 + 40
+    out = sitk.GetImageFromArray(image.astype(np.float32))
+    out.SetSpacing(SLICES_SPACING)
+    label = sitk.GetImageFromArray(mask.astype(np.uint8))
+    label.CopyInformation(out)
+    return out, label
+
+
 def write_phantom_cohort(dest: str | Path, n: int = 40, *, seed: int = DEFAULT_SEED,
-                         manifest: str | Path | None = None, overwrite: bool = False) -> Path:
+                         manifest: str | Path | None = None, overwrite: bool = False, kind: str = "lesions") -> Path:
     """Write ``n`` phantoms (``lesionNN.nrrd``, ``lesionNN_label.nrrd``) into ``dest`` and a manifest
     (``case_id,image,mask,patient_id,label,site``; paths relative to it; default ``dest/manifest.csv``).
 
-    Returns the manifest's path. An existing manifest is not replaced without ``overwrite``.
+    Returns the manifest's path. An existing manifest is not replaced without ``overwrite``. ``kind``:
+    ``lesions`` (3D lesions, texture and shape differ) or ``slices`` (slice-wise, texture only).
     """
+    if kind not in KINDS:
+        raise SettingsError(f"unknown phantom kind '{kind}'", hint=f"choose one of {', '.join(KINDS)}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 4:
         raise SettingsError(f"--phantoms {n}: generate at least 4 phantoms (two per class)",
                             hint="for a model with 5-fold cross-validation, 40 or more")
@@ -85,8 +118,8 @@ def write_phantom_cohort(dest: str | Path, n: int = 40, *, seed: int = DEFAULT_S
     rows = []
     for i in range(n):
         coarse, site = i % 2 == 1, SITES[(i // 2) % 2]
-        image, mask = lesion_phantom(rng, coarse, site)
-        name = f"lesion{i:0{width}d}"
+        image, mask = (lesion_phantom if kind == "lesions" else slice_phantom)(rng, coarse, site)
+        name = f"{'lesion' if kind == 'lesions' else 'slices'}{i:0{width}d}"
         sitk.WriteImage(image, str(dest / f"{name}.nrrd"), True)
         sitk.WriteImage(mask, str(dest / f"{name}_label.nrrd"), True)
         rows.append([name, (rel / f"{name}.nrrd").as_posix(), (rel / f"{name}_label.nrrd").as_posix(),
