@@ -61,7 +61,8 @@ def roi_slices(mask_file: str | Path, case_id: str) -> list[int]:
     """The slices (numpy axis 0) that hold the ROI: one 2D item each."""
     from .images import read_image
 
-    roi = sitk.GetArrayViewFromImage(read_image(mask_file, case_id=case_id)) != 0
+    mask = read_image(mask_file, case_id=case_id)  # named: a view does not keep its image alive
+    roi = sitk.GetArrayViewFromImage(mask) != 0
     if roi.ndim == 2:
         roi = roi[None]
     slices = np.flatnonzero(roi.any(axis=(1, 2)))
