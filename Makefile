@@ -60,6 +60,7 @@ bench: setup sample-data
 	$(PY) benchmarks/bench_modeling.py
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/bench_ibsi.py
+	$(PY) benchmarks/bench_cnn_data.py
 
 clean:
 	rm -rf $(VENV) .cache out

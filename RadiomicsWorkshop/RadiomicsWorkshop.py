@@ -1191,16 +1191,86 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def modelSummary(modelFolder: str) -> str:
-        """One line on a trained model, from its card."""
+        """One line on a trained model (radiomics or end-to-end CNN), from its card."""
         with open(os.path.join(modelFolder, "card.json"), encoding="utf-8") as handle:
             card = json.load(handle)
         cv = card["cross_validation"]
         low, high = cv["ci95"]["auc"]
+        if card.get("kind") == "cnn":
+            return _("CNN ({backbone}, {dims}D): cross-validated AUC {auc:.3f} (95% CI {low:.3f}-{high:.3f}); "
+                     "{patients} patients. Classifier: {folder}").format(
+                backbone=card["settings"]["backbone"], dims=card["settings"]["dims"], auc=cv["metrics"]["auc"],
+                low=low, high=high, patients=card["training_data"]["patients"], folder=modelFolder)
         return _("Cross-validated AUC {auc:.3f} (95% CI {low:.3f}-{high:.3f}), balanced accuracy {bacc:.3f}; "
                  "{patients} patients; {features} feature(s) in the final model. Model: {folder}").format(
             auc=cv["metrics"]["auc"], low=low, high=high, bacc=cv["metrics"]["balanced_accuracy"],
             patients=card["training_data"]["patients"], features=len(card["final_model"]["selected_features"]),
             folder=modelFolder)
+
+    # End-to-end CNN, and the comparison of models on the same folds
+
+    def cnnTrainingCommand(self, manifestFile: str, outcome: str, outDir: str, foldsFile: Optional[str] = None,
+                           backbone: str = "resnet18", dims: int = 2, width: int = 64, crop: int = 64,
+                           epochs: int = 40, overwrite: bool = False) -> list[str]:
+        return coreCommand(*commands.cnn_training_args(manifestFile, outcome, outDir, foldsFile, backbone, dims, width,
+                                                       crop, epochs, overwrite=overwrite))
+
+    def startCnnTraining(self, manifestFile: str, outcome: str = "label", modelFolder: Optional[str] = None,
+                         foldsFile: Optional[str] = None, backbone: str = "resnet18", dims: int = 2, width: int = 64,
+                         crop: int = 64, epochs: int = 40, metricsTableNode=None, overwrite: bool = False,
+                         onProgress: Optional[Callable[[int, int, str], None]] = None,
+                         onFinished: Optional[Callable] = None) -> CoreProcess:
+        """Train an end-to-end CNN on a cohort manifest, cross-validated on ``foldsFile`` (a radiomics model's
+        folds.csv: the same patients in every fold); ``onFinished(metricsTableNode, error)``. ROC and calibration
+        are shown as plot charts; ``run.modelFolder`` names the classifier folder."""
+        for path in (manifestFile, foldsFile):
+            if path and not os.path.isfile(path):
+                raise ValueError(_("File not found: {path}").format(path=path))
+        if not manifestFile:
+            raise ValueError(_("Select the cohort's manifest (case_id, image, mask and the outcome column)."))
+        if not modelFolder:
+            modelFolder = os.path.join(slicer.app.temporaryPath, "RadiomicsWorkshop-models",
+                                       time.strftime("cnn-%Y%m%d-%H%M%S"))
+        command = self.cnnTrainingCommand(manifestFile, outcome, modelFolder, foldsFile, backbone, dims, width, crop,
+                                          epochs, overwrite)
+
+        def load():
+            metrics = self.loadFeatureTable(os.path.join(modelFolder, "metrics.csv"), metricsTableNode,
+                                            name="CNN metrics")
+            self.showModelCharts(modelFolder)
+            return metrics
+
+        run = self._startCore(command, self._newWorkFolder(), _("CNN training"), load, onProgress, onFinished)
+        run.modelFolder = modelFolder
+        return run
+
+    def trainCnn(self, manifestFile: str, outcome: str = "label", modelFolder: Optional[str] = None,
+                 foldsFile: Optional[str] = None, backbone: str = "resnet18", dims: int = 2, width: int = 64,
+                 crop: int = 64, epochs: int = 40, overwrite: bool = False):
+        """Train the CNN and wait: returns the metrics table node (estimates with 95% CIs)."""
+        return self._runAndWait(self.startCnnTraining, manifestFile=manifestFile, outcome=outcome,
+                                modelFolder=modelFolder, foldsFile=foldsFile, backbone=backbone, dims=dims,
+                                width=width, crop=crop, epochs=epochs, overwrite=overwrite)
+
+    def startComparison(self, modelFolder: str, otherFolders: list[str], outputTableNode=None,
+                        onFinished: Optional[Callable] = None) -> CoreProcess:
+        """The model's report gains a comparison with the other models (validated on the same folds): metrics
+        with CIs, ROC curves overlaid, DeLong tests; ``onFinished(comparisonTableNode, error)``."""
+        for folder in [modelFolder] + list(otherFolders):
+            if not self.hasModel(folder):
+                raise ValueError(_("Not a trained model: {folder}").format(folder=folder))
+        if not otherFolders:
+            raise ValueError(_("Choose at least one other model to compare with."))
+        command = coreCommand(*commands.comparison_args(modelFolder, list(otherFolders)))
+        return self._startCore(command, self._newWorkFolder(), _("Comparison"),
+                               lambda: self.loadFeatureTable(os.path.join(modelFolder, "comparison.csv"),
+                                                             outputTableNode, name="Model comparison"),
+                               None, onFinished)
+
+    def compareModels(self, modelFolder: str, otherFolders: list[str], outputTableNode=None):
+        """Compare and wait: returns the comparison table node; ``openReport(modelFolder)`` shows the report."""
+        return self._runAndWait(self.startComparison, modelFolder=modelFolder, otherFolders=otherFolders,
+                                outputTableNode=outputTableNode)
 
     def predictionCommand(self, modelFolder: str, tableFiles: list[str], outFile: str) -> list[str]:
         return coreCommand(*commands.prediction_args(modelFolder, tableFiles, outFile))

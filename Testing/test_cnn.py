@@ -1,6 +1,6 @@
 """End-to-end CNN classification, compared with the radiomics model on the same patients.
 
-A generated slice-wise cohort (``sample-data --phantoms 40 --kind slices``: four thick slices through a
+A generated slice-wise cohort (``sample-data --phantoms 32 --kind slices``: four thick slices through a
 round lesion whose two classes differ only in the grain of their texture) goes through the command line
 as a user runs it: radiomics features -> ``train`` (nested CV); deep features and radiomics + deep ->
 ``train`` on the radiomics model's folds; ``train-cnn`` on the same folds; ``report --compare``. The CNN
@@ -26,15 +26,16 @@ from RadiomicsWorkshopLib.model_compare import compare_models, delong, delong_te
 PARAMS = ("imageType: {Original: {}}\n"
           "featureClass: {shape: [], firstorder: [], glcm: [], glrlm: [], glszm: []}\n"
           "setting: {binWidth: 25}\n")
-CNN = ["--backbone", "resnet10", "--width", "16", "--crop", "48", "--epochs", "20", "--patience", "6",
-       "--bootstrap", "200", "--progress", "none"]
+PATIENTS = 32
+CNN = ["--backbone", "resnet10", "--width", "16", "--crop", "48", "--epochs", "15", "--patience", "5",
+       "--batch-size", "16", "--bootstrap", "100", "--progress", "none"]
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     """The cohort, the radiomics / deep / radiomics + deep models, the CNN on their folds, the report."""
     root = tmp_path_factory.mktemp("cnn_study")
-    cli("sample-data", "--phantoms", 40, "--kind", "slices", "--dest", root / "cohort")
+    cli("sample-data", "--phantoms", PATIENTS, "--kind", "slices", "--dest", root / "cohort")
     manifest = root / "cohort" / "manifest.csv"
     (root / "params.yaml").write_text(PARAMS)
     cli("extract", "--manifest", manifest, "--params", root / "params.yaml", "--out", root / "radiomics.csv",
@@ -42,14 +43,15 @@ def study(tmp_path_factory):
     cli("deep-features", "--manifest", manifest, "--model", "resnet18", "--weights", "random",
         "--out", root / "deep.csv", "--progress", "none")
     cli("merge", root / "radiomics.csv", root / "deep.csv", "--out", root / "combined.csv")
-    common = ["--clinical", manifest, "--outcome", "label", "--bootstrap", 200, "--jobs", 2, "--progress", "none"]
+    common = ["--clinical", manifest, "--outcome", "label", "--bootstrap", 100, "--jobs", 2, "--progress", "none"]
     cli("train", "--table", root / "radiomics.csv", *common, "--out", root / "radiomics")
     folds = root / "radiomics" / "folds.csv"
     for name in ("deep", "combined"):
-        cli("train", "--table", root / f"{name}.csv", *common, "--k", 5, "--folds", folds, "--out", root / name)
+        cli("train", "--table", root / f"{name}.csv", *common, "--k", 5, "--inner-folds", 3, "--folds", folds,
+            "--out", root / name)
     cli("train-cnn", "--manifest", manifest, "--outcome", "label", "--folds", folds, *CNN, "--out", root / "cnn")
     cli("report", "--model", root / "radiomics", "--compare", root / "deep", root / "combined", root / "cnn",
-        "--bootstrap", 200)
+        "--bootstrap", 100)
     return root
 
 
@@ -62,12 +64,13 @@ def test_the_cnn_learns_the_texture_on_held_out_patients(study):
     card = _card(study / "cnn")
     cv = card["cross_validation"]
     assert cv["metrics"]["auc"] >= 0.9, cv["metrics"]
-    assert card["training_data"] == {**card["training_data"], "cases": 40, "patients": 40, "inputs": 160}
+    assert card["training_data"] == {**card["training_data"], "cases": PATIENTS, "patients": PATIENTS,
+                                     "inputs": 4 * PATIENTS}
     predictions = pd.read_csv(study / "cnn" / "predictions.csv")
-    assert len(predictions) == 40 and predictions["fold"].between(1, 5).all()
+    assert len(predictions) == PATIENTS and predictions["fold"].between(1, 5).all()
     # 2D: four slice predictions per case, averaged into the case's prediction
     slices = pd.read_csv(study / "cnn" / "slice_predictions.csv")
-    assert len(slices) == 160
+    assert len(slices) == 4 * PATIENTS
     mean = slices.groupby("case_id")["probability_fine"].mean()
     assert np.allclose(predictions.set_index("case_id")["probability_fine"].loc[mean.index], mean, atol=1e-6)
     # early stopping and the schedule ran: every network kept its best epoch by validation loss
@@ -92,7 +95,7 @@ def test_same_folds_as_the_radiomics_model_and_no_patient_on_both_sides(study):
     radiomics_predictions = pd.read_csv(study / "radiomics" / "predictions.csv")
     cnn_predictions = pd.read_csv(study / "cnn" / "predictions.csv")
     merged = radiomics_predictions.merge(cnn_predictions, on="case_id", suffixes=("_r", "_c"))
-    assert len(merged) == 40 and (merged["fold_r"] == merged["fold_c"]).all()
+    assert len(merged) == PATIENTS and (merged["fold_r"] == merged["fold_c"]).all()
 
 
 @pytest.mark.slow
@@ -135,12 +138,21 @@ def test_a_saved_classifier_reloads_in_a_fresh_process_with_identical_prediction
 
 @pytest.mark.slow
 def test_a_model_on_other_folds_is_not_compared(study, tmp_path):
-    cli("train", "--table", study / "radiomics.csv", "--clinical", study / "cohort" / "manifest.csv",
-        "--outcome", "label", "--bootstrap", 50, "--seed", 7, "--jobs", 2, "--progress", "none",
-        "--out", tmp_path / "reseeded")
-    with pytest.raises(InputError, match="validated on other folds.*") as caught:
-        compare_models([study / "radiomics", tmp_path / "reseeded"], bootstrap=10)
-    assert "--folds" in caught.value.hint
+    import shutil
+
+    moved = tmp_path / "cnn_other_folds"
+    shutil.copytree(study / "cnn", moved)
+    folds = pd.read_csv(moved / "folds.csv", dtype={"group": str})
+    folds.loc[0, "fold"] = folds["fold"].max() if folds.loc[0, "fold"] != folds["fold"].max() else 1
+    folds.to_csv(moved / "folds.csv", index=False)
+    with pytest.raises(InputError, match="validated on other folds than 'radiomics' .1 patient.s. differ") as caught:
+        compare_models([study / "radiomics", moved], bootstrap=10)
+    assert f"--folds {study / 'radiomics' / 'folds.csv'}" in caught.value.hint
+    missing = tmp_path / "cnn_fewer_cases"
+    shutil.copytree(study / "cnn", missing)
+    pd.read_csv(missing / "predictions.csv").iloc[1:].to_csv(missing / "predictions.csv", index=False)
+    with pytest.raises(InputError, match="validated on different cases .1 differ"):
+        compare_models([study / "radiomics", missing], bootstrap=10)
 
 
 def test_delong_equals_its_definition():
@@ -224,3 +236,21 @@ def test_bad_inputs_get_clear_errors(tmp_path):
     failed = cli("train-cnn", "--manifest", manifest, "--outcome", "label", "--folds", tmp_path / "folds.csv",
                  "--out", tmp_path / "cnn", "--progress", "none", check=False)
     assert failed.returncode != 0 and "2 patient(s) have no fold in the given assignment" in failed.stderr
+
+
+@pytest.mark.slow
+def test_a_3d_network_on_patches(tmp_path):
+    """--dims 3: one ROI-centred patch per case (the 3D lesion phantoms), through train-cnn and predict-cnn."""
+    cli("sample-data", "--phantoms", 12, "--dest", tmp_path / "cohort")
+    manifest = tmp_path / "cohort" / "manifest.csv"
+    cli("train-cnn", "--manifest", manifest, "--outcome", "label", "--dims", 3, "--backbone", "resnet10",
+        "--width", 8, "--crop", 24, "--epochs", 3, "--outer-folds", 2, "--validation-fraction", 0.25,
+        "--bootstrap", 20, "--batch-size", 4, "--progress", "none", "--out", tmp_path / "cnn")
+    card = _card(tmp_path / "cnn")
+    assert card["training_data"]["inputs"] == 12 and card["network_def"]["spatial_dims"] == 3
+    assert not (tmp_path / "cnn" / "slice_predictions.csv").exists()
+    assert not (tmp_path / "cnn" / "checkpoints").exists()  # removed once training is done
+    cli("predict-cnn", "--model", tmp_path / "cnn", "--manifest", manifest, "--out", tmp_path / "again.csv")
+    trained = pd.read_csv(tmp_path / "cnn" / "training_predictions.csv")
+    again = pd.read_csv(tmp_path / "again.csv")
+    assert np.abs(again["probability_fine"] - trained["probability_fine"]).max() <= 1e-6

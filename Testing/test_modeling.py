@@ -331,6 +331,28 @@ def test_metrics_match_a_hand_computed_confusion_matrix():
     assert independent[1] - independent[0] < 0.6 * (repeated[1] - repeated[0])
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_metrics_equal_scikit_learns(k):
+    """The bootstrap's NumPy metrics against scikit-learn's own, on random predictions with ties."""
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score
+
+    rng = np.random.default_rng(k)
+    classes = [f"c{i}" for i in range(k)]
+    codes = rng.integers(0, k, 200)
+    proba = rng.dirichlet(np.ones(k), 200).round(2)  # rounded: ties in the scores
+    proba[np.arange(200), codes] += 0.2 * rng.random(200)
+    proba /= proba.sum(axis=1, keepdims=True)
+    m = point_metrics(np.array(classes, dtype=object)[codes], proba, classes)
+    predicted = proba.argmax(axis=1)
+    auc = roc_auc_score(codes == 1, proba[:, 1]) if k == 2 else roc_auc_score(codes, proba, multi_class="ovr")
+    assert m["auc"] == pytest.approx(auc, abs=1e-12)
+    assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(codes, predicted), abs=1e-12)
+    assert m["f1"] == pytest.approx(f1_score(codes, predicted, average="binary" if k == 2 else "macro"), abs=1e-12)
+    matrix = confusion_matrix(codes, predicted)
+    recall = np.diag(matrix) / matrix.sum(axis=1)
+    assert m["sensitivity"] == pytest.approx(recall[1] if k == 2 else recall.mean(), abs=1e-12)
+
+
 # -- bad input
 
 

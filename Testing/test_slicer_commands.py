@@ -126,3 +126,24 @@ def test_non_event_lines_are_log_lines():
                                                                                     "total": 2}
     for line in ("WARNING: something", "[1, 2]", '{"no": "event"}', ""):
         assert commands.parse_event(line) is None
+
+
+@pytest.mark.slow
+def test_cnn_training_and_comparison_as_the_module_runs_them(tmp_path):
+    """The module's CNN section: train-cnn on a cohort manifest, a second network on its folds, and the
+    comparison report, each read through the ProgressReader."""
+    done = subprocess.run([sys.executable, "-m", "RadiomicsWorkshopLib", "sample-data", "--phantoms", "8", "--kind",
+                           "slices", "--dest", str(tmp_path / "cohort")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    manifest = str(tmp_path / "cohort" / "manifest.csv")
+    first, second = tmp_path / "cnn", tmp_path / "cnn2"
+    reader = assert_succeeded(commands.cnn_training_args(manifest, "label", str(first), backbone="resnet10", width=8,
+                                                         crop=32, epochs=2, outer_folds=2, device="cpu"), first)
+    assert reader.progress and (first / "metrics.csv").is_file() and (first / "roc.csv").is_file()
+    assert_succeeded(commands.cnn_training_args(manifest, "label", str(second), folds=str(first / "folds.csv"),
+                                                backbone="resnet10", width=8, crop=32, epochs=1, outer_folds=2,
+                                                device="cpu"), second)
+    report = first / "report.html"
+    assert_succeeded(commands.comparison_args(str(first), [str(second)]), report)
+    table = pd.read_csv(first / "comparison.csv")
+    assert table["model"].tolist() == ["cnn", "cnn2"] and "Comparison on the same patients" in report.read_text()

@@ -325,6 +325,8 @@ def _add_report(sub) -> None:
                                               "(default: their folder names)")
     p.add_argument("--bootstrap", type=int, default=1000, help="patient bootstrap resamples for the comparison's CIs")
     p.add_argument("--out", help="HTML file (default: report.html in the model folder)")
+    p.add_argument("--progress", choices=["auto", "bar", "jsonl", "none"], default="auto",
+                   help="jsonl: errors and the result as JSON events on stdout (for Slicer)")
     p.set_defaults(func=cmd_report)
 
 
@@ -509,7 +511,9 @@ def cmd_predict(args) -> int:
 
 def cmd_report(args) -> int:
     from .errors import WorkshopError
+    from .progress import Progress
 
+    progress = Progress(args.progress, step="report")
     try:
         from .model_report import write_report
         from .model_store import read_card
@@ -531,7 +535,8 @@ def cmd_report(args) -> int:
             write_comparison_tables(comparison, path.parent)
         path = write_report(card, path, comparison)
     except WorkshopError as exc:
-        return _fail(None, exc)
+        return _fail(progress, exc)
+    progress.result(str(path), compared=len(comparison.names) if comparison else 0)
     print(f"report -> {path}", file=sys.stderr)
     return EXIT_OK
 

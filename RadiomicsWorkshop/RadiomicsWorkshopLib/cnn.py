@@ -207,8 +207,10 @@ def _loader(dataset, settings: CnnSettings, shuffle: bool, seed: int):
 
     generator = torch.Generator()
     generator.manual_seed(seed)
+    # training: a last batch of a single input is left out (batch norm cannot train on one value per channel)
+    lone = shuffle and len(dataset) % settings.batch_size == 1 and len(dataset) > 1
     return DataLoader(dataset, batch_size=settings.batch_size, shuffle=shuffle, num_workers=settings.workers,
-                      generator=generator, persistent_workers=settings.workers > 0)
+                      generator=generator, persistent_workers=settings.workers > 0, drop_last=lone)
 
 
 def fit_network(train_items: list[dict], val_items: list[dict], settings: CnnSettings, n_classes: int, device, *,
@@ -332,11 +334,12 @@ def validation_split(cohort: CnnCohort, rows: np.ndarray, settings: CnnSettings)
     """Patient-grouped, stratified split of ``rows`` into training and early-stopping validation rows."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    n_splits = max(2, int(round(1 / settings.validation_fraction)))
-    n_patients = len(set(cohort.groups[rows]))
-    if n_patients < n_splits:
-        raise InputError(f"{n_patients} patient(s) in a training set: too few to hold out a validation split",
-                         hint="give more patients, or a larger --validation-fraction")
+    per_class = pd.DataFrame({"g": cohort.groups[rows], "y": cohort.y[rows]}).groupby("y")["g"].nunique()
+    if per_class.min() < 2:
+        raise InputError(f"a training set holds {per_class.min()} patient(s) of class '{per_class.idxmin()}': too few "
+                         "to hold one out for early stopping", hint="give more patients, or fewer --outer-folds")
+    # a small training set gets fewer, larger validation folds: every class must reach each of them
+    n_splits = int(min(max(2, round(1 / settings.validation_fraction)), per_class.min()))
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=settings.seed)
     train, val = next(splitter.split(np.zeros(len(rows)), cohort.y[rows], cohort.groups[rows]))
     return rows[train], rows[val]
@@ -410,6 +413,12 @@ def train_cnn(manifest: str | Path, outcome: str, out: str | Path, settings: Cnn
     if weights is not None and not Path(weights).is_file():
         raise InputError("weights file not found", file=weights, hint="give a saved state dict to fine-tune from")
     folds = _read_folds(folds_file) if folds_file is not None else None
+    if folds is None:
+        per_class = pd.DataFrame({"g": cohort.groups, "y": cohort.y}).groupby("y")["g"].nunique()
+        if per_class.min() < settings.outer_folds:
+            raise InputError(f"{per_class.min()} patient(s) of class '{per_class.idxmin()}': fewer than the "
+                             f"{settings.outer_folds} outer folds", file=manifest,
+                             hint=f"use --outer-folds {max(2, int(per_class.min()))} or give more patients")
     splits = outer_folds(cohort, settings, folds)
     dev = torch_device(device)
     n_classes = len(cohort.classes)

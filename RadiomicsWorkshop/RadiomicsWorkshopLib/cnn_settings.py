@@ -26,7 +26,7 @@ class CnnSettings:
     mask_channel: bool = False  # the ROI mask as a second input channel
     intensity: str = "zscore"  # zscore (per case, over the crop region) or ct (-1000..1000 HU to 0..1)
     epochs: int = 40
-    batch_size: int = 32
+    batch_size: int = 16  # small batches: more updates per epoch on the small cohorts of a workshop
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     patience: int = 8  # early stopping: epochs without a lower validation loss

@@ -73,6 +73,27 @@ def prediction_args(model_dir: str, tables: list[str], out: str) -> list[str]:
     return args
 
 
+def cnn_training_args(manifest: str, outcome: str, out_dir: str, folds: Optional[str] = None,
+                      backbone: str = "resnet18", dims: int = 2, width: int = 64, crop: int = 64, epochs: int = 40,
+                      outer_folds: int = 5, device: str = "auto", overwrite: bool = False) -> list[str]:
+    args = ["train-cnn", "--manifest", manifest, "--outcome", outcome, "--out", out_dir, "--backbone", backbone,
+            "--dims", str(dims), "--width", str(width), "--crop", str(crop), "--epochs", str(epochs),
+            "--outer-folds", str(outer_folds), "--device", device, "--progress", "jsonl"]
+    if folds:
+        args += ["--folds", folds]
+    if overwrite:
+        args += ["--overwrite"]
+    return args
+
+
+def comparison_args(model_dir: str, others: list[str], out: Optional[str] = None) -> list[str]:
+    """``report --compare``: the model's report with every model compared on the same folds."""
+    args = ["report", "--model", model_dir, "--compare", *others, "--progress", "jsonl"]
+    if out:
+        args += ["--out", out]
+    return args
+
+
 def segmentation_args(image: str, bundle_dir: str, out: str, tta: bool = False, reference: Optional[str] = None,
                       metrics_out: Optional[str] = None, device: str = "auto") -> list[str]:
     args = ["segment", "--model", bundle_dir, "--image", image, "--out", out, "--device", device,
