@@ -1115,14 +1115,10 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
             [featureTableFile] if featureTableFile else []
         if not nodes and not files:
             raise ValueError(_("Select the cohort's feature table (a table in the scene, or a file)."))
-        for path in files + [clinicalFile]:
-            if path and not os.path.isfile(path):
-                raise ValueError(_("File not found: {path}").format(path=path))
+        self._checkFiles(files + [clinicalFile])
         if not outcome:
             raise ValueError(_("Name the outcome column."))
-        if not modelFolder:
-            modelFolder = os.path.join(slicer.app.temporaryPath, "RadiomicsWorkshop-models",
-                                       time.strftime("model-%Y%m%d-%H%M%S"))
+        modelFolder = modelFolder or self._newModelFolder("model")
         folder = self._newWorkFolder()
         try:
             tableFiles = files + [self._exportTable(node, os.path.join(folder, f"features{index}.csv"))
@@ -1133,13 +1129,8 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         command = self.trainingCommand(tableFiles, outcome, modelFolder, clinicalFile, group, classifier, selection,
                                        overwrite)
 
-        def load():
-            metrics = self.loadFeatureTable(os.path.join(modelFolder, "metrics.csv"), metricsTableNode,
-                                            name="Model metrics")
-            self.showModelCharts(modelFolder)
-            return metrics
-
-        run = self._startCore(command, folder, _("Training"), load, onProgress, onFinished)
+        run = self._startCore(command, folder, _("Training"), self._modelLoader(modelFolder, metricsTableNode),
+                              onProgress, onFinished)
         run.modelFolder = modelFolder
         return run
 
@@ -1152,6 +1143,26 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
                                 featureTableFile=featureTableFile, outcome=outcome, modelFolder=modelFolder,
                                 clinicalFile=clinicalFile, group=group, classifier=classifier, selection=selection,
                                 overwrite=overwrite)
+
+    @staticmethod
+    def _checkFiles(paths: list) -> None:
+        for path in paths:
+            if path and not os.path.isfile(path):
+                raise ValueError(_("File not found: {path}").format(path=path))
+
+    @staticmethod
+    def _newModelFolder(prefix: str) -> str:
+        return os.path.join(slicer.app.temporaryPath, "RadiomicsWorkshop-models",
+                            time.strftime(f"{prefix}-%Y%m%d-%H%M%S"))
+
+    def _modelLoader(self, modelFolder: str, metricsTableNode=None) -> Callable[[], object]:
+        """After training: the metrics table node, and the ROC and calibration plot charts shown."""
+        def load():
+            metrics = self.loadFeatureTable(os.path.join(modelFolder, "metrics.csv"), metricsTableNode,
+                                            name="Model metrics")
+            self.showModelCharts(modelFolder)
+            return metrics
+        return load
 
     @staticmethod
     def _columnNames(tableNode) -> list[str]:
@@ -1223,24 +1234,15 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         """Train an end-to-end CNN on a cohort manifest, cross-validated on ``foldsFile`` (a radiomics model's
         folds.csv: the same patients in every fold); ``onFinished(metricsTableNode, error)``. ROC and calibration
         are shown as plot charts; ``run.modelFolder`` names the classifier folder."""
-        for path in (manifestFile, foldsFile):
-            if path and not os.path.isfile(path):
-                raise ValueError(_("File not found: {path}").format(path=path))
         if not manifestFile:
             raise ValueError(_("Select the cohort's manifest (case_id, image, mask and the outcome column)."))
-        if not modelFolder:
-            modelFolder = os.path.join(slicer.app.temporaryPath, "RadiomicsWorkshop-models",
-                                       time.strftime("cnn-%Y%m%d-%H%M%S"))
+        self._checkFiles([manifestFile, foldsFile])
+        modelFolder = modelFolder or self._newModelFolder("cnn")
         command = self.cnnTrainingCommand(manifestFile, outcome, modelFolder, foldsFile, backbone, dims, width, crop,
                                           epochs, overwrite)
 
-        def load():
-            metrics = self.loadFeatureTable(os.path.join(modelFolder, "metrics.csv"), metricsTableNode,
-                                            name="CNN metrics")
-            self.showModelCharts(modelFolder)
-            return metrics
-
-        run = self._startCore(command, self._newWorkFolder(), _("CNN training"), load, onProgress, onFinished)
+        run = self._startCore(command, self._newWorkFolder(), _("CNN training"),
+                              self._modelLoader(modelFolder, metricsTableNode), onProgress, onFinished)
         run.modelFolder = modelFolder
         return run
 

@@ -211,6 +211,12 @@ def test_training_resumes_from_its_checkpoint(tmp_path):
     resumed = fit_network(train, val, settings, 2, torch.device("cpu"), checkpoint=checkpoint)
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
     assert resumed.history[:2] == first.history
+    # seeded: the same training again (augmentation on, no checkpoint) gives the same losses
+    settings.augment, settings.epochs = True, 2
+    once = fit_network(train, val, settings, 2, torch.device("cpu"))
+    twice = fit_network(train, val, settings, 2, torch.device("cpu"))
+    assert once.history == twice.history and all(torch.equal(once.state[k], twice.state[k]) for k in once.state)
+    settings.augment, settings.epochs = False, 4
     settings.learning_rate = 0.01  # other settings: the checkpoint is not used
     again = fit_network(train, val, settings, 2, torch.device("cpu"), checkpoint=checkpoint)
     assert [h["epoch"] for h in again.history] == [1, 2, 3, 4] and again.history[0] != first.history[0]

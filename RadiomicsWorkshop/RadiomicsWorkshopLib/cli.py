@@ -440,11 +440,7 @@ def cmd_predict_cnn(args) -> int:
         predictions = predict_cnn(args.model, args.manifest, args.out, device=args.device, overwrite=args.overwrite)
     except WorkshopError as exc:
         return _fail(progress, exc)
-    progress.result(args.out, rows=len(predictions))
-    if progress.mode != "jsonl":
-        counts = predictions["predicted"].value_counts().to_dict()
-        print(f"{len(predictions)} prediction(s) {counts} -> {args.out}", file=sys.stderr)
-    return EXIT_OK
+    return _predictions_done(progress, args.out, predictions)
 
 
 def cmd_train(args) -> int:
@@ -502,10 +498,14 @@ def cmd_predict(args) -> int:
                                     overwrite=args.overwrite)
     except WorkshopError as exc:
         return _fail(progress, exc)
-    progress.result(args.out, rows=len(predictions))
+    return _predictions_done(progress, args.out, predictions)
+
+
+def _predictions_done(progress, out, predictions) -> int:
+    progress.result(out, rows=len(predictions))
     if progress.mode != "jsonl":
         counts = predictions["predicted"].value_counts().to_dict()
-        print(f"{len(predictions)} prediction(s) {counts} -> {args.out}", file=sys.stderr)
+        print(f"{len(predictions)} prediction(s) {counts} -> {out}", file=sys.stderr)
     return EXIT_OK
 
 

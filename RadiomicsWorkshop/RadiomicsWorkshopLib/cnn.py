@@ -368,16 +368,10 @@ class CnnTrainResult:
 
 def _prepare_folder(folder: Path, overwrite: bool) -> None:
     """A new or empty folder; one with checkpoints and no card is an interrupted training: it resumes."""
-    if folder.exists() and not folder.is_dir():
-        raise OutputExistsError("the classifier output is a file, not a folder", file=folder, hint="choose a folder")
+    from .model_store import prepare_folder
+
     interrupted = (folder / "checkpoints").is_dir() and not (folder / "card.json").exists()
-    if folder.exists() and any(folder.iterdir()) and not interrupted:
-        if not overwrite:
-            raise OutputExistsError("classifier folder exists and is not empty", file=folder,
-                                    hint="pass --overwrite or choose another --out")
-        for name in FOLDER_FILES:
-            (folder / name).unlink(missing_ok=True)
-    folder.mkdir(parents=True, exist_ok=True)
+    prepare_folder(folder, overwrite, FOLDER_FILES, resumable=interrupted)
 
 
 def _frame(cohort: CnnCohort, rows: np.ndarray, proba: np.ndarray) -> pd.DataFrame:

@@ -34,17 +34,19 @@ MODEL_FOLDER_FILES = (MODEL_FILE, CARD_FILE, "report.html", "predictions.csv", "
                       "calibration.csv", "test_predictions.csv", "test_roc.csv", "test_calibration.csv")
 
 
-def prepare_folder(folder: str | Path, overwrite: bool) -> Path:
-    """An empty (or new) folder for a model; with ``overwrite`` an earlier model's files are removed first,
-    so that none of them (a test set's predictions, say) is left beside the new model."""
+def prepare_folder(folder: str | Path, overwrite: bool, files: tuple[str, ...] = MODEL_FOLDER_FILES,
+                   resumable: bool = False) -> Path:
+    """An empty (or new) folder for a model; with ``overwrite`` an earlier model's ``files`` are removed first,
+    so that none of them (a test set's predictions, say) is left beside the new model. ``resumable``: the
+    folder holds an interrupted training to go on with, and is used as it is."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise OutputExistsError("the model output is a file, not a folder", file=folder, hint="choose a folder")
-    if folder.exists() and any(folder.iterdir()):
+    if folder.exists() and any(folder.iterdir()) and not resumable:
         if not overwrite:
             raise OutputExistsError("model folder exists and is not empty", file=folder,
                                     hint="pass --overwrite or choose another --out")
-        for name in MODEL_FOLDER_FILES:
+        for name in files:
             (folder / name).unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
