@@ -27,18 +27,25 @@ FEATURES = ("LowDependenceEmphasis", "HighDependenceEmphasis", "LowGrayLevelCoun
 
 def dependence_counts(levels: np.ndarray, mask: np.ndarray, in_plane: bool, alpha: float = 0) -> np.ndarray:
     """1 + the dependent neighbours of every voxel (z, y, x arrays; ``in_plane``: neighbours in the slice)."""
+    return _counts(levels, mask, alpha, full=not in_plane)[1 if not in_plane else 0]
+
+
+def _counts(levels: np.ndarray, mask: np.ndarray, alpha: float, full: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """In-plane and (with ``full``) 3D dependence counts in one pass: the in-plane neighbours are a subset."""
     mask = mask.astype(bool)
     # voxels outside the ROI get a level no grey level is within alpha of
     outside = -(abs(float(levels[mask].max(initial=0))) + alpha + 1.0)
     padded = np.pad(np.where(mask, levels, outside).astype(np.float64), 1, constant_values=outside)
-    counts = np.ones(levels.shape, dtype=np.int64)
     core = padded[1:-1, 1:-1, 1:-1]
+    in_plane = np.ones(levels.shape, dtype=np.int64)
+    across = np.zeros(levels.shape, dtype=np.int64)
     for offset in itertools.product((-1, 0, 1), repeat=3):
-        if offset == (0, 0, 0) or (in_plane and offset[0] != 0):
+        if offset == (0, 0, 0) or (not full and offset[0] != 0):
             continue
         shifted = padded[tuple(slice(1 + o, n + 1 + o) for o, n in zip(offset, levels.shape))]
-        counts += (np.abs(shifted - core) <= alpha) if alpha else (shifted == core)
-    return counts
+        dependent = (np.abs(shifted - core) <= alpha) if alpha else (shifted == core)
+        (in_plane if offset[0] == 0 else across).__iadd__(dependent)
+    return in_plane, in_plane + across
 
 
 def _matrix(levels: np.ndarray, counts: np.ndarray, mask: np.ndarray, n_levels: int, width: int) -> np.ndarray:
@@ -68,11 +75,11 @@ def ngldm_by_aggregation(levels: np.ndarray, mask: np.ndarray, n_levels: int | N
     mask = mask.astype(bool)
     n_levels = n_levels or int(levels[mask].max())
     out = {}
+    counts_in_plane, counts_3d = _counts(levels, mask, alpha, full="3D" in aggregations)
     if "3D" in aggregations:
-        counts = dependence_counts(levels, mask, in_plane=False, alpha=alpha)
-        out["3D"] = features_from_matrix(_matrix(levels, counts, mask, n_levels, 27), int(mask.sum()))
+        out["3D"] = features_from_matrix(_matrix(levels, counts_3d, mask, n_levels, 27), int(mask.sum()))
     if {"2D", "2.5D"} & set(aggregations):
-        counts = dependence_counts(levels, mask, in_plane=True, alpha=alpha)
+        counts = counts_in_plane
         slices = [z for z in range(mask.shape[0]) if mask[z].any()]
         matrices = [_matrix(levels[z], counts[z], mask[z], n_levels, 9) for z in slices]
         if "2.5D" in aggregations:
