@@ -351,6 +351,13 @@ def test_metrics_equal_scikit_learns(k):
     matrix = confusion_matrix(codes, predicted)
     recall = np.diag(matrix) / matrix.sum(axis=1)
     assert m["sensitivity"] == pytest.approx(recall[1] if k == 2 else recall.mean(), abs=1e-12)
+    if k == 2:  # the bootstrap's ROC band: scikit-learn's curve at the same false positive rates
+        from sklearn.metrics import roc_curve
+
+        from RadiomicsWorkshopLib.model_metrics import FPR_GRID, _sensitivity_on_grid
+
+        fpr, tpr, _ = roc_curve(codes == 1, proba[:, 1], drop_intermediate=False)
+        assert np.allclose(_sensitivity_on_grid(codes == 1, proba[:, 1]), np.interp(FPR_GRID, fpr, tpr), atol=1e-12)
 
 
 # -- bad input

@@ -45,6 +45,19 @@ def _auc(truth: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[truth].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
 
 
+def _sensitivity_on_grid(truth: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """The ROC curve's sensitivity at ``FPR_GRID`` (interpolated between its points, one per distinct score,
+    as roc_curve gives them): the bootstrap's ROC band, without roc_curve's input validation."""
+    order = np.argsort(-score, kind="mergesort")
+    ordered, hits = score[order], truth[order]
+    last = np.r_[np.flatnonzero(np.diff(ordered)), ordered.size - 1]  # the last row of every distinct score
+    true_positives = np.cumsum(hits)[last]
+    false_positives = last + 1 - true_positives
+    fpr = np.r_[0.0, false_positives / false_positives[-1]]
+    tpr = np.r_[0.0, true_positives / true_positives[-1]]
+    return np.interp(FPR_GRID, fpr, tpr)
+
+
 def _metrics(codes: np.ndarray, proba: np.ndarray, p: int) -> dict[str, float]:
     """Metrics from class codes (0..k-1); ``p``: the positive class's code when there are two.
 
@@ -124,8 +137,7 @@ def evaluate(y: np.ndarray, proba: np.ndarray, classes: list, groups: np.ndarray
         rows = np.concatenate([rows_of[i] for i in chosen])
         samples.append(list(_metrics(codes[rows], proba[rows], p).values()))
         if binary and len(np.unique(codes[rows])) == 2:
-            fpr, tpr, _ = roc_curve(codes[rows] == p, proba[rows, p])
-            bands.append(np.interp(FPR_GRID, fpr, tpr))
+            bands.append(_sensitivity_on_grid(codes[rows] == p, proba[rows, p]))
     samples = np.array(samples) if samples else np.full((1, len(METRICS)), np.nan)
     ci = {}
     for j, name in enumerate(METRICS):
