@@ -192,6 +192,7 @@ class FitResult:
     best_epoch: int
     seconds: float
     images_per_second: float
+    weights: dict | None = None  # what load_pretrained loaded, when fine-tuning
 
 
 def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -307,7 +308,7 @@ def fit_network(train_items: list[dict], val_items: list[dict], settings: CnnSet
             break
     best_epoch = min(history, key=lambda h: h["validation_loss"])["epoch"] if history else 0
     return FitResult(best_state, history, best_epoch, time.monotonic() - start,
-                     seen / train_seconds if train_seconds else float("nan"))
+                     seen / train_seconds if train_seconds else float("nan"), weights_record)
 
 
 def predict_items(network, items: list[dict], settings: CnnSettings, device) -> np.ndarray:
@@ -513,8 +514,7 @@ def train_cnn(manifest: str | Path, outcome: str, out: str | Path, settings: Cnn
                         "train_groups": sorted(set(cohort.groups[final_train])),
                         "validation_groups": sorted(set(cohort.groups[final_val])),
                         "images_per_second": round(final.images_per_second, 1)},
-        "weights": {"initial": (load_pretrained(build_network(settings, n_classes), weights) if weights else
-                                "random (seeded)"),
+        "weights": {"initial": final.weights or "random (seeded)",
                     "file": WEIGHTS_FILE, "sha256": file_digest(folder / WEIGHTS_FILE)},
         "device": str(dev),
         "library_versions": library_versions() | _model_library_versions(),
