@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import queue
-import re
 import shutil
 import subprocess
 import tempfile
@@ -42,20 +41,14 @@ from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSe
 # (plain functions, standard library only), so that the tests run exactly what the module runs.
 from RadiomicsWorkshopLib import commands
 
+# The Slicer layer's Qt-free parts (tested without Slicer's application: see RadiomicsWorkshopSlicerLib/__init__.py):
+# what to install and on which Slicer, MRML nodes <-> files, ending a run's process tree.
+from RadiomicsWorkshopSlicerLib import dependencies, nodes, processes
+
 MODULE_DIR = os.path.dirname(os.path.abspath(__file__))  # holds RadiomicsWorkshopLib: the subprocess's PYTHONPATH
 CORE_PACKAGE = "RadiomicsWorkshopLib"
 PRESET_DIR = os.path.join(MODULE_DIR, "Resources", "Presets")
 RECIPE_DIR = os.path.join(MODULE_DIR, "Resources", "Recipes")
-REQUIREMENTS = os.path.join(MODULE_DIR, "Resources", "requirements.txt")
-# PyRadiomics is installed on its own (see RadiomicsWorkshopLogic.ensureDependencies).
-PYRADIOMICS = "pyradiomics==3.0.1"
-PYRADIOMICS_BUILD_REQUIREMENTS = "setuptools wheel versioneer"
-# Import names of the distributions in Resources/requirements.txt whose import name is not the
-# distribution's name (Testing/test_slicer_layer.py checks that every package the core imports is covered).
-IMPORT_NAMES = {"PyWavelets": "pywt", "scikit-image": "skimage", "scikit-learn": "sklearn", "PyYAML": "yaml",
-                "pynrrd": "nrrd", "imbalanced-learn": "imblearn"}
-# Columns that identify a row; every other column of the core's tables is a number.
-KEY_COLUMNS = ("case_id", "roi", "patient_id", "slice")
 # The core's backbones (RadiomicsWorkshopLib/deep.py; `radiomics-workshop deep-features --help`).
 DEEP_MODELS = ["resnet18", "resnet50", "densenet121", "efficientnet_b0", "resnet18_3d", "resnet50_3d", "fmcib"]
 # The core's classifiers and feature selections (RadiomicsWorkshopLib/model_settings.py; `radiomics-workshop train --help`).
@@ -79,17 +72,9 @@ def recipeNames() -> list[str]:
     return _yamlNames(RECIPE_DIR, "brain_MR")
 
 
-def requirementLines(path: str = REQUIREMENTS) -> list[str]:
-    """The requirement specifiers of a requirements.txt (comments, blank lines and pip options left out)."""
-    with open(path) as handle:
-        lines = [line.split("#", 1)[0].strip() for line in handle]
-    return [line for line in lines if line and not line.startswith("-")]
-
-
-def importName(requirement: str) -> str:
-    """``scikit-image>=0.21`` -> ``skimage``: the module to look for, without importing it."""
-    distribution = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0]
-    return IMPORT_NAMES.get(distribution, distribution.lower().replace("-", "_"))
+def slicerVersionProblem() -> Optional[str]:
+    """Why this Slicer cannot run the module (older than dependencies.MINIMUM_SLICER), or None."""
+    return dependencies.slicerVersionProblem(slicer.app.majorVersion, slicer.app.minorVersion)
 
 
 #
@@ -101,7 +86,7 @@ class RadiomicsWorkshop(ScriptedLoadableModule):
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Radiomics Workshop")
-        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Radiomics")]
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Quantification")]
         self.parent.dependencies = ["Segmentations"]
         self.parent.contributors = ["RadiomicsWorkshop developers"]
         self.parent.helpText = _("""
@@ -118,6 +103,11 @@ segmentationNode, preset="MR")</tt> returns a table node.
 Built on PyRadiomics (van Griethuysen et al., Cancer Research 2017), SimpleITK, MONAI and 3D Slicer.
 """)
 
+        problem = slicerVersionProblem()
+        if problem:  # Slicer < 5.10: say so where the user looks (the module's help, the log), register nothing
+            logging.error(problem)
+            self.parent.helpText = problem
+            return
         # The workshop's sample cases in the Sample Data module, once Slicer has started
         slicer.app.connect("startupCompleted()", registerSampleData)
 
@@ -142,7 +132,8 @@ SAMPLE_CASES = {
 }
 PYRADIOMICS_DATA_URL = "https://raw.githubusercontent.com/AIM-Harvard/pyradiomics/v3.0.1/data/"
 PYRADIOMICS_RELEASE_URL = "https://github.com/AIM-Harvard/pyradiomics/releases/download/v1.0/"
-SAMPLE_CATEGORY = "RadiomicsWorkshop"
+# The category's name is what Sample Data shows on Slicer 5.10; from 5.12 its title is set (translatable).
+SAMPLE_CATEGORY = "Radiomics Workshop"
 
 
 def sampleDataUrl(fileName: str) -> str:
@@ -153,10 +144,12 @@ def sampleDataUrl(fileName: str) -> str:
 
 def registerSampleData() -> None:
     """The five cases in Sample Data's "Radiomics Workshop" category: the image as a volume, the label map
-    as a segmentation (ready for Segment Editor and for the module). ``SampleData.downloadSample("brain1")``."""
+    as a segmentation (ready for Segment Editor and for the module): ``SampleData.downloadSamples("brain1")``
+    returns both (``downloadSample`` returns the first only)."""
     import SampleData
 
-    SampleData.SampleDataLogic.registerCustomSampleDataCategory(SAMPLE_CATEGORY, title=_("Radiomics Workshop"))
+    if hasattr(SampleData.SampleDataLogic, "registerCustomSampleDataCategory"):  # Slicer >= 5.12
+        SampleData.SampleDataLogic.registerCustomSampleDataCategory(SAMPLE_CATEGORY, title=_("Radiomics Workshop"))
     thumbnail = os.path.join(MODULE_DIR, "Resources", "Icons", "RadiomicsWorkshop.png")
     for name, (imageSha256, labelSha256) in SAMPLE_CASES.items():
         fileNames = [f"{name}_image.nrrd", f"{name}_label.nrrd"]
@@ -191,7 +184,8 @@ class RadiomicsWorkshopParameterNode:
     modelClinicalFile - optional clinical CSV joined on case_id (outcome, patient_id, clinical predictors).
     modelOutcome, modelGroup - outcome column; column grouping rows by patient (empty: patient_id if present).
     modelClassifier, modelSelection - classifier and feature selection of the pipeline.
-    modelFolder - folder the trained model is written to (empty: a new folder in Slicer's temporary folder).
+    modelFolder - folder the trained model is written to (empty: a new folder under Slicer's default scene
+        folder, RadiomicsWorkshop-models/: kept, unlike Slicer's temporary folder, which the system cleans).
     modelMetricsTable - table that receives the cross-validated metrics with their 95% CIs.
     segModelFolder - MONAI bundle folder of the auto-segmentation model (ours or from the model zoo).
     segOutput - segmentation that receives the automatic segmentation (named segments; refine it in Segment Editor).
@@ -200,7 +194,10 @@ class RadiomicsWorkshopParameterNode:
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
-    inputSegmentation: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]
+    # None in the Union: its default (None) must be writable. Slicer's parameterNodeWrapper writes every
+    # default when it wraps a new node, and a Union without None has no serializer for None (TypeError);
+    # Docs/developer_guide/parameter_nodes/gui_connection.md asks for it.
+    inputSegmentation: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode, None]
     preset: Annotated[str, Choice(presetNames())] = "MR" if "MR" in presetNames() else presetNames()[0]
     parameterFile: str = ""
     outputTable: vtkMRMLTableNode
@@ -241,6 +238,7 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
+        self.ui = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._run = None  # the core process running now (one at a time)
@@ -250,6 +248,13 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
+        problem = slicerVersionProblem()
+        if problem:  # Slicer < 5.10: the message instead of a GUI that cannot work
+            message = qt.QLabel(problem)
+            message.setWordWrap(True)
+            self.layout.addWidget(message)
+            self.layout.addStretch(1)
+            return
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/RadiomicsWorkshop.ui"))
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
@@ -291,6 +296,8 @@ class RadiomicsWorkshopWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.removeObservers()
 
     def enter(self) -> None:
+        if self.ui is None:  # no GUI on an unsupported Slicer
+            return
         self.initializeParameterNode()
         self.updateSegmentList()  # segments may have been added or renamed in Segment Editor
 
@@ -630,28 +637,6 @@ def coreEnvironment() -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join(path for path in (MODULE_DIR, inherited) if path)}
 
 
-def killProcessTree(process: subprocess.Popen) -> None:
-    """Kill a process and its descendants: PythonSlicer is a launcher (killing it alone leaves Slicer's
-    Python running), and the core may run worker processes."""
-    try:
-        import psutil  # Resources/requirements.txt; as SlicerMONAIAuto3DSeg does
-    except ImportError:
-        psutil = None
-    if psutil is not None:
-        try:
-            for child in psutil.Process(process.pid).children(recursive=True):
-                child.kill()
-        except psutil.NoSuchProcess:
-            pass
-    elif os.name == "nt":
-        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True,
-                       creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
-    else:
-        subprocess.run(["pkill", "-KILL", "-P", str(process.pid)], capture_output=True)
-    if process.poll() is None:
-        process.kill()
-
-
 class CoreProcess:
     """One run of the Slicer-free core as a subprocess.
 
@@ -722,7 +707,7 @@ class CoreProcess:
     def cancel(self) -> None:
         self.cancelled = True
         if self.process.poll() is None:
-            killProcessTree(self.process)
+            processes.killProcessTree(self.process)
 
 
 #
@@ -745,58 +730,51 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def missingPackages() -> list[str]:
-        """Requirements of the core that are not installed (checked without importing them)."""
-        missing = [line for line in requirementLines() if not importlib.util.find_spec(importName(line))]
-        if not importlib.util.find_spec("radiomics"):
-            missing.append(PYRADIOMICS)
-        return missing
+        """Requirements of the core (Resources/requirements.txt) that are not installed (PyRadiomics is not
+        among them: it ships with the extension)."""
+        return dependencies.missingRequirements()
 
     def ensureDependencies(self, prompt: bool = True, deep: bool = False) -> bool:
         """Install the core's Python packages on first use, after confirmation; False if declined.
 
-        Never touches Slicer's own SimpleITK or numpy. Resources/requirements.txt goes through
-        ``slicer.packaging.pip_ensure`` (Slicer >= 5.12), else ``slicer.util.pip_install``.
-        PyRadiomics 3.0.1 has no wheel for Slicer's Python (3.12): its source package is built
-        without build isolation (its build imports numpy: Slicer's) and without dependencies
-        (which would let pip replace Slicer's SimpleITK or numpy); its other requirements are in
-        requirements.txt. Deep features also need torch (through the PyTorch extension when it is
-        installed: it picks the right build) and MONAI.
+        PyRadiomics ships with the extension (built on Slicer's build servers): when it is missing this
+        raises RuntimeError with what to do, and nothing is built here. The rest comes as binary wheels,
+        under constraints that pin every package Slicer's Python has (RadiomicsWorkshopSlicerLib.dependencies):
+        nothing of Slicer's is replaced. Deep features also need torch, from the PyTorch extension (it
+        installs the build that fits the machine, CUDA or CPU), then MONAI.
         """
+        problem = dependencies.pyradiomicsProblem()
+        if problem:
+            raise RuntimeError(problem)
         missing = self.missingPackages()
-        deepMissing = deep and not importlib.util.find_spec("monai")
-        if not missing and not deepMissing:
+        torchMissing = deep and not importlib.util.find_spec("torch")
+        deepMissing = deep and bool(dependencies.missingRequirements(dependencies.DEEP_REQUIREMENTS))
+        if not missing and not torchMissing and not deepMissing:
             return True
         if prompt:
-            packages = missing + (["torch", "monai"] if deepMissing else [])
+            packages = missing + (["torch (PyTorch extension)"] if torchMissing else []) + \
+                (dependencies.DEEP_REQUIREMENTS if deepMissing else [])
             if not slicer.util.confirmOkCancelDisplay(
                     _("Radiomics Workshop needs these Python packages in Slicer's Python:\n{packages}\n\n"
                       "Install them now?").format(packages="\n".join(packages)),
                     windowTitle=_("Install dependencies")):
                 return False
         if missing:
+            dependencies.install(slicer.util.pip_install)
+        if torchMissing:
             try:
-                import slicer.packaging as packaging  # Slicer >= 5.12
+                import PyTorchUtils  # the PyTorch extension's module (EXTENSION_DEPENDS PyTorch)
             except ImportError:
-                packaging = None
-            if packaging is not None and hasattr(packaging, "pip_ensure"):
-                # Confirmed above; needed in Slicer's own testing mode as well (the tests run the core).
-                packaging.pip_ensure(packaging.load_requirements(REQUIREMENTS), prompt_install=False,
-                                     requester="RadiomicsWorkshop", skip_in_testing=False)
-            else:
-                slicer.util.pip_install(["-r", REQUIREMENTS])
-            if not importlib.util.find_spec("radiomics"):
-                slicer.util.pip_install(PYRADIOMICS_BUILD_REQUIREMENTS)
-                slicer.util.pip_install(f"--no-build-isolation --no-deps {PYRADIOMICS}")
+                raise RuntimeError(_("Deep features need the PyTorch extension: install it from the Extension "
+                                     "Manager and restart Slicer.")) from None
+            torch = PyTorchUtils.PyTorchUtilsLogic().installTorch(
+                askConfirmation=False, torchVersionRequirement=dependencies.TORCH_REQUIREMENT)
+            if torch is None:
+                raise RuntimeError(_("PyTorch ({requirement}) could not be installed: see the application log, or "
+                                     "install it from the PyTorch module.").format(
+                    requirement=dependencies.TORCH_REQUIREMENT))
         if deepMissing:
-            if not importlib.util.find_spec("torch"):
-                try:
-                    import PyTorchUtils  # the PyTorch extension's module
-
-                    PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False)
-                except ImportError:
-                    slicer.util.pip_install("torch")
-            slicer.util.pip_install("monai>=1.4 nibabel>=5")  # nibabel: MONAI's orientation transforms
-        importlib.invalidate_caches()
+            dependencies.install(slicer.util.pip_install, dependencies.DEEP_REQUIREMENTS)
         return True
 
     # Segment Editor
@@ -810,8 +788,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
             segmentationNode = slicer.mrmlScene.AddNewNodeByClass(
                 "vtkMRMLSegmentationNode", slicer.mrmlScene.GenerateUniqueName(f"{labelmapNode.GetName()} segmentation"))
             segmentationNode.CreateDefaultDisplayNodes()
-            if not slicer.modules.segmentations.logic().ImportLabelmapToSegmentationNode(labelmapNode, segmentationNode):
-                raise RuntimeError(_("Failed to import the label map into a segmentation."))
+            nodes.importLabelMap(slicer.mrmlScene, labelmapNode, segmentationNode)
         elif segmentationNode is None:
             segmentationNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode",
                                                                   slicer.mrmlScene.GenerateUniqueName("ROI"))
@@ -831,36 +808,10 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         return tempfile.mkdtemp(prefix="RadiomicsWorkshop-", dir=slicer.app.temporaryPath)
 
     @staticmethod
-    def _export(node, path: str) -> str:
-        """Write a node to a file without changing where the scene saves it; in world coordinates when
-        the node is transformed (the image and the ROI then meet where the user sees them)."""
-        transformed = node.GetParentTransformNode() is not None
-        # A fresh properties dict each time: slicer.util.exportNode writes the file format into its (shared,
-        # mutable) default dict, which would then apply to the next node. Temporary files: no compression
-        # (qSlicerNodeWriter's "useCompression").
-        if not slicer.util.exportNode(node, path, {"useCompression": 0}, world=transformed):
-            raise RuntimeError(_("Failed to write {name} to {path} (see the application log).").format(
-                name=node.GetName(), path=path))
-        return path
-
-    def writeInputs(self, folder: str, volumeNode, roiNode) -> tuple[str, Optional[str]]:
+    def writeInputs(folder: str, volumeNode, roiNode) -> tuple[str, Optional[str]]:
         """The volume as NRRD; a segmentation as .seg.nrrd (segment names, IDs and overlaps kept), a label
-        map as NRRD. Returns (image file, mask file or None)."""
-        if volumeNode is None:
-            raise ValueError(_("Select a volume."))
-        imageFile = self._export(volumeNode, os.path.join(folder, "image.nrrd"))
-        if roiNode is None:
-            return imageFile, None
-        if roiNode.IsA("vtkMRMLSegmentationNode"):
-            segmentation = roiNode.GetSegmentation()
-            if segmentation.GetNumberOfSegments() == 0:
-                raise ValueError(_("The segmentation {name} has no segments: draw the ROI in Segment Editor.").format(
-                    name=roiNode.GetName()))
-            if not segmentation.IsSourceRepresentationImageData():
-                raise ValueError(_("The segmentation {name} is stored as surfaces: in the Segmentations module, "
-                                   "make 'Binary labelmap' its source representation.").format(name=roiNode.GetName()))
-            return imageFile, self._export(roiNode, os.path.join(folder, "mask.seg.nrrd"))
-        return imageFile, self._export(roiNode, os.path.join(folder, "mask.nrrd"))
+        map as NRRD; in world coordinates when transformed. Returns (image file, mask file or None)."""
+        return nodes.writeInputs(slicer.mrmlScene, folder, volumeNode, roiNode)
 
     # Core runs
 
@@ -1060,11 +1011,11 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
             with open(os.path.join(outDir, "manifest.csv"), newline="") as handle:
                 row = next(csv.DictReader(handle))
             imagePath = os.path.join(outDir, row["image"])
-            node = self._loadVolumeInto(imagePath, outputVolumeNode,
-                                        slicer.mrmlScene.GenerateUniqueName(f"{volumeNode.GetName()} preprocessed"))
+            node = nodes.readVolume(slicer.mrmlScene, imagePath, outputVolumeNode,
+                                    name=f"{volumeNode.GetName()} preprocessed")
             biasFile = os.path.join(outDir, "bias_fields", os.path.basename(imagePath))
             if showBiasField and os.path.exists(biasFile):
-                biasNode = self._loadVolumeInto(biasFile, None, f"{volumeNode.GetName()} bias field")
+                biasNode = nodes.readVolume(slicer.mrmlScene, biasFile, name=f"{volumeNode.GetName()} bias field")
                 slicer.util.setSliceViewerLayers(background=node, foreground=biasNode, foregroundOpacity=0.4)
             else:
                 slicer.util.setSliceViewerLayers(background=node)
@@ -1089,11 +1040,8 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def _exportTable(tableNode, path: str) -> str:
-        """A table node as CSV (fresh properties dict: see _export)."""
-        if not slicer.util.exportNode(tableNode, path, {}):
-            raise RuntimeError(_("Failed to write {name} to {path} (see the application log).").format(
-                name=tableNode.GetName(), path=path))
-        return path
+        """A table node as the core's CSV, numbers written exactly."""
+        return nodes.writeTable(tableNode, path)
 
     @staticmethod
     def hasModel(modelFolder: Optional[str]) -> bool:
@@ -1152,7 +1100,9 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def _newModelFolder(prefix: str) -> str:
-        return os.path.join(slicer.app.temporaryPath, "RadiomicsWorkshop-models",
+        # Slicer's default scene folder (Application Settings): kept, unlike slicer.app.temporaryPath, which
+        # the system cleans.
+        return os.path.join(slicer.app.defaultScenePath, "RadiomicsWorkshop-models",
                             time.strftime(f"{prefix}-%Y%m%d-%H%M%S"))
 
     def _modelLoader(self, modelFolder: str, metricsTableNode=None) -> Callable[[], object]:
@@ -1164,39 +1114,11 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
             return metrics
         return load
 
-    @staticmethod
-    def _columnNames(tableNode) -> list[str]:
-        return [tableNode.GetColumnName(index) for index in range(tableNode.GetNumberOfColumns())]
-
-    @staticmethod
-    def _chart(tableNode, title: str, xTitle: str, yTitle: str, pairs: list[tuple[str, str]]):
-        """A plot chart of (x column, y column) pairs of a table node, drawn as lines."""
-        chart = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLPlotChartNode", slicer.mrmlScene.GenerateUniqueName(title))
-        chart.SetTitle(title)
-        chart.SetXAxisTitle(xTitle)
-        chart.SetYAxisTitle(yTitle)
-        for xColumn, yColumn in pairs:
-            series = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", f"{title}: {yColumn}")
-            series.SetAndObserveTableNodeID(tableNode.GetID())
-            series.SetXColumnName(xColumn)
-            series.SetYColumnName(yColumn)
-            series.SetPlotType(slicer.vtkMRMLPlotSeriesNode.PlotTypeScatter)
-            series.SetMarkerStyle(slicer.vtkMRMLPlotSeriesNode.MarkerStyleNone)
-            chart.AddAndObservePlotSeriesNodeID(series.GetID())
-        return chart
-
     def showModelCharts(self, modelFolder: str) -> list:
         """The cross-validated ROC curve (with its CI band) and calibration plot as Slicer plot charts, from
         the roc.csv and calibration.csv the core wrote; the ROC chart is shown."""
-        roc = self.loadFeatureTable(os.path.join(modelFolder, "roc.csv"), name="Model ROC")
-        rocChart = self._chart(roc, "ROC (cross-validation)", "1 - specificity", "Sensitivity",
-                               [("false_positive_rate", column) for column in self._columnNames(roc)
-                                if column != "false_positive_rate"])
-        calibration = self.loadFeatureTable(os.path.join(modelFolder, "calibration.csv"), name="Model calibration")
-        pairs = [(column, "observed_" + column[len("predicted_"):]) for column in self._columnNames(calibration)
-                 if column.startswith("predicted_")] + [("perfect", "perfect")]
-        calibrationChart = self._chart(calibration, "Calibration (cross-validation)", "Predicted probability",
-                                       "Observed frequency", pairs)
+        rocChart, calibrationChart = nodes.modelCharts(slicer.mrmlScene, os.path.join(modelFolder, "roc.csv"),
+                                                       os.path.join(modelFolder, "calibration.csv"))
         slicer.modules.plots.logic().ShowChartInLayout(rocChart)
         return [rocChart, calibrationChart]
 
@@ -1322,7 +1244,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         path = os.path.join(modelFolder or "", "report.html")
         if not os.path.isfile(path):
             raise ValueError(_("No report in {folder}: train a model first.").format(folder=modelFolder))
-        qt.QDesktopServices.openUrl(qt.QUrl("file:///" + path, qt.QUrl.TolerantMode))
+        qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(path))
 
     # Automatic segmentation
 
@@ -1331,18 +1253,12 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         return coreCommand(*commands.segmentation_args(imageFile, bundleFolder, outFile, tta, referenceFile,
                                                        metricsFile))
 
-    def _exportReferenceLabelmap(self, referenceNode, volumeNode, path: str) -> str:
+    @staticmethod
+    def _exportReferenceLabelmap(referenceNode, volumeNode, path: str) -> str:
         """A segmentation's visible segments (or a label map) as a label map file on the volume's grid."""
         if referenceNode.IsA("vtkMRMLLabelMapVolumeNode"):
-            return self._export(referenceNode, path)
-        labelmapNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
-        try:
-            if not slicer.modules.segmentations.logic().ExportVisibleSegmentsToLabelmapNode(referenceNode, labelmapNode,
-                                                                                           volumeNode):
-                raise RuntimeError(_("Failed to export {name} as a label map.").format(name=referenceNode.GetName()))
-            return self._export(labelmapNode, path)
-        finally:
-            slicer.mrmlScene.RemoveNode(labelmapNode)
+            return nodes.writeNode(slicer.mrmlScene, referenceNode, path)
+        return nodes.writeVisibleSegmentsAsLabelMap(slicer.mrmlScene, referenceNode, volumeNode, path)
 
     @staticmethod
     def bundleLabelNames(bundleFolder: str) -> dict:
@@ -1378,8 +1294,9 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         command = self.segmentationCommand(imageFile, bundleFolder, outFile, tta, referenceFile, metricsFile)
 
         def load():
-            segmentationNode = self._loadLabelsInto(outFile, outputSegmentationNode, volumeNode,
-                                                    self.bundleLabelNames(bundleFolder))
+            segmentationNode = nodes.readLabelMapAsSegmentation(
+                slicer.mrmlScene, outFile, volumeNode, outputSegmentationNode, self.bundleLabelNames(bundleFolder),
+                name=f"{volumeNode.GetName()} auto")
             if referenceFile:
                 with open(metricsFile, newline="", encoding="utf-8") as handle:
                     rows = list(csv.DictReader(handle))
@@ -1396,28 +1313,6 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         return self._runAndWait(self.startAutoSegmentation, volumeNode=volumeNode, bundleFolder=bundleFolder,
                                 outputSegmentationNode=outputSegmentationNode, tta=tta, referenceNode=referenceNode)
 
-    def _loadLabelsInto(self, path: str, segmentationNode, volumeNode, names: dict):
-        """A label map file as segments of a segmentation node (replacing its segments), named by label value."""
-        labelmapNode = slicer.util.loadLabelVolume(path, {"show": False})
-        try:
-            if segmentationNode is None:
-                segmentationNode = slicer.mrmlScene.AddNewNodeByClass(
-                    "vtkMRMLSegmentationNode", slicer.mrmlScene.GenerateUniqueName(f"{volumeNode.GetName()} auto"))
-                segmentationNode.CreateDefaultDisplayNodes()
-            segmentationNode.GetSegmentation().RemoveAllSegments()
-            segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
-            if not slicer.modules.segmentations.logic().ImportLabelmapToSegmentationNode(labelmapNode, segmentationNode):
-                raise RuntimeError(_("Failed to import the segmentation."))
-        finally:
-            slicer.mrmlScene.RemoveNode(labelmapNode)
-        segmentation = segmentationNode.GetSegmentation()
-        for index in range(segmentation.GetNumberOfSegments()):
-            segment = segmentation.GetNthSegment(index)
-            name = names.get(str(segment.GetLabelValue()))
-            if name:
-                segment.SetName(name)
-        return segmentationNode
-
     @staticmethod
     def autoSegmentationSummary(segmentationNode) -> str:
         segmentation = segmentationNode.GetSegmentation()
@@ -1429,63 +1324,13 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
     # Results
 
     @staticmethod
-    def _loadVolumeInto(path: str, targetNode, name: str):
-        """Load a volume file into ``targetNode`` (a new volume when None): image data and geometry.
-
-        The loaded node itself is dropped: its storage node points into the temporary folder, which is
-        removed, so saving the scene would lose it; a node without a file is saved with the scene."""
-        loaded = slicer.util.loadVolume(path, {"name": name, "show": False})
-        if targetNode is None:
-            targetNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
-        targetNode.SetAndObserveImageData(loaded.GetImageData())
-        ijkToRas = vtk.vtkMatrix4x4()
-        loaded.GetIJKToRASMatrix(ijkToRas)
-        targetNode.SetIJKToRASMatrix(ijkToRas)
-        targetNode.CreateDefaultDisplayNodes()
-        slicer.mrmlScene.RemoveNode(loaded)
-        return targetNode
-
-    @staticmethod
-    def _numbers(values: list[str]) -> Optional[list[float]]:
-        """Every value as a number (empty: NaN), or None when one is not a number."""
-        try:
-            return [float(value) if value.strip() else float("nan") for value in values]
-        except ValueError:
-            return None
-
-    def loadFeatureTable(self, csvFile: str, tableNode=None, name: str = "Features"):
+    def loadFeatureTable(csvFile: str, tableNode=None, name: str = "Features"):
         """The core's CSV as a table node: key columns as text, every other column as numbers."""
-        with open(csvFile, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-        if not rows:
-            raise RuntimeError(_("The core wrote an empty table."))
-        header, records = rows[0], rows[1:]
-        if tableNode is None:
-            tableNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", slicer.mrmlScene.GenerateUniqueName(name))
-        wasModified = tableNode.StartModify()
-        tableNode.RemoveAllColumns()
-        for index, column in enumerate(header):
-            values = [record[index] if index < len(record) else "" for record in records]
-            numbers = None if column in KEY_COLUMNS else self._numbers(values)
-            if numbers is None:
-                array = vtk.vtkStringArray()
-                for value in values:
-                    array.InsertNextValue(value)
-            else:
-                array = vtk.vtkDoubleArray()
-                for value in numbers:
-                    array.InsertNextValue(value)
-            array.SetName(column)
-            tableNode.AddColumn(array)
-        tableNode.SetUseColumnNameAsColumnHeader(True)
-        tableNode.EndModify(wasModified)
-        return tableNode
+        return nodes.readTable(slicer.mrmlScene, csvFile, tableNode, name)
 
     @staticmethod
     def featureCount(tableNode) -> int:
-        table = tableNode.GetTable()
-        return sum(1 for index in range(table.GetNumberOfColumns())
-                   if table.GetColumn(index).GetName() not in KEY_COLUMNS)
+        return nodes.featureCount(tableNode)
 
     def showTable(self, tableNode) -> None:
         """Show the table below the slice views."""

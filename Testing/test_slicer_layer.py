@@ -41,7 +41,7 @@ REQUIREMENTS = MODULE_DIR / "Resources" / "requirements.txt"
 API_REFERENCE = REPO / "Testing" / "slicer_api_reference.txt"
 sys.path.insert(0, str(REPO / "Testing" / "tools"))
 from update_slicer_api_reference import attribute_chain as _attribute_chain  # noqa: E402  (one scanner)
-from update_slicer_api_reference import reference_key, used_apis  # noqa: E402
+from update_slicer_api_reference import MODULES, reference_key, used_apis  # noqa: E402
 
 
 def _tree(path: Path) -> ast.Module:
@@ -86,8 +86,12 @@ def test_module_follows_slicers_template():
     assert decorators == {"parameterNodeWrapper"}
     text = MODULE.read_text()
     for needed in ("slicer.util.loadUI", "slicer.util.childWidgetVariables", ".connectGui(self.ui)",
-                   'self.parent.title = _("Radiomics Workshop")', '"Radiomics")]'):
+                   'self.parent.title = _("Radiomics Workshop")'):
         assert needed in text, f"RadiomicsWorkshop.py lacks {needed}"
+    # the module sits in the Modules menu under the extension's (Extensions Index) category
+    category = _cmake_setting("EXTENSION_CATEGORY")
+    assert f'translate("qSlicerAbstractCoreModule", "{category}")]' in text, \
+        f"the module's category is not the extension's ({category})"
 
 
 # (b) widgets and parameters
@@ -136,7 +140,8 @@ def test_parameter_node_fields():
     fields = _parameter_fields()
     for name in ("inputVolume", "inputSegmentation", "preset", "parameterFile", "outputTable"):
         assert name in fields, f"the parameter node lacks {name}"
-    assert ast.unparse(fields["inputSegmentation"]) == "Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode]"
+    assert ast.unparse(fields["inputSegmentation"]) == \
+        "Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode, None]"
     assert ast.unparse(fields["parameterFile"]) == "str"
 
 
@@ -206,11 +211,13 @@ def test_module_cmakelists_lists_every_file():
     scripts = expand(_cmake_list(text, "MODULE_PYTHON_SCRIPTS"))
     resources = expand(_cmake_list(text, "MODULE_PYTHON_RESOURCES"))
     ignored = lambda p: "__pycache__" in p.parts or p.suffix == ".pyc"  # noqa: E731
-    on_disk_scripts = {"RadiomicsWorkshop.py"} | {str(p.relative_to(MODULE_DIR)) for p in CORE.rglob("*.py")
-                                                  if not ignored(p)}
+    packages = [CORE, MODULE_DIR / "RadiomicsWorkshopSlicerLib"]
+    assert sorted(packages) == sorted(p for p in MODULE_DIR.iterdir() if (p / "__init__.py").is_file())
+    on_disk_scripts = {"RadiomicsWorkshop.py"} | {str(p.relative_to(MODULE_DIR)) for package in packages
+                                                  for p in package.rglob("*.py") if not ignored(p)}
     on_disk_resources = ({str(p.relative_to(MODULE_DIR)) for p in (MODULE_DIR / "Resources").rglob("*")
                           if p.is_file() and not ignored(p)}
-                         | {str(p.relative_to(MODULE_DIR)) for p in CORE.rglob("*")
+                         | {str(p.relative_to(MODULE_DIR)) for package in packages for p in package.rglob("*")
                             if p.is_file() and p.suffix != ".py" and not ignored(p)})
     fix = "; run Testing/tools/update_module_cmakelists.py"
     assert scripts == on_disk_scripts, (f"not listed: {sorted(on_disk_scripts - scripts)}; "
@@ -244,7 +251,7 @@ def test_top_level_cmakelists_is_a_slicer_extension():
     assert re.search(r"^project\(RadiomicsWorkshop\)", text, re.M)
     for needed in ("find_package(Slicer REQUIRED)", "include(${Slicer_USE_FILE})", "add_subdirectory(RadiomicsWorkshop)",
                    "include(${Slicer_EXTENSION_GENERATE_CONFIG})", "include(${Slicer_EXTENSION_CPACK})",
-                   "EXTENSION_HOMEPAGE", 'EXTENSION_CATEGORY "Radiomics"', "EXTENSION_CONTRIBUTORS",
+                   "EXTENSION_HOMEPAGE", "EXTENSION_CATEGORY", "EXTENSION_CONTRIBUTORS",
                    "EXTENSION_DESCRIPTION", "EXTENSION_ICONURL", "EXTENSION_SCREENSHOTURLS", "EXTENSION_DEPENDS"):
         assert needed in text, f"top-level CMakeLists.txt lacks {needed}"
     order = [text.index(s) for s in ("find_package(Slicer REQUIRED)", "include(${Slicer_USE_FILE})",
@@ -399,16 +406,15 @@ def test_model_choices_are_the_cores():
 
 
 SHIPPED_BY_SLICER = {"numpy", "SimpleITK", "scipy"}  # SuperBuild/External_python-*.cmake in Slicer's source
-INSTALLED_APART = {"radiomics"}  # pyradiomics: RadiomicsWorkshopLogic.ensureDependencies builds it
-DEEP_ONLY = {"torch", "monai"}  # ensureDependencies(deep=True)
+INSTALLED_APART = {"radiomics"}  # pyradiomics: ships with the extension (SuperBuild/External_python-pyradiomics.cmake)
+DEEP_ONLY = {"torch", "monai", "nibabel"}  # ensureDependencies(deep=True): dependencies.DEEP_REQUIREMENTS
 CLUSTER_ONLY = {"dask", "distributed"}  # --scheduler (Dask): installed where a cluster runs, never needed in Slicer
 
 
 def _requirement_import_names() -> set[str]:
-    names = _module_constant("IMPORT_NAMES")
-    lines = [line.split("#", 1)[0].strip() for line in REQUIREMENTS.read_text().splitlines()]
-    distributions = [re.split(r"[\s<>=!~;\[]", line, maxsplit=1)[0] for line in lines if line and not line.startswith("-")]
-    return {names.get(d, d.lower().replace("-", "_")) for d in distributions}
+    from RadiomicsWorkshopSlicerLib import dependencies
+
+    return {dependencies.importName(line) for line in dependencies.requirementLines()}
 
 
 def test_requirements_cover_what_the_core_imports():
@@ -422,8 +428,33 @@ def test_requirements_cover_what_the_core_imports():
                 continue
             assert top in provided, (f"{path.name} imports {top}, which Slicer neither ships nor installs: "
                                      "add it to RadiomicsWorkshop/Resources/requirements.txt (and IMPORT_NAMES)")
-    text = MODULE.read_text()
-    assert "--no-build-isolation --no-deps" in text and 'PYRADIOMICS = "pyradiomics==' in text
+
+
+def test_deep_requirements_cover_what_the_deep_steps_import():
+    from RadiomicsWorkshopSlicerLib import dependencies
+
+    assert {dependencies.importName(r) for r in dependencies.DEEP_REQUIREMENTS} | {"torch"} == DEEP_ONLY
+
+
+def test_pyradiomics_is_never_built_or_pip_installed_in_slicer():
+    """Defect 1: the module built PyPI's pyradiomics 3.0.1 source package in Slicer, which fails on Python 3.12
+    and needs a compiler, and retried it on every click. PyRadiomics ships with the extension; the module
+    installs nothing named pyradiomics, passes no build flags, and missingPackages() never lists it."""
+    from RadiomicsWorkshopSlicerLib import dependencies
+
+    layer = [MODULE, *sorted((MODULE_DIR / "RadiomicsWorkshopSlicerLib").glob("*.py"))]
+    for path in layer:
+        for call in ast.walk(_tree(path)):
+            if isinstance(call, ast.Call) and (_attribute_chain(call.func) or "").endswith("pip_install"):
+                text = ast.unparse(call).lower()
+                assert "radiomics" not in text and "build-isolation" not in text, f"{path.name}: {ast.unparse(call)}"
+    assert not any("radiomics" in line.lower() for line in dependencies.requirementLines()), \
+        "requirements.txt lists PyRadiomics: it ships with the extension"
+    assert "PYRADIOMICS = " not in MODULE.read_text() and "versioneer" not in MODULE.read_text()
+    import inspect
+
+    assert "SuperBuild/pyradiomics_recipe.py" in inspect.getsource(dependencies.pyradiomicsProblem), \
+        "the message for a missing PyRadiomics names the recipe"
 
 
 # (f) Slicer APIs
@@ -435,16 +466,49 @@ def _reference() -> set[str]:
 
 
 def test_every_slicer_api_used_is_in_slicers_source():
+    """Read at the oldest supported Slicer (v5.10.0): an API that came later fails here (defect 5:
+    registerCustomSampleDataCategory, 5.12 only) unless it is listed as newer and used behind hasattr."""
+    from update_slicer_api_reference import MINIMUM_SLICER_TAG, NEWER_THAN_MINIMUM
+
+    from RadiomicsWorkshopSlicerLib import dependencies
+
     header = API_REFERENCE.read_text().splitlines()[:3]
-    assert any(re.search(r"Slicer/Slicer at [0-9a-f]{40}", line) for line in header), "the commit read is not recorded"
+    recorded = [re.search(r"Slicer/Slicer (v[0-9.]+) \(([0-9a-f]{40})\)", line) for line in header]
+    recorded = [match for match in recorded if match]
+    assert recorded, "the tag and commit read are not recorded"
+    assert recorded[0].group(1) == MINIMUM_SLICER_TAG == "v{}.{}.0".format(*dependencies.MINIMUM_SLICER), \
+        "the reference is not read at the oldest Slicer the module supports"
     reference = _reference()
     used = {reference_key(kind, name) for kind, name in used_apis()}
     unknown = sorted(used - reference)
     assert not unknown, (f"APIs not checked against Slicer's source: {unknown}; read Slicer's source and add "
                          f"them to {API_REFERENCE.name} (Testing/tools/update_slicer_api_reference.py)")
-    for entry in ("slicer.util.launchConsoleProcess", "slicer.util.exportNode", "slicer.packaging.pip_ensure",
+    for entry in ("slicer.util.launchConsoleProcess", "slicer.util.pip_install",
+                  "slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode",
                   "slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView", "setSourceVolumeNode()"):
         assert entry in used, f"the module no longer uses {entry}?"
+    text = "\n".join(path.read_text() for path in MODULES)
+    for name in NEWER_THAN_MINIMUM:
+        owner, _, attribute = name.rpartition(".")
+        assert f'hasattr({owner}, "{attribute}")' in text, f"{name} is newer than {MINIMUM_SLICER_TAG}: guard it"
+
+
+def test_sample_data_download_sample_is_never_unpacked_into_two():
+    """Defect 5: SampleData.downloadSample returns one node (Modules/Scripted/SampleData/SampleData.py at
+    v5.10.0: ``downloadSamples(sampleName)[0]``); downloadSamples returns the list."""
+    readme_code = "\n".join(re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S))
+    sources = {path.name: path.read_text() for path in MODULES} | {"README.md": readme_code}
+    found = 0
+    for name, text in sources.items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                chain = _attribute_chain(node.value.func) or ""
+                if chain.endswith(("downloadSample", "downloadSamples")):
+                    found += 1
+                    unpacks = isinstance(node.targets[0], (ast.Tuple, ast.List))
+                    assert not (unpacks and chain.endswith("downloadSample")), \
+                        f"{name}:{node.lineno}: downloadSample returns one node: use downloadSamples"
+    assert found >= 3, "no Sample Data download found: is the scan still right?"
 
 
 def test_reference_entries_name_a_source():
@@ -482,10 +546,10 @@ def test_slicer_python_functions_are_called_with_their_signature():
     from update_slicer_api_reference import MODULES, _aliases, _resolve
 
     recorded = json.loads(SIGNATURES.read_text())
-    reference_commit = re.search(r"Slicer/Slicer at ([0-9a-f]{40})", API_REFERENCE.read_text()).group(1)
+    reference_commit = re.search(r"Slicer/Slicer v[0-9.]+ \(([0-9a-f]{40})\)", API_REFERENCE.read_text()).group(1)
     assert recorded["slicer_commit"] == reference_commit, "signatures and API reference read from other commits"
     functions = recorded["functions"]
-    for name in ("slicer.util.launchConsoleProcess", "slicer.packaging.pip_ensure", "slicer.util.exportNode",
+    for name in ("slicer.util.launchConsoleProcess", "slicer.util.pip_install",
                  "SampleData.SampleDataLogic.registerCustomSampleDataSource"):
         assert name in functions, f"{name}: no recorded signature"
     checked = 0
@@ -547,8 +611,29 @@ def test_extension_metadata_is_complete_and_points_at_files_that_exist():
                  "EXTENSION_ICONURL", "EXTENSION_SCREENSHOTURLS", "EXTENSION_DEPENDS"):
         assert _cmake_setting(name).strip(), f"{name} is empty"
     assert "PyTorch" in _cmake_setting("EXTENSION_DEPENDS").split(";"), "torch comes from the PyTorch extension"
-    raw = "https://raw.githubusercontent.com/RadiomicsWorkshop/RadiomicsWorkshop/main/"
+    owner_and_name = _cmake_setting("EXTENSION_HOMEPAGE").split("github.com/")[1].split("#")[0].strip("/")
+    raw = f"https://raw.githubusercontent.com/{owner_and_name}/main/"
     for url in [_cmake_setting("EXTENSION_ICONURL")] + _cmake_setting("EXTENSION_SCREENSHOTURLS").split(" "):
         assert url.startswith(raw), f"{url}: not a file of this repository"
         path = REPO / url[len(raw):]
         assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{url}: no PNG at {path}"
+
+
+def test_the_module_parses_on_slicer_5_8_to_say_it_is_too_old():
+    """Defect 3: Slicer 5.8 (Python 3.9) cannot run the core (Python >= 3.10, scikit-learn >= 1.8). The module
+    must still load there to tell the user (RadiomicsWorkshop.__init__, Widget.setup): what it imports at load
+    time parses as Python 3.9, and the version check is wired to Slicer's version properties."""
+    from RadiomicsWorkshopSlicerLib import dependencies
+
+    for path in [MODULE, *sorted((MODULE_DIR / "RadiomicsWorkshopSlicerLib").glob("*.py")), CORE / "commands.py"]:
+        ast.parse(path.read_text(), filename=str(path), feature_version=(3, 9))
+    assert dependencies.MINIMUM_SLICER == (5, 10)
+    assert dependencies.slicerVersionProblem(5, 10) is None and dependencies.slicerVersionProblem(5, 12) is None
+    assert dependencies.slicerVersionProblem(6, 0) is None
+    message = dependencies.slicerVersionProblem(5, 8)
+    assert message and "5.10" in message and "5.8" in message
+    text = MODULE.read_text()
+    assert "dependencies.slicerVersionProblem(slicer.app.majorVersion, slicer.app.minorVersion)" in text
+    for method in (_class("RadiomicsWorkshop"), _class("RadiomicsWorkshopWidget")):
+        calls = {ast.unparse(c.func) for c in ast.walk(method) if isinstance(c, ast.Call)}
+        assert "slicerVersionProblem" in calls, f"{method.name} does not check the Slicer version"

@@ -2,7 +2,8 @@
 
 Usage: python Testing/tools/update_module_cmakelists.py [--check]
 
-MODULE_PYTHON_SCRIPTS: RadiomicsWorkshop.py and every .py of RadiomicsWorkshopLib/;
+MODULE_PYTHON_SCRIPTS: RadiomicsWorkshop.py and every .py of its packages (RadiomicsWorkshopLib/,
+RadiomicsWorkshopSlicerLib/);
 MODULE_PYTHON_RESOURCES: every file under Resources/ and every non-Python file of
 RadiomicsWorkshopLib/ (e.g. data/*.csv). Slicer installs only what these lists
 name, so a file missing from them is missing from the installed extension.
@@ -24,15 +25,20 @@ def _ignored(path: Path) -> bool:
     return "__pycache__" in path.parts or path.suffix == ".pyc" or path.name.startswith(".")
 
 
+def packages() -> list[Path]:
+    """The module's Python packages: the core (RadiomicsWorkshopLib) and the Slicer layer's Qt-free part."""
+    return sorted(p for p in MODULE_DIR.iterdir() if (p / "__init__.py").is_file())
+
+
 def scripts() -> list[str]:
-    core = sorted(str(p.relative_to(MODULE_DIR)) for p in (MODULE_DIR / "RadiomicsWorkshopLib").rglob("*.py")
+    code = sorted(str(p.relative_to(MODULE_DIR)) for package in packages() for p in package.rglob("*.py")
                   if not _ignored(p))
-    return ["${MODULE_NAME}.py"] + core
+    return ["${MODULE_NAME}.py"] + code
 
 
 def resources() -> list[str]:
     found = [p for p in (MODULE_DIR / "Resources").rglob("*") if p.is_file() and not _ignored(p)]
-    found += [p for p in (MODULE_DIR / "RadiomicsWorkshopLib").rglob("*")
+    found += [p for package in packages() for p in package.rglob("*")
               if p.is_file() and p.suffix != ".py" and not _ignored(p)]
     names = sorted(str(p.relative_to(MODULE_DIR)) for p in found)
     return [n.replace("RadiomicsWorkshop.png", "${MODULE_NAME}.png").replace("RadiomicsWorkshop.ui", "${MODULE_NAME}.ui")

@@ -1,11 +1,12 @@
 """Rebuild Testing/slicer_api_reference.txt by reading Slicer's source.
 
-Usage: python Testing/tools/update_slicer_api_reference.py /path/to/Slicer.git
-(a clone or bare mirror of github.com/Slicer/Slicer; HEAD is read).
+Usage: python Testing/tools/update_slicer_api_reference.py /path/to/Slicer.git [REV]
+(a clone or bare mirror of github.com/Slicer/Slicer; REV defaults to MINIMUM_SLICER_TAG, the oldest
+Slicer the module supports: what is found there is in every supported Slicer).
 
 The scan (``used_apis``, shared with Testing/test_slicer_layer.py) lists what
-RadiomicsWorkshop/RadiomicsWorkshop.py (and its in-Slicer tests in
-RadiomicsWorkshop/Testing/Python/) use of Slicer, Qt, CTK and VTK:
+RadiomicsWorkshop/RadiomicsWorkshop.py, its Qt-free package RadiomicsWorkshopSlicerLib/ and its
+in-Slicer tests in RadiomicsWorkshop/Testing/Python/ use of Slicer, Qt, CTK and VTK:
 
 - ``chain``: every attribute chain rooted at the modules ``slicer``, ``qt``,
   ``ctk``, ``vtk`` (or ``SampleData``, ``PyTorchUtils``) (``slicer.util.loadUI``, ``slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView``,
@@ -36,7 +37,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "RadiomicsWorkshop" / "RadiomicsWorkshop.py"
-MODULES = [MODULE, *sorted((REPO / "RadiomicsWorkshop" / "Testing" / "Python").glob("*.py"))]
+MODULES = [MODULE, *sorted((REPO / "RadiomicsWorkshop" / "RadiomicsWorkshopSlicerLib").glob("*.py")),
+           *sorted((REPO / "RadiomicsWorkshop" / "Testing" / "Python").glob("*.py"))]
+# The oldest Slicer the module supports (RadiomicsWorkshopSlicerLib/dependencies.py MINIMUM_SLICER): the reference
+# is read at this tag, so that an API newer than it fails the test unless listed in NEWER_THAN_MINIMUM.
+MINIMUM_SLICER_TAG = "v5.10.0"
+# APIs the module uses only where they exist (behind ``hasattr``): not in MINIMUM_SLICER_TAG, checked at the tag
+# that introduced them. Testing/test_slicer_layer.py checks each is only used behind its hasattr guard.
+NEWER_THAN_MINIMUM = {
+    "SampleData.SampleDataLogic.registerCustomSampleDataCategory": "v5.12.0",
+}
 OUT = REPO / "Testing" / "slicer_api_reference.txt"
 SIGNATURES = REPO / "Testing" / "slicer_api_signatures.json"  # the Python functions' parameters, for the call check
 # Modules whose attribute chains are checked: Slicer's, Qt's, CTK's, VTK's (as Slicer's Python wraps them),
@@ -57,6 +67,9 @@ NOT_SLICER = {
     "kill()": "Python: subprocess.Popen (what slicer.util.launchConsoleProcess returns)",
     "readline()": "Python: subprocess.Popen.stdout (what slicer.util.launchConsoleProcess returns)",
     "startswith()": "Python: str (a column name read from vtkMRMLTableNode::GetColumnName)",
+    # A static function of Qt's QUrl (PythonQt wraps static functions as class attributes); Slicer's C++ opens
+    # local files with it the same way (Base/QTApp/qSlicerErrorReportDialog.cxx, v5.10.0 line 190).
+    "qt.QUrl.fromLocalFile": "Qt: QUrl::fromLocalFile, as Base/QTApp/qSlicerErrorReportDialog.cxx uses it",
 }
 
 # Classes whose objects the module handles, most specific first: a method is looked up in these
@@ -155,10 +168,12 @@ def _scan(tree: ast.Module, chains: set, methods: set, properties: set) -> None:
     # methods of the module's own classes (logic.extractFeatures()) are not Slicer's either.
     modules = {alias.asname or alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                for alias in node.names}
-    modules |= {alias.asname or alias.name for node in ast.walk(tree)  # the core's modules (commands) are ours
-                if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "RadiomicsWorkshopLib"
+    modules |= {alias.asname or alias.name for node in ast.walk(tree)  # the core's modules (commands) are ours,
+                if isinstance(node, ast.ImportFrom)  # and so are the Slicer layer's (nodes, dependencies)
+                and (node.module or "").split(".")[0] in ("RadiomicsWorkshopLib", "RadiomicsWorkshopSlicerLib")
                 for alias in node.names}
-    own = {node.name for node in ast.walk(ast.parse(MODULE.read_text())) if isinstance(node, ast.FunctionDef)}
+    own = {node.name for module in MODULES for node in ast.walk(ast.parse(module.read_text()))
+           if isinstance(node, ast.FunctionDef)}
     called = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -184,10 +199,11 @@ def reference_key(kind: str, name: str) -> str:
 
 
 class SlicerSource:
-    def __init__(self, git_dir: str) -> None:
+    def __init__(self, git_dir: str, rev: str = MINIMUM_SLICER_TAG) -> None:
         self.git = ["git", f"--git-dir={git_dir}"]
-        self.commit = self._run("rev-parse", "HEAD").strip()
-        self.files = self._run("ls-tree", "-r", "--name-only", "HEAD").split("\n")
+        self.rev = rev
+        self.commit = self._run("rev-parse", f"{rev}^{{commit}}").strip()
+        self.files = self._run("ls-tree", "-r", "--name-only", self.commit).split("\n")
         self.by_name: dict[str, list[str]] = {}
         for path in self.files:
             self.by_name.setdefault(path.rsplit("/", 1)[-1], []).append(path)
@@ -199,7 +215,7 @@ class SlicerSource:
         """Files (among pathspecs) with a line matching the extended regex."""
         if not paths:
             return []
-        out = self._run("grep", "-l", "-E", pattern, "HEAD", "--", *paths)
+        out = self._run("grep", "-l", "-E", pattern, self.commit, "--", *paths)
         return [line.split(":", 1)[1] for line in out.split("\n") if line]
 
     def header(self, basename: str) -> str | None:
@@ -298,7 +314,7 @@ def locate(source: SlicerSource, kind: str, name: str) -> str | None:
 def python_signature(source: SlicerSource, chain: str, path: str) -> dict | None:
     """The parameters of the Python function a chain names (``slicer.util.f``, ``SampleData.SampleDataLogic.f``),
     read from Slicer's source with ``ast``: names in order, which have no default, ``*args``/``**kwargs``."""
-    tree = ast.parse(source._run("show", f"HEAD:{path}"))
+    tree = ast.parse(source._run("show", f"{source.commit}:{path}"))
     *owners, name = chain.split(".")
     scopes = [tree] + [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name in owners]
     for scope in reversed(scopes):  # a class's method before a module function of the same name
@@ -316,9 +332,18 @@ def python_signature(source: SlicerSource, chain: str, path: str) -> dict | None
     return None
 
 
-def main(slicer_git_dir: str) -> None:
-    source = SlicerSource(slicer_git_dir)
-    rows = [(reference_key(kind, name), locate(source, kind, name)) for kind, name in used_apis()]
+def main(slicer_git_dir: str, rev: str = MINIMUM_SLICER_TAG) -> None:
+    source = SlicerSource(slicer_git_dir, rev)
+    newer = {tag: SlicerSource(slicer_git_dir, tag) for tag in set(NEWER_THAN_MINIMUM.values())}
+    rows = []
+    for kind, name in used_apis():
+        key = reference_key(kind, name)
+        where = locate(source, kind, name)
+        if where is None and key in NEWER_THAN_MINIMUM:
+            tag = NEWER_THAN_MINIMUM[key]
+            found = locate(newer[tag], kind, name)
+            where = f"{found} (from {tag} on; used behind hasattr)" if found else None
+        rows.append((key, where))
     signatures = {}
     for key, where in rows:
         path = (where or "").split(" ")[0]
@@ -327,14 +352,15 @@ def main(slicer_git_dir: str) -> None:
             signature = python_signature(source, key, path)
             if signature:
                 signatures[key] = signature
-    SIGNATURES.write_text(json.dumps({"slicer_commit": source.commit, "functions": signatures}, indent=1) + "\n")
+    SIGNATURES.write_text(json.dumps({"slicer_tag": source.rev, "slicer_commit": source.commit,
+                                      "functions": signatures}, indent=1) + "\n")
     missing = [key for key, where in rows if not where]
     if missing:
         print("not found in Slicer's source (left out):", missing, file=sys.stderr)
     with open(OUT, "w") as out:
-        out.write("# Slicer, Qt, CTK and VTK APIs used by RadiomicsWorkshop/RadiomicsWorkshop.py and its in-Slicer tests\n")
-        out.write("# (RadiomicsWorkshop/Testing/Python/), each checked\n")
-        out.write(f"# against Slicer's source: github.com/Slicer/Slicer at {source.commit}\n")
+        out.write("# Slicer, Qt, CTK and VTK APIs used by RadiomicsWorkshop/RadiomicsWorkshop.py, RadiomicsWorkshopSlicerLib/\n")
+        out.write("# and the in-Slicer tests (RadiomicsWorkshop/Testing/Python/), each checked against Slicer's source at\n")
+        out.write(f"# the oldest supported Slicer: github.com/Slicer/Slicer {source.rev} ({source.commit})\n")
         out.write("# <name><TAB><Slicer file that defines it, or (for Qt/CTK/VTK) a Slicer file that uses it>\n")
         out.write("# chains: slicer.*, qt.*, ctk.*, vtk.*; Name(): a method called on an object; .name: a widget property.\n")
         out.write("# Regenerate with Testing/tools/update_slicer_api_reference.py; Testing/test_slicer_layer.py fails on\n")
@@ -345,4 +371,4 @@ def main(slicer_git_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

@@ -193,7 +193,7 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         from RadiomicsWorkshop import registerSampleData
 
         registerSampleData()
-        volumeNode, segmentationNode = SampleData.downloadSample("brain1")
+        volumeNode, segmentationNode = SampleData.downloadSamples("brain1")
         self.assertEqual(volumeNode.GetClassName(), "vtkMRMLScalarVolumeNode")
         self.assertEqual(segmentationNode.GetClassName(), "vtkMRMLSegmentationNode")
         self.assertEqual(segmentationNode.GetSegmentation().GetNumberOfSegments(), 1)
