@@ -9,7 +9,7 @@ DATA   := .cache/sample-data
 OUT    := out/demo
 SHARED := ../shared/data/ibsi
 
-.PHONY: setup browser sample-data demo test bench clean
+.PHONY: setup browser sample-data demo test test-fast bench clean
 
 setup: $(VENV)/.installed browser
 
@@ -47,8 +47,14 @@ demo: $(VENV)/.installed sample-data
 	$(CLI) demo --out $(OUT) --data $(DATA) --overwrite $(if $(wildcard $(SHARED)),--ibsi $(SHARED))
 	@echo "demo outputs in $(OUT)/:"; ls -1 $(OUT)
 
+# The whole suite, the Slicer lanes included: Testing/test_slicer_python_lane.py builds Slicer 5.10's Python
+# (Python 3.12: python3.12 on the PATH or in pyenv, or SLICER_PYTHON312=/path/to/python3.12) in .cache/.
 test: setup sample-data
 	$(PY) -m pytest
+
+# The edit loop: everything but the tests marked slow (the demo, the Slicer-Python lane, long trainings).
+test-fast: setup sample-data
+	$(PY) -m pytest -m "not slow"
 
 bench: setup sample-data
 	$(PY) benchmarks/bench_overhead.py

@@ -10,7 +10,7 @@ Used by SuperBuild/External_python-pyradiomics.cmake on Slicer's extension build
 (``build`` after CMake downloaded and checked the archive) and by the Slicer-Python test lane
 (``fetch`` then ``build``, Testing/test_slicer_python_lane.py). Standard library only.
 
-    python pyradiomics_recipe.py fetch DEST_DIR                 -> unpacked, patched source folder
+    python pyradiomics_recipe.py fetch DEST_DIR                 -> the unpacked source folder (as CMake's URL step)
     python pyradiomics_recipe.py build SOURCE_DIR --prefix DIR  -> patched, built and installed under DIR
     python pyradiomics_recipe.py build SOURCE_DIR --target DIR  -> the same, DIR being a site-packages folder
 """
@@ -75,14 +75,14 @@ def pip_install_command(source: Path, prefix: str | None = None, target: str | N
 
 def build(source: Path, prefix: str | None = None, target: str | None = None) -> None:
     for line in patch(source):
-        print(f"patched {line}")
+        print(f"patched {line}", flush=True)
     subprocess.run(pip_install_command(source, prefix, target), check=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    fetching = commands.add_parser("fetch", help="download, check and unpack the source package; patch it")
+    fetching = commands.add_parser("fetch", help="download, check and unpack the source package")
     fetching.add_argument("dest", type=Path)
     building = commands.add_parser("build", help="patch, build and install a source folder")
     building.add_argument("source", type=Path)
@@ -91,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--target")
     args = parser.parse_args(argv)
     if args.command == "fetch":
-        source = fetch(args.dest)
-        patch(source)
-        print(source)
+        print(fetch(args.dest))
     else:
         build(args.source, args.prefix, args.target)
     return 0

@@ -637,3 +637,41 @@ def test_the_module_parses_on_slicer_5_8_to_say_it_is_too_old():
     for method in (_class("RadiomicsWorkshop"), _class("RadiomicsWorkshopWidget")):
         calls = {ast.unparse(c.func) for c in ast.walk(method) if isinstance(c, ast.Call)}
         assert "slicerVersionProblem" in calls, f"{method.name} does not check the Slicer version"
+
+
+# (g) PyRadiomics shipped with the extension: one recipe for Slicer's build servers and the test lane
+
+
+def test_superbuild_ships_pyradiomics_by_the_recipe_the_lane_runs(tmp_path):
+    """SuperBuild/External_python-pyradiomics.cmake downloads what pyradiomics-source.json names (CMake reads the
+    JSON: run here with cmake -P) and builds it with SuperBuild/pyradiomics_recipe.py into python_packages_DIR,
+    which the inner build installs into the extension; Testing/test_slicer_python_lane.py runs that recipe."""
+    import shutil
+    import subprocess
+
+    superbuild = REPO / "SuperBuild"
+    source = json.loads((superbuild / "pyradiomics-source.json").read_text())
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        pytest.fail("cmake is needed to read SuperBuild/PyRadiomicsSource.cmake (apt-get install cmake)", pytrace=False)
+    script = f'include("{superbuild / "PyRadiomicsSource.cmake"}")\n' \
+             'message("${PYRADIOMICS_URL}|${PYRADIOMICS_SHA256}|${PYRADIOMICS_VERSION}|${PYRADIOMICS_RECIPE}")\n'
+    (tmp_path / "read.cmake").write_text(script)
+    done = subprocess.run([cmake, "-P", str(tmp_path / "read.cmake")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    url, sha256, version, recipe = done.stderr.strip().split("|")
+    assert (url, sha256, version) == (source["url"], source["sha256"], source["version"])
+    assert Path(recipe).resolve() == (superbuild / "pyradiomics_recipe.py").resolve()
+    external = (superbuild / "External_python-pyradiomics.cmake").read_text()
+    for needed in ("include(${CMAKE_CURRENT_LIST_DIR}/PyRadiomicsSource.cmake)", "URL ${PYRADIOMICS_URL}",
+                   "URL_HASH SHA256=${PYRADIOMICS_SHA256}", "${PYTHON_EXECUTABLE} ${PYRADIOMICS_RECIPE}",
+                   "build <SOURCE_DIR> --prefix", "mark_as_superbuild(python_packages_DIR:PATH)"):
+        assert needed in external, f"External_python-pyradiomics.cmake lacks {needed}"
+    assert "set(${proj}_DEPENDS python-pyradiomics)" in (REPO / "SuperBuild.cmake").read_text()
+    top = (REPO / "CMakeLists.txt").read_text()
+    assert re.search(r'install\(DIRECTORY "\$\{python_packages_DIR\}/"\s+DESTINATION '
+                     r'\$\{Slicer_INSTALL_ROOT\}\$\{Slicer_BUNDLE_EXTENSIONS_LOCATION\}', top), \
+        "the inner build does not install PyRadiomics into the extension"
+    assert top.index('include("${CMAKE_CURRENT_SOURCE_DIR}/SuperBuild.cmake")') < top.index("add_subdirectory(RadiomicsWorkshop)")
+    lane = (REPO / "Testing" / "test_slicer_python_lane.py").read_text()
+    assert 'RECIPE = REPO / "SuperBuild" / "pyradiomics_recipe.py"' in lane and '"build", source, "--prefix"' in lane

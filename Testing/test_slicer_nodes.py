@@ -264,3 +264,116 @@ def test_kill_process_tree_ends_grandchildren():
     gone, alive = psutil.wait_procs(family, timeout=10)
     assert not alive, f"left running: {alive}"
 
+
+
+# -- the parameter node: its fields' defaults written to and read back from a real vtkMRMLScriptedModuleNode
+#
+# Slicer's parameterNodeWrapper imports qt and ctk (Base/Python/slicer/parameterNodeWrapper/__init__.py imports
+# guiConnectors), so it cannot run without Slicer's application. When it wraps a new node it writes every
+# field's default (wrapper.py _initMethod, v5.10.0 l.137-138). How each type is stored, as its serializers do
+# it at v5.10.0 (serializers.py): str, int, float, Path -> SetParameter(name, str(value)) (l.261, 299, 338);
+# bool -> "True"/"False" (l.372); a node -> SetParameter(name, "") and SetNodeReferenceID(name, id or None)
+# (l.408-409); a Union -> the first member type that can hold the value, under "name.<index>" (l.996-1027),
+# None only by a None member (NoneSerializer, l.899-934), else TypeError "Unable to write value 'None'".
+# A node type's implicit default is None; a Union's is its first member's (l.977-984; defaults.md).
+
+import ast as _ast  # noqa: E402
+
+
+def _module_namespace() -> dict:
+    """The module's top-level constants and helper functions (presetNames() ...), run without Slicer."""
+    from conftest import REPO
+
+    path = REPO / "RadiomicsWorkshop" / "RadiomicsWorkshop.py"
+    tree = _ast.parse(path.read_text())
+    wanted = [node for node in tree.body
+              if (isinstance(node, _ast.FunctionDef) and node.name in ("_yamlNames", "presetNames", "recipeNames"))
+              or (isinstance(node, _ast.Assign) and all(isinstance(t, _ast.Name) and t.id.isupper() for t in node.targets)
+                  and "slicer" not in _ast.unparse(node.value))]
+    namespace = {"__file__": str(path), "os": __import__("os")}
+    exec(compile(_ast.Module(body=wanted, type_ignores=[]), str(path), "exec"), namespace)
+    return namespace, tree
+
+
+def _fields():
+    namespace, tree = _module_namespace()
+    cls = next(n for n in tree.body if isinstance(n, _ast.ClassDef) and n.name == "RadiomicsWorkshopParameterNode")
+    for item in cls.body:
+        if isinstance(item, _ast.AnnAssign):
+            annotation = _ast.unparse(item.annotation)
+            default = eval(_ast.unparse(item.value), namespace) if item.value is not None else None
+            yield item.target.id, annotation, default, namespace
+
+
+def _members(annotation: str) -> tuple[str, list[str], str]:
+    """('Union'|'node'|'plain', member type names, validators) of an annotation's text."""
+    inner, validators = annotation, ""
+    if annotation.startswith("Annotated["):
+        inner, _, validators = annotation[len("Annotated["):-1].partition(", ")
+    if inner.startswith(("Union[", "Optional[")):
+        members = [m.strip() for m in inner[inner.index("[") + 1:-1].split(",")]
+        return "Union", members + (["None"] if inner.startswith("Optional[") else []), validators
+    return ("node" if inner.startswith("vtkMRML") else "plain"), [inner], validators
+
+
+def _write(node, name: str, kind: str, members: list[str], value) -> None:
+    if kind == "Union":
+        for index, member in enumerate(members):
+            if (member == "None" and value is None) or (member.startswith("vtkMRML") and value is not None):
+                _write(node, f"{name}.{index}", "plain" if member == "None" else "node", [member],
+                       True if member == "None" else value)
+                return
+        raise TypeError(f"Unable to write value '{value}' of type '{type(value)}'")
+    if kind == "node":
+        node.SetParameter(name, "")
+        node.SetNodeReferenceID(name, value.GetID() if value is not None else None)
+    elif members[0] == "bool":
+        node.SetParameter(name, "True" if value else "False")
+    else:
+        node.SetParameter(name, str(value))
+
+
+def _read(node, name: str, kind: str, members: list[str]):
+    if kind == "Union":
+        for index, member in enumerate(members):
+            key = f"{name}.{index}"
+            if member == "None" and node.GetParameter(key):
+                return None
+            if member.startswith("vtkMRML") and node.GetNodeReferenceID(key) is not None:
+                return node.GetNodeReference(key)
+        raise KeyError(name)
+    if kind == "node":
+        return node.GetNodeReference(name)
+    text = node.GetParameter(name)
+    return {"bool": lambda t: t == "True", "int": int, "float": float, "str": str}[members[0]](text)
+
+
+def test_parameter_node_defaults_are_written_and_read_back_by_slicers_rules(scene):
+    """Defect 2: inputSegmentation was Union[segmentation, label map] without None: its default None cannot be
+    written (TypeError in parameterNodeWrapper), so getParameterNode() raised in setup() and enter()."""
+    parameter_node = scene.AddNewNodeByClass("vtkMRMLScriptedModuleNode", "RadiomicsWorkshop")
+    checked = 0
+    for name, annotation, default, namespace in _fields():
+        kind, members, validators = _members(annotation)
+        supported = {"int", "float", "str", "bool", "None"}
+        for member in members:
+            assert member in supported or member.startswith("vtkMRML"), f"{name}: {member} is not supported"
+        if kind != "plain" and default is None and kind == "Union":
+            assert "None" in members, (f"{name}: {annotation} has the default None, which only a Union with None can "
+                                       "write (Docs/developer_guide/parameter_nodes/gui_connection.md)")
+        if "Choice(" in validators:
+            choices = eval(validators[validators.index("Choice(") + 7:validators.rindex(")")], namespace)
+            assert default in choices, f"{name}: default {default!r} not among {choices}"
+        if "WithinRange(" in validators:
+            low, high = eval(validators[validators.index("WithinRange(") + 12:validators.rindex(")")] + ",", namespace)[:2]
+            assert low <= default <= high, f"{name}: default {default} outside [{low}, {high}]"
+        _write(parameter_node, name, kind, members, default)
+        assert _read(parameter_node, name, kind, members) == default, name
+        checked += 1
+    assert checked >= 30, f"only {checked} fields: is the scan still reading the class?"
+    # and a node set in the GUI is stored as a reference and read back
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    name, annotation = "inputSegmentation", next(a for n, a, _, _ in _fields() if n == "inputSegmentation")
+    kind, members, _ = _members(annotation)
+    _write(parameter_node, name, kind, members, segmentation)
+    assert _read(parameter_node, name, kind, members) is segmentation
