@@ -675,3 +675,22 @@ def test_superbuild_ships_pyradiomics_by_the_recipe_the_lane_runs(tmp_path):
     assert top.index('include("${CMAKE_CURRENT_SOURCE_DIR}/SuperBuild.cmake")') < top.index("add_subdirectory(RadiomicsWorkshop)")
     lane = (REPO / "Testing" / "test_slicer_python_lane.py").read_text()
     assert 'RECIPE = REPO / "SuperBuild" / "pyradiomics_recipe.py"' in lane and '"build", source, "--prefix"' in lane
+
+
+def test_defect_7_models_kept_local_urls_and_torch_requirement():
+    """Trained models are kept (not in slicer.app.temporaryPath, which the system cleans); the report opens
+    with QUrl.fromLocalFile (a path with '#', '%' or a Windows drive is not a URL to paste after 'file:///');
+    torch is installed through the PyTorch extension with a version requirement, and a failure is an error."""
+    logic = _class("RadiomicsWorkshopLogic")
+    methods = {node.name: node for node in logic.body if isinstance(node, ast.FunctionDef)}
+    model_folder = ast.unparse(methods["_newModelFolder"])
+    assert "temporaryPath" not in model_folder and "slicer.app.defaultScenePath" in model_folder
+    text = MODULE.read_text()
+    assert '"file:///"' not in text and "qt.QUrl.fromLocalFile(path)" in ast.unparse(methods["openReport"])
+    ensure = methods["ensureDependencies"]
+    calls = [c for c in ast.walk(ensure) if isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "installTorch"]
+    assert len(calls) == 1 and {k.arg for k in calls[0].keywords} >= {"torchVersionRequirement", "askConfirmation"}
+    assert "if torch is None" in ast.unparse(ensure), "installTorch's result (None: not installed) is ignored"
+    assert not [c for c in ast.walk(ensure) if isinstance(c, ast.Call) and ast.unparse(c) == "slicer.util.pip_install('torch')"], \
+        "a plain pip install of torch pulls the wrong build"
+    assert "pkill" not in text and "processes.killProcessTree(self.process)" in text

@@ -35,8 +35,14 @@ if not hasattr(slicer, "vtkMRMLScene"):
 
 @pytest.fixture()
 def scene():
+    """A scene as Slicer's application sets it up for these node types: the Segmentations module's logic on the
+    scene registers its nodes and the segmentation converter rules (vtkSlicerSegmentationsModuleLogic::RegisterNodes,
+    v5.10.0), which copying a segmentation needs."""
     scene = slicer.vtkMRMLScene()
+    segmentations = slicer.vtkSlicerSegmentationsModuleLogic()
+    segmentations.SetMRMLScene(scene)
     yield scene
+    segmentations.SetMRMLScene(None)
     scene.Clear(True)
 
 
@@ -241,6 +247,35 @@ def test_transformed_volume_is_written_in_world_coordinates(scene, sample_case, 
     np.testing.assert_array_equal(_on_grid(written, shifted), sitk.GetArrayFromImage(original))
     assert volume.GetParentTransformNode() is transform, "writing changed the node"
     assert scene.GetNodesByClass("vtkMRMLScalarVolumeNode").GetNumberOfItems() == 1, "a copy was left in the scene"
+    assert volume.GetDisplayNode() is not None and scene.GetNodeByID(volume.GetDisplayNodeID()) is not None, \
+        "removing the hardened copy took the volume's display node with it"
+
+
+def test_transformed_segmentation_is_written_in_world_coordinates(scene, sample_case, tmp_path):
+    """Volume and segmentation under the same transform: written where the user sees them, they still meet."""
+    image_file, label_file = sample_case("breast1")
+    volume = nodes.readVolume(scene, str(image_file), name="breast1")
+    segmentation = nodes.readLabelMapAsSegmentation(scene, str(label_file), volume, names={"1": "Tumor"})
+    segmentation.CreateDefaultDisplayNodes()
+    transform = scene.AddNewNodeByClass("vtkMRMLLinearTransformNode")
+    matrix = vtk.vtkMatrix4x4()
+    matrix.SetElement(2, 3, -20.0)  # 20 mm inferior
+    transform.SetMatrixTransformToParent(matrix)
+    for node in (volume, segmentation):
+        node.SetAndObserveTransformNodeID(transform.GetID())
+    image_path, mask_path = nodes.writeInputs(scene, str(tmp_path), volume, segmentation)
+    image = sitk.ReadImage(image_path)
+    original = sitk.ReadImage(str(image_file))
+    (roi,) = read_rois(mask_path, ["Tumor"])
+    mask, _ = align_mask(image, roi.mask, resample_mask=False, case_id="breast1", image_file=image_path,
+                         mask_file=mask_path)
+    moved = sitk.Image(original)
+    moved.SetOrigin((*original.GetOrigin()[:2], original.GetOrigin()[2] - 20.0))
+    assert _same_grid(image, moved), "the volume was not written 20 mm inferior"
+    expected = sitk.GetArrayFromImage(sitk.ReadImage(str(label_file))) == 1
+    np.testing.assert_array_equal(_on_grid(mask, moved) == roi.label, expected)
+    assert segmentation.GetSegmentation().GetNumberOfSegments() == 1 and segmentation.GetDisplayNode() is not None
+    assert scene.GetNodesByClass("vtkMRMLSegmentationNode").GetNumberOfItems() == 1
 
 
 def test_kill_process_tree_ends_grandchildren():
