@@ -1,5 +1,6 @@
 # RadiomicsWorkshop: `make demo` runs the pipeline on sample data, `make test` runs the suite.
-# Both set themselves up from nothing but Python 3.10+ and a C compiler (for pyradiomics).
+# Both set themselves up from nothing but Python 3.10+ and a C compiler (for pyradiomics); `make test` also
+# needs Python 3.12 (the Slicer-Python lane builds Slicer 5.10's Python with it) and cmake.
 
 PYTHON ?= python3
 VENV   := .venv
