@@ -203,7 +203,7 @@ def _sidecar(image) -> dict | None:
     """What preprocessing made this image, when `radiomics-workshop preprocess` did."""
     if isinstance(image, sitk.Image):
         return None
-    from .preprocess_cohort import read_sidecar
+    from .recipes import read_sidecar
 
     return read_sidecar(image)
 

@@ -25,18 +25,8 @@ from .manifest import Case
 from .preprocessing import HistogramStandardizer
 from .progress import Progress
 from .provenance import library_versions
-from .recipes import Recipe, apply_recipe_to_case
+from .recipes import Recipe, apply_recipe_to_case, sidecar_path
 from .validation import align_mask
-
-
-def sidecar_path(image_file: str | Path) -> Path:
-    image_file = Path(image_file)
-    return image_file.with_name(image_file.name.split(".")[0] + ".preprocessing.json")
-
-
-def read_sidecar(image_file: str | Path) -> dict | None:
-    path = sidecar_path(image_file)
-    return tables.read_json(path) if path.is_file() else None
 
 
 def _load_case(case: Case, resample_mask: bool) -> tuple[sitk.Image, sitk.Image | None]:

@@ -26,8 +26,21 @@ from typing import Any
 
 import SimpleITK as sitk
 
+from . import tables
 from .errors import SettingsError, WorkshopError
 from .preprocessing import STEPS, StepResult
+
+
+def sidecar_path(image_file: str | Path) -> Path:
+    """Where the record of a preprocessed image's recipe lies: ``<name>.preprocessing.json`` beside it."""
+    image_file = Path(image_file)
+    return image_file.with_name(image_file.name.split(".")[0] + ".preprocessing.json")
+
+
+def read_sidecar(image_file: str | Path) -> dict | None:
+    """The preprocessing record of an image (None for an image the core did not preprocess)."""
+    path = sidecar_path(image_file)
+    return tables.read_json(path) if path.is_file() else None
 
 
 def recipe_dirs() -> list[Path]:
