@@ -74,6 +74,35 @@ def segment_case(case: Case, part_file: Path, keyed=None, *, options: SegmentOpt
     return commit_case(case, part_file, key, hashes, work, t0)
 
 
+def segment_image_file(image_file: str | Path, out: str | Path, options: SegmentOptions, *,
+                       reference: str | Path | None = None, metrics_out: str | Path | None = None,
+                       overwrite: bool = False, progress: Progress | None = None) -> Path:
+    """Segment one image file into ``out`` (the image's grid, uint8); with ``reference``, also write the
+    comparison (Dice, IoU, HD95, surface Dice per label) to ``metrics_out``. Raises for bad input."""
+    from .autoseg import segment
+    from .errors import OutputExistsError
+    from .images import read_image, write_image
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise OutputExistsError("output exists", file=out, hint="pass --overwrite or choose another output")
+    bundle = bundle_for(options)
+    case_id = Path(image_file).name.split(".")[0]
+    progress = progress or Progress("none", step="segment")
+    progress.start(1)
+    image = read_image(image_file, case_id=case_id)
+    labels = segment(bundle, image, tta=options.tta, postprocess=options.postprocess,
+                     warn=lambda message: progress.log(f"{case_id}: {message}", "warning"))
+    write_image(labels, out)
+    progress.advance(case_id)
+    if reference:
+        from .seg_metrics import evaluate_files
+        from .tables import write_table
+
+        write_table(evaluate_files([(case_id, str(out), str(reference))]), metrics_out)
+    return out
+
+
 def _manifest_rows(case: Case, record: dict[str, Any]) -> list[dict[str, Any]]:
     row = {"case_id": case.case_id, "image": str(Path(case.image).resolve()), "mask": record["outputs"]["mask"]}
     for column in ("patient_id", "label", "site"):

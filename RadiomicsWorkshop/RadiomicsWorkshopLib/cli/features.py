@@ -1,0 +1,186 @@
+"""Commands of the feature steps: extract, preprocess, deep-features, merge, presets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import EXIT_OK, add_case_inputs, add_run_options, batch_done, cases_from_args, check_jobs, runs
+
+
+def add_parsers(sub) -> None:
+    add_extract(sub)
+    add_preprocess(sub)
+    add_deep(sub)
+    add_merge(sub)
+
+
+def add_extract(sub) -> None:
+    p = sub.add_parser(
+        "extract", help="radiomics features (PyRadiomics) for one case or a cohort",
+        description="Extract PyRadiomics features for one image+mask (--image/--mask) or for every case of a "
+                    "manifest CSV (--manifest; columns case_id,image,mask[,roi,patient_id,label,site]). "
+                    "One row per (case_id, roi); with slice-wise settings one row per slice.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_case_inputs(p)
+    cfg = p.add_argument_group("settings")
+    cfg.add_argument("--preset", help="shipped preset: CT, MR, MR_2D, IBSI, ... (default MR)")
+    cfg.add_argument("--params", help="your own PyRadiomics parameter file (YAML)")
+    cfg.add_argument("--preprocess", metavar="RECIPE",
+                     help="apply a preprocessing recipe (shipped name or YAML/JSON file) on the fly")
+    cfg.add_argument("--no-roi-crop", action="store_true",
+                     help="filter the whole image as plain PyRadiomics does (slower, same numbers within 0.1%%)")
+    add_run_options(p)
+    p.set_defaults(func=cmd_extract)
+
+
+def add_preprocess(sub) -> None:
+    p = sub.add_parser(
+        "preprocess", help="N4 bias field, denoising, resampling, normalisation for one image or a cohort",
+        description="Apply a preprocessing recipe (an ordered list of steps: n4, denoise, resample, normalize) "
+                    "to one image (--image [--mask]) or to every case of a manifest. Writes the images (and "
+                    "resampled masks) under --out-dir with a provenance sidecar each, and --out-dir/manifest.csv "
+                    "pointing at them, ready for `extract --manifest`.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_case_inputs(p, mask_help="label map (resampled along with the image; used by 'roi' regions)", rois=False)
+    p.add_argument("--recipe", required=True, help="shipped recipe (brain_MR, prostate_T2w, CT) or a YAML/JSON file")
+    p.add_argument("--out-dir", required=True, help="folder for the preprocessed images and the new manifest")
+    p.add_argument("--bias-field", action="store_true", help="also write the N4 bias field")
+    add_run_options(p, out_help=None)
+    p.set_defaults(func=cmd_preprocess)
+
+
+def add_deep(sub) -> None:
+    p = sub.add_parser(
+        "deep-features", help="deep features from a pretrained CNN at the ROI, for one case or a cohort",
+        description="Features of a pretrained network (MONAI; global-average pooled) at each ROI: 2D networks per "
+                    "slice around the ROI (mean and max over slices), 3D networks on a cube centred on the ROI. "
+                    "Same keys as the radiomics table (case_id, roi); columns deep_<model>_<k>.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_case_inputs(p)
+    p.add_argument("--model", default="resnet18",
+                   help="resnet18, resnet50, densenet121, efficientnet_b0 (2D); resnet18_3d, resnet50_3d, fmcib (3D)")
+    p.add_argument("--weights", required=True,
+                   help="weights file (a saved state dict); 'pretrained' lets MONAI download them (network needed); "
+                        "'random' for tests only")
+    p.add_argument("--layer", help="module whose output is pooled (default: the network's last pooling)")
+    p.add_argument("--modality", choices=["MR", "CT"], default="MR", help="intensity scaling")
+    p.add_argument("--margin-mm", type=float, default=10.0, help="2D: margin around the ROI's bounding box")
+    p.add_argument("--context-slices", type=int, default=0, help="2D: 2.5D input, neighbours at +-k as channels")
+    p.add_argument("--patch-mm", type=float, help="3D: cube edge in mm (default: the network's input size)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    p.add_argument("--precision", choices=["float32", "bfloat16", "float16"], default="float32",
+                   help="reduced precision is several times faster on GPUs and AMX CPUs; features then agree with "
+                        "float32 to about 1e-2 relative")
+    add_run_options(p, default_jobs=1, jobs_help="worker processes, each with its own copy of the network and "
+                                                   "its share of the cores (1: torch uses every core itself)")
+    p.set_defaults(func=cmd_deep)
+
+
+def add_merge(sub) -> None:
+    p = sub.add_parser("merge", help="join radiomics, deep and clinical tables on (case_id, roi)",
+                       description="Join feature tables on (case_id, roi) and, optionally, a clinical CSV on "
+                                   "case_id (or --clinical-key). Duplicate or missing keys are refused with a "
+                                   "report, unless --inner keeps only the keys all tables share.")
+    p.add_argument("tables", nargs="+", help="feature tables (.csv/.parquet)")
+    p.add_argument("--clinical", help="clinical CSV (one row per case or patient)")
+    p.add_argument("--clinical-key", default="case_id", help="key column of the clinical table")
+    p.add_argument("--inner", action="store_true", help="keep the shared keys only (and say what was dropped)")
+    p.add_argument("--out", required=True, help="merged table, .csv or .parquet")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_merge)
+
+
+def add_presets(sub) -> None:
+    p = sub.add_parser("presets", help="list the shipped extraction presets, or print one",
+                       description="List the shipped presets, or print one (a PyRadiomics parameter file) "
+                                   "to start your own from.")
+    p.add_argument("name", nargs="?", help="preset to print")
+    p.set_defaults(func=cmd_presets)
+
+
+
+@runs("extract")
+def cmd_extract(args, progress) -> int:
+    from ..cohort import run_cohort
+    from ..errors import SettingsError
+    from ..presets import load_params
+
+    check_jobs(args)
+    params = load_params(preset=args.preset, params_file=args.params)
+    if args.preprocess:
+        from ..recipes import load_recipe
+
+        params.recipe = load_recipe(args.preprocess)
+        if params.recipe.needs_cohort_fit():
+            raise SettingsError("this recipe learns histogram landmarks on a cohort",
+                                hint="run `radiomics-workshop preprocess --manifest ...` first, then extract "
+                                     "from the manifest it writes")
+    cases = cases_from_args(args, mask_required=True)
+    summary = run_cohort(cases, params, args.out, jobs=args.jobs, overwrite=args.overwrite,
+                         retry_failed=args.retry_failed, resample_mask=args.resample_mask,
+                         roi_crop=not args.no_roi_crop, progress=progress, scheduler=args.scheduler,
+                         timeout=args.timeout)
+    return batch_done(progress, summary, len(cases), "row(s)")
+
+
+@runs("preprocess")
+def cmd_preprocess(args, progress) -> int:
+    from ..preprocess_cohort import run_preprocess
+    from ..recipes import load_recipe
+
+    check_jobs(args)
+    recipe = load_recipe(args.recipe)
+    cases = cases_from_args(args)
+    summary = run_preprocess(cases, recipe, args.out_dir, jobs=args.jobs, overwrite=args.overwrite,
+                             retry_failed=args.retry_failed, resample_mask=args.resample_mask,
+                             keep_bias_field=args.bias_field, progress=progress, scheduler=args.scheduler,
+                             timeout=args.timeout)
+    return batch_done(progress, summary, len(cases), "preprocessed image(s)")
+
+
+@runs("deep-features")
+def cmd_deep(args, progress) -> int:
+    from ..deep_cohort import DeepSettings, run_deep_features
+
+    check_jobs(args, "batch_size", "jobs")
+    settings = DeepSettings(model=args.model, weights=args.weights, layer=args.layer, modality=args.modality,
+                            margin_mm=args.margin_mm, context_slices=args.context_slices,
+                            patch_mm=args.patch_mm, batch_size=args.batch_size, device=args.device,
+                            precision=args.precision)
+    cases = cases_from_args(args, mask_required=True)
+    summary = run_deep_features(cases, settings, args.out, overwrite=args.overwrite,
+                                retry_failed=args.retry_failed, resample_mask=args.resample_mask,
+                                progress=progress, jobs=args.jobs, scheduler=args.scheduler,
+                                timeout=args.timeout)
+    return batch_done(progress, summary, len(cases), "row(s)")
+
+
+@runs()
+def cmd_merge(args, progress) -> int:
+    from ..errors import OutputExistsError
+    from ..merge import merge_tables
+    from ..tables import check_table_path, write_table
+
+    out = check_table_path(args.out)
+    if out.exists() and not args.overwrite:
+        raise OutputExistsError("output exists", file=out, hint="pass --overwrite or choose another --out")
+    merged, report = merge_tables(args.tables, args.clinical, clinical_key=args.clinical_key, inner=args.inner)
+    write_table(merged, out)
+    for line in report:
+        print(f"note: {line}", file=sys.stderr)
+    print(f"{len(merged)} row(s), {merged.shape[1]} column(s) -> {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+@runs()
+def cmd_presets(args, progress) -> int:
+    from ..presets import list_presets, preset_path
+
+    if args.name:
+        print(preset_path(args.name).read_text(), end="")
+    else:
+        for name in list_presets():
+            print(name)
+    return EXIT_OK
