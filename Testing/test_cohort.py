@@ -161,7 +161,9 @@ def test_the_table_is_assembled_one_case_at_a_time(tmp_path, data_dir, suffix):
     copied under new case ids and keys (a resumed run whose every case is done), then assembled."""
     import tracemalloc
 
-    from RadiomicsWorkshopLib.cohort import _safe, case_key, parts_dir, run_cohort
+    from RadiomicsWorkshopLib.cohort import case_key, parts_dir
+    from RadiomicsWorkshopLib.cohort import safe_name as _safe
+    from RadiomicsWorkshopLib.extract_cohort import run_cohort
     from RadiomicsWorkshopLib.manifest import Case
     from RadiomicsWorkshopLib.presets import params_from_dict
 

@@ -30,7 +30,7 @@ def main() -> int:
     import radiomics
     from radiomics import featureextractor
 
-    from RadiomicsWorkshopLib.cohort import run_cohort
+    from RadiomicsWorkshopLib.extract_cohort import run_cohort
     from RadiomicsWorkshopLib.manifest import Case
     from RadiomicsWorkshopLib.presets import load_params
 

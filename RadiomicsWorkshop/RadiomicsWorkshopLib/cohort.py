@@ -1,4 +1,7 @@
-"""Running the extraction over a cohort: parallel, resumable, failure-tolerant.
+"""The batch engine: any per-case step over a cohort, parallel, resumable, failure-tolerant.
+
+The steps themselves are adapters beside it (extract_cohort, preprocess_cohort, deep_cohort, seg_cohort):
+each gives ``run_step`` its task, how a case is keyed and what its commits hold (``StepOutput``).
 
 Each case is committed on its own, atomically, as one JSON file in
 ``<table>.parts/`` (rows + provenance) or as a failure record; the table is
@@ -11,7 +14,6 @@ setting recomputes) and every case appears exactly once.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import hashlib
 import json
@@ -30,9 +32,7 @@ import pandas as pd
 
 from . import tables
 from .errors import OutputExistsError, WorkshopError
-from .extraction import KEY_COLUMNS, extract_case_result, make_extractor
 from .manifest import Case
-from .presets import ExtractionParams
 from .progress import Progress
 from .provenance import file_digest, library_versions
 
@@ -81,7 +81,8 @@ def parts_dir(table: Path) -> Path:
     return table.with_name(table.name + ".parts")
 
 
-def _safe(case_id: str) -> str:
+def safe_name(case_id: str) -> str:
+    """A file name for a case id (any id: its characters kept where safe, a hash making it unique)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", case_id)[:80] + "-" + hashlib.sha1(case_id.encode()).hexdigest()[:8]
 
 
@@ -131,25 +132,6 @@ def itk_threads(threads: int):
         yield
     finally:
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
-
-
-def run_case(case: Case, part_file: Path, keyed: tuple[str, dict[str, str]] | None = None, *,
-             params: ExtractionParams, resample_mask: bool, roi_crop: bool) -> dict[str, Any]:
-    """Extract one case and commit it (or its failure) to ``part_file``; never raises for bad input.
-
-    ``keyed`` is the case key and input hashes when the caller has them; else
-    they are computed here, in the worker, so hashing runs in parallel too.
-    """
-    t0 = time.perf_counter()
-    key, hashes = keyed or case_key(case, params.digest(), resample_mask)
-    return commit_case(case, part_file, key, hashes, lambda: _extract(case, params, resample_mask, roi_crop), t0)
-
-
-def _extract(case: Case, params: ExtractionParams, resample_mask: bool, roi_crop: bool) -> dict[str, Any]:
-    result = extract_case_result(case.image, case.mask, params, rois=case.rois, case_id=case.case_id,
-                                 patient_id=case.patient_id, resample_mask=resample_mask,
-                                 roi_crop=roi_crop, extractor=make_extractor(params))
-    return {"rows": result.rows, "info": result.info}
 
 
 def commit_case(case: Case, part_file: Path, key: str, hashes: dict[str, str], work: Callable[[], dict],
@@ -259,7 +241,7 @@ def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple
     progress.start(len(cases), f"{len(cases)} case(s)")
     todo: list[tuple[Case, Path, tuple[str, dict] | None]] = []
     for case in cases:
-        part_file = parts / f"{_safe(case.case_id)}.json"
+        part_file = parts / f"{safe_name(case.case_id)}.json"
         keyed = None
         if part_file.is_file():  # only then is the key needed here, to decide whether to skip
             keyed = key_fn(case)
@@ -352,7 +334,7 @@ def _run_on_dask(todo: list, task: Callable, finished: Callable[[dict], None], s
         futures, submitted = [], {}
         for case, part_file, keyed in todo:
             futures.append(client.submit(task, case, part_file, keyed, pure=False, retries=2,
-                                         key=f"case-{_safe(case.case_id)}-{time.time_ns()}"))
+                                         key=f"case-{safe_name(case.case_id)}-{time.time_ns()}"))
             submitted[futures[-1].key] = (case, part_file, keyed)
         for future in completed(futures):
             try:
@@ -418,7 +400,7 @@ def run_step(cases: list[Case], out: Path, *, step: str, digest: str, settings: 
 def committed(cases: list[Case], parts: Path):
     """(case, its committed record) in manifest order, read one at a time."""
     for case in cases:
-        yield case, tables.read_json(parts / f"{_safe(case.case_id)}.json")
+        yield case, tables.read_json(parts / f"{safe_name(case.case_id)}.json")
 
 
 def assemble(cases: list[Case], parts: Path, out: Path, summary: CohortSummary, output: StepOutput,
@@ -470,37 +452,3 @@ def note_failure(summary: CohortSummary, case: Case, record: dict[str, Any]) -> 
                            "file": record.get("file"), "error": record.get("error"),
                            "message": record.get("message"), "hint": record.get("hint")})
     return {"failed": True, **{k: record.get(k) for k in ("error", "message", "hint", "traceback", "hashes")}}
-
-
-def _extraction_entry(case: Case, record: dict[str, Any]) -> dict[str, Any]:
-    return {k: record[k] for k in ("image", "mask", "hashes", "seconds", "info")}
-
-
-EXTRACTION_OUTPUT = StepOutput(
-    rows=lambda case, record: record["rows"], entry=_extraction_entry, empty_columns=tuple(KEY_COLUMNS),
-    sections={"preprocessing": lambda case, record: record.get("info", {}).get("preprocessing")})
-
-
-def _ibsi_codes(columns: list[str], params: ExtractionParams) -> dict[str, Any]:
-    from .ibsi import ibsi_codes
-
-    return {"ibsi_codes": ibsi_codes(columns, params.settings, params.aggregations)}
-
-
-def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, jobs: int = 1,
-               overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
-               roi_crop: bool = True, progress: Progress | None = None,
-               scheduler: str | None = None, timeout: float | None = None) -> CohortSummary:
-    """Extract features for every case into ``out`` (+ provenance, failures); see module doc."""
-    out = tables.check_table_path(out)
-    make_extractor(params)  # imported and validated once, inherited by forked workers
-    return run_step(
-        cases, out, step="extract", digest=params.digest(), settings={"params": params.to_dict()},
-        key_fn=functools.partial(case_key, settings_digest=params.digest(), extra=resample_mask),
-        task=functools.partial(run_case, params=params, resample_mask=resample_mask, roi_crop=roi_crop),
-        output=dataclasses.replace(EXTRACTION_OUTPUT, describe_columns=functools.partial(_ibsi_codes, params=params)),
-        progress=progress or Progress("none", step="extract"), overwrite=overwrite,
-        retry_failed=retry_failed, jobs=jobs, scheduler=scheduler, timeout=timeout,
-        prepare=functools.partial(make_extractor, params),
-        provenance={"settings": params.to_dict(), "settings_digest": params.digest(),
-                    "mask_resampling_requested": resample_mask})

@@ -18,7 +18,7 @@ from typing import Any
 import SimpleITK as sitk
 
 from . import tables
-from .cohort import CohortSummary, StepOutput, _safe, case_key, commit_case, run_step
+from .cohort import CohortSummary, StepOutput, case_key, commit_case, run_step, safe_name
 from .errors import InputError
 from .images import read_image, read_image_any_components, write_image
 from .manifest import Case
@@ -51,7 +51,7 @@ def preprocess_case(case: Case, part_file: Path, keyed=None, *, recipe: Recipe, 
         image, mask = _load_case(case, resample_mask)
         result, log = apply_recipe_to_case(recipe, image, mask, case_id=case.case_id, image_file=str(case.image),
                                            keep=("bias_field",) if keep_bias_field else ())
-        name = _safe(case.case_id)
+        name = safe_name(case.case_id)
         image_out = out_dir / "images" / f"{name}.nrrd"
         write_image(result.image, image_out)
         outputs = {"image": str(image_out)}

@@ -103,7 +103,7 @@ def add_presets(sub) -> None:
 
 @runs("extract")
 def cmd_extract(args, progress) -> int:
-    from ..cohort import run_cohort
+    from ..extract_cohort import run_cohort
     from ..errors import SettingsError
     from ..presets import load_params
 
