@@ -310,6 +310,11 @@ def test_the_core_module_slicer_imports_is_light():
     assert imported <= LIGHT_STANDARD_LIBRARY, (
         f"RadiomicsWorkshopLib/commands.py imports {sorted(imported - LIGHT_STANDARD_LIBRARY)}: Slicer's process "
         "imports this file; keep it to the standard library")
+    relative = {node.module for node in ast.walk(_tree(CORE / "commands.py"))
+                if isinstance(node, ast.ImportFrom) and node.level > 0}
+    assert relative <= {"columns"}, f"commands.py imports {relative} of the core: only the constants of columns.py"
+    assert not [node for node in ast.walk(_tree(CORE / "columns.py")) if isinstance(node, (ast.Import, ast.ImportFrom))], \
+        "columns.py is constants only: it imports nothing"
 
 
 def test_slicer_layer_does_no_computation():
@@ -626,7 +631,8 @@ def test_the_module_parses_on_slicer_5_8_to_say_it_is_too_old():
     time parses as Python 3.9, and the version check is wired to Slicer's version properties."""
     from RadiomicsWorkshopSlicerLib import dependencies
 
-    for path in [MODULE, *sorted((MODULE_DIR / "RadiomicsWorkshopSlicerLib").glob("*.py")), CORE / "commands.py"]:
+    for path in [MODULE, *sorted((MODULE_DIR / "RadiomicsWorkshopSlicerLib").glob("*.py")), CORE / "commands.py",
+                 CORE / "columns.py"]:
         ast.parse(path.read_text(), filename=str(path), feature_version=(3, 9))
     assert dependencies.MINIMUM_SLICER == (5, 10)
     assert dependencies.slicerVersionProblem(5, 10) is None and dependencies.slicerVersionProblem(5, 12) is None

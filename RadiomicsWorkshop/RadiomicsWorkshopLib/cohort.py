@@ -31,6 +31,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from . import tables
+from .columns import ROW_KEY
 from .errors import OutputExistsError, WorkshopError
 from .manifest import Case
 from .progress import Progress
@@ -366,7 +367,7 @@ class StepOutput:
 
     rows: Callable[[Case, dict], list[dict[str, Any]]]
     entry: Callable[[Case, dict], dict[str, Any]]
-    empty_columns: tuple[str, ...] = ("case_id", "roi")
+    empty_columns: tuple[str, ...] = ROW_KEY
     numeric: bool = True
     sections: dict[str, Callable[[Case, dict], Any]] = field(default_factory=dict)
     describe_columns: Callable[[list[str]], dict[str, Any]] | None = None

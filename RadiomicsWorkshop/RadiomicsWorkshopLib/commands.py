@@ -14,6 +14,12 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Optional
 
+# What the Slicer layer reads of the core's tables: the columns that identify a row (text), every other column
+# being a number. Defined once in columns.py (constants only, no imports).
+from .columns import IDENTIFIERS
+
+__all__ = ["IDENTIFIERS"]  # and the *_args functions, parse_event, ProgressReader below
+
 
 def _rois(rois: Optional[list[str]]) -> list[str]:
     return [item for roi in rois or [] for item in ("--roi", str(roi))]

@@ -22,10 +22,11 @@ import pandas as pd
 import SimpleITK as sitk
 
 from . import images, validation
+from .columns import IDENTIFIERS, ROW_KEY
 from .errors import InputError, WorkshopError
 from .presets import ExtractionParams, load_params
 
-KEY_COLUMNS = ["case_id", "roi"]
+KEY_COLUMNS = list(ROW_KEY)
 logger = logging.getLogger(__name__)
 
 
@@ -44,7 +45,7 @@ class CaseResult:
 def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     for column in frame.columns:
-        if column not in ("case_id", "roi", "patient_id", "slice"):
+        if column not in IDENTIFIERS:
             frame[column] = pd.to_numeric(frame[column], errors="raise").astype(float)
     return frame
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from .columns import ROW_KEY
 from .errors import InputError
 from .tables import read_table
 
-FEATURE_KEYS = ["case_id", "roi"]
+FEATURE_KEYS = list(ROW_KEY)
 
 
 def read_input_table(path: str | Path) -> pd.DataFrame:

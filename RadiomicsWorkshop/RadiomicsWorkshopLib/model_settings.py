@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .columns import CASE_ATTRIBUTES, IDENTIFIERS, MANIFEST_PATHS
 from .errors import SettingsError
 
 CLASSIFIERS = ("logistic", "random_forest", "svm", "gradient_boosting")
@@ -16,9 +17,9 @@ SELECTIONS = ("none", "anova", "mannwhitney", "lasso", "mrmr", "random_forest")
 IMBALANCE = ("none", "class_weight", "smote", "borderline_smote", "svm_smote", "adasyn")
 SCALINGS = ("standard", "robust", "none")
 # Columns that identify rows or point at files: never features.
-KEY_COLUMNS = ("case_id", "roi", "slice", "patient_id", "image", "mask")
+KEY_COLUMNS = IDENTIFIERS + MANIFEST_PATHS
 # Manifest columns with a meaning of their own (DESIGN.md): never features either.
-RESERVED_COLUMNS = KEY_COLUMNS + ("site", "label")
+RESERVED_COLUMNS = KEY_COLUMNS + CASE_ATTRIBUTES
 
 
 @dataclass

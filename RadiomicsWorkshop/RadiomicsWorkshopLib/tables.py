@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .columns import SLICE, TEXT_COLUMNS
 from .errors import SettingsError
 
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -108,8 +109,7 @@ def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
-TEXT_COLUMNS = ("case_id", "roi", "patient_id", "image", "mask", "label", "site")
-INTEGER_COLUMNS = ("slice",)
+INTEGER_COLUMNS = (SLICE,)
 
 
 def _is_number(value: Any) -> bool:

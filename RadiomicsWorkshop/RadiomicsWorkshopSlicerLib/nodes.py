@@ -24,9 +24,10 @@ from typing import Optional
 import vtk
 
 import slicer
+from RadiomicsWorkshopLib import commands
 
 # Columns that identify a row (text); every other column of the core's tables is a number.
-KEY_COLUMNS = ("case_id", "roi", "patient_id", "slice")
+KEY_COLUMNS = commands.IDENTIFIERS
 
 
 class NodeFileError(RuntimeError):
