@@ -216,3 +216,39 @@ def test_slice_inputs_follow_their_definition_at_the_volume_edge(brain, context)
                              mode="bilinear", align_corners=False)
     mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     np.testing.assert_allclose(extractor.slices_2d(image, edge_mask, 1), ((expected - mean) / std).numpy(), atol=1e-5)
+
+
+def test_train_deep_pca_sits_in_the_pipeline_and_the_saved_model(tmp_path):
+    """`train --deep-pca`: the deep columns are reduced inside the folds (a Pipeline step), the reduced
+    components are what the selection sees, and the saved model applies the same PCA to new rows."""
+    import pandas as pd
+
+    from RadiomicsWorkshopLib.model_store import load_model
+
+    rng = np.random.default_rng(1)
+    n = 60
+    latent = rng.normal(size=(n, 2))
+    deep = latent @ rng.normal(size=(2, 30)) + 0.05 * rng.normal(size=(n, 30))
+    table = pd.DataFrame(deep, columns=[f"deep_resnet18_{k}" for k in range(30)])
+    table.insert(0, "case_id", [f"c{i:02d}" for i in range(n)])
+    table.insert(1, "roi", "1")
+    table["original_firstorder_Mean"] = rng.normal(size=n)
+    table["label"] = np.where(latent[:, 0] + 0.3 * rng.normal(size=n) > 0, "high", "low")
+    table.to_csv(tmp_path / "features.csv", index=False)
+    done = _cli("train", "--table", tmp_path / "features.csv", "--outcome", "label", "--out", tmp_path / "model",
+                "--deep-pca", "0.9", "--k", "2", "--outer-folds", "3", "--inner-folds", "3", "--bootstrap", "50",
+                "--jobs", "1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    pipeline, card = load_model(tmp_path / "model")
+    assert "deep_pca" in dict(pipeline.steps)
+    assert card["settings"]["deep_pca"] == 0.9
+    selected = card["final_model"]["selected_features"]
+    assert selected and all(not f.startswith("deep_resnet18_") for f in selected), selected
+    assert any(f.startswith("deep_pca_") for f in selected), selected
+    assert card["cross_validation"]["metrics"]["auc"] > 0.8
+    predictions = tmp_path / "p.csv"
+    assert _cli("predict", "--model", tmp_path / "model", "--table", tmp_path / "features.csv",
+                "--out", predictions).returncode == 0
+    assert len(pd.read_csv(predictions)) == n
+    assert _cli("train", "--table", tmp_path / "features.csv", "--outcome", "label", "--out", tmp_path / "bad",
+                "--deep-pca", "2.5").returncode == 2

@@ -36,6 +36,7 @@ class ModelSettings:
     scaling: str = "standard"
     imbalance: str = "class_weight"
     harmonize: bool = False  # ComBat by the site column
+    deep_pca: float | None = None  # PCA of the deep_ columns inside the folds: components (>= 1) or variance (< 1)
     outer_folds: int = 5
     inner_folds: int = 5
     bootstrap: int = 1000
@@ -57,6 +58,11 @@ class ModelSettings:
             raise SettingsError("cross-validation needs at least 2 outer and 2 inner folds")
         if self.correlation_threshold is not None and not 0 < self.correlation_threshold <= 1:
             raise SettingsError("the correlation threshold lies in (0, 1]")
+        if self.deep_pca is not None:
+            if self.deep_pca <= 0 or (self.deep_pca >= 1 and self.deep_pca != int(self.deep_pca)):
+                raise SettingsError(f"--deep-pca {self.deep_pca}: give a number of components (1, 2, ...) or the "
+                                    "fraction of variance to keep (0 < f < 1)")
+            self.deep_pca = int(self.deep_pca) if self.deep_pca >= 1 else float(self.deep_pca)
         return self
 
     def to_dict(self) -> dict:

@@ -26,7 +26,8 @@ MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 CARD_FORMAT = "radiomics-workshop classifier 1"
 # Module prefixes of the types a saved pipeline may construct.
-TRUSTED_PREFIXES = ("sklearn.", "imblearn.", "numpy.", "scipy.", "RadiomicsWorkshopLib.model_steps.")
+TRUSTED_PREFIXES = ("sklearn.", "imblearn.", "numpy.", "scipy.", "RadiomicsWorkshopLib.model_steps.",
+                    "RadiomicsWorkshopLib.deep_reduction.")
 
 
 # Every file training writes into a model folder: what --overwrite replaces (nothing else is touched).

@@ -206,6 +206,10 @@ def build_pipeline(settings: ModelSettings, *, n_classes: int = 2, site_column: 
     steps.append(("impute", SimpleImputer(strategy="median", keep_empty_features=False)))
     if settings.scaling != "none":
         steps.append(("scale", StandardScaler() if settings.scaling == "standard" else RobustScaler()))
+    if settings.deep_pca is not None:  # fitted on training folds only, saved with the model
+        from .deep_reduction import DeepFeaturePCA
+
+        steps.append(("deep_pca", DeepFeaturePCA(n_components=settings.deep_pca, random_state=seed)))
     if settings.correlation_threshold is not None:
         steps.append(("decorrelate", CorrelationFilter(settings.correlation_threshold)))
     grid: dict[str, list] = {}

@@ -59,6 +59,9 @@ def add_train(sub) -> None:
     model.add_argument("--scaling", choices=SCALINGS, default="standard")
     model.add_argument("--imbalance", choices=IMBALANCE, default="class_weight")
     model.add_argument("--harmonize", action="store_true", help="ComBat by --site, fitted on training folds")
+    model.add_argument("--deep-pca", type=float, metavar="N_OR_FRACTION",
+                       help="replace the deep_ feature columns by their principal components, fitted inside the "
+                            "folds: a number of components, or the fraction of variance to keep (0.95)")
     model.add_argument("--positive", help="positive class (two classes; default: the second in sorted order)")
     validation = p.add_argument_group("validation")
     validation.add_argument("--outer-folds", type=int, default=5)
@@ -189,7 +192,7 @@ def cmd_train(args, progress) -> int:
     settings = ModelSettings(
         classifier=args.classifier, penalty=args.penalty, selection=args.selection, k=k,
         threshold=args.threshold, correlation_threshold=args.correlation or None, scaling=args.scaling,
-        imbalance=args.imbalance, harmonize=args.harmonize, outer_folds=args.outer_folds,
+        imbalance=args.imbalance, harmonize=args.harmonize, deep_pca=args.deep_pca, outer_folds=args.outer_folds,
         inner_folds=args.inner_folds, bootstrap=args.bootstrap, seed=args.seed, positive_class=args.positive)
     result = train_model(args.table, args.outcome, args.out, settings, clinical=args.clinical, group=args.group,
                          site=args.site, exclude=tuple(args.exclude), split_column=args.split_column,
