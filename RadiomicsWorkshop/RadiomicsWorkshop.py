@@ -1,6 +1,6 @@
 """Radiomics Workshop: the Slicer layer.
 
-Thin by design (see DESIGN.md): MRML nodes are written to temporary files,
+Thin by design (docs/architecture.md): MRML nodes are written to temporary files,
 the Slicer-free core runs as a subprocess (``PythonSlicer -m
 RadiomicsWorkshopLib ...``) whose JSON-lines progress drives the progress bar,
 and its output files are loaded back as nodes. No feature is computed here,

@@ -1,4 +1,4 @@
-"""Static checks of the Slicer layer (Slicer cannot run here; see DESIGN.md, Testing).
+"""Static checks of the Slicer layer (Slicer cannot run here; docs/architecture.md, "How it is tested").
 
 - every Python file of the module compiles;
 - every widget the module uses as ``self.ui.<name>`` exists in the .ui file;

@@ -18,7 +18,7 @@ IMBALANCE = ("none", "class_weight", "smote", "borderline_smote", "svm_smote", "
 SCALINGS = ("standard", "robust", "none")
 # Columns that identify rows or point at files: never features.
 KEY_COLUMNS = IDENTIFIERS + MANIFEST_PATHS
-# Manifest columns with a meaning of their own (DESIGN.md): never features either.
+# Manifest columns with a meaning of their own (docs/architecture.md, data contracts): never features either.
 RESERVED_COLUMNS = KEY_COLUMNS + CASE_ATTRIBUTES
 
 
