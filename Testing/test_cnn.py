@@ -19,7 +19,8 @@ import pytest
 import torch
 
 from clitools import cli
-from RadiomicsWorkshopLib.cnn import fit_network, items_for, load_pretrained, build_network, read_cohort
+from RadiomicsWorkshopLib.cnn import items_for, read_cohort
+from RadiomicsWorkshopLib.cnn_network import build_network, fit_network, load_pretrained
 from RadiomicsWorkshopLib.cnn_settings import CnnSettings
 from RadiomicsWorkshopLib.errors import InputError, SettingsError
 from RadiomicsWorkshopLib.model_compare import compare_models, delong, delong_test

@@ -107,6 +107,13 @@ def _network_config(settings: SegSettings, n_classes: int) -> dict:
             "init_filters": settings.channels[0], "blocks_down": [1, 2, 2, 4], "blocks_up": [1, 1, 1]}
 
 
+def build_network(settings: SegSettings, n_classes: int):
+    """The network, built from the bundle's own network_def (one definition for training and the bundle)."""
+    from monai.bundle import ConfigParser
+
+    return ConfigParser({"network_def": _network_config(settings, n_classes)}).get_parsed_content("network_def")
+
+
 def _preprocessing_config(settings: SegSettings) -> list[dict]:
     """The deterministic transforms, on "image" (training adds "label" to the same transforms)."""
     intensity = ({"_target_": "NormalizeIntensityd", "keys": "image", "nonzero": True, "channel_wise": True}
@@ -307,6 +314,18 @@ def _train_transforms(settings: SegSettings, n_classes: int):
     return T.Compose(deterministic), T.Compose(deterministic + random)
 
 
+def _split(cases: list, validation_cases: list | None, settings: SegSettings) -> tuple[list, list]:
+    """Training and validation cases: ``validation_cases``, or a seeded fraction of ``cases`` held out."""
+    if validation_cases is None:
+        order = np.random.default_rng(settings.seed).permutation(len(cases))
+        n_val = max(1, int(round(len(cases) * settings.validation_fraction)))
+        validation_cases = [cases[i] for i in order[:n_val]]
+        cases = [cases[i] for i in order[n_val:]]
+    if len(cases) < 2:
+        raise InputError(f"{len(cases)} training case(s): too few to train a network", hint="give more cases")
+    return cases, validation_cases
+
+
 @dataclass
 class TrainSegResult:
     folder: Path
@@ -328,10 +347,9 @@ def train_segmentation(cases: list, out: str | Path, settings: SegSettings, *, d
     from monai.data import CacheDataset, DataLoader
     from monai.losses import DiceCELoss
     from monai.metrics import DiceMetric
-    from monai.networks.nets import SegResNet, UNet
     from monai.utils import set_determinism
 
-    from .tables import atomic_target
+    from .training import fit
 
     settings.check()
     start = time.monotonic()
@@ -344,13 +362,7 @@ def train_segmentation(cases: list, out: str | Path, settings: SegSettings, *, d
                                 hint="pass --overwrite or choose another --out")
     set_determinism(seed=settings.seed)
     n_classes = len(settings.labels)
-    if validation_cases is None:
-        order = np.random.default_rng(settings.seed).permutation(len(cases))
-        n_val = max(1, int(round(len(cases) * settings.validation_fraction)))
-        validation_cases = [cases[i] for i in order[:n_val]]
-        cases = [cases[i] for i in order[n_val:]]
-    if len(cases) < 2:
-        raise InputError(f"{len(cases)} training case(s): too few to train a network", hint="give more cases")
+    cases, validation_cases = _split(cases, validation_cases, settings)
     train_items = [_case_data(c) for c in cases]
     val_items = [_case_data(c) for c in validation_cases]
     spacings = np.array([np.abs(np.diag(np.asarray(item["image"].affine)[:3, :3])) for item in train_items])
@@ -359,47 +371,22 @@ def train_segmentation(cases: list, out: str | Path, settings: SegSettings, *, d
                               shuffle=True, num_workers=0)
     val_data = [deterministic({k: v for k, v in item.items()}) for item in val_items]
     dev = torch_device(device)
-    network = (UNet(spatial_dims=3, in_channels=1, out_channels=n_classes, channels=settings.channels,
-                    strides=[2] * (len(settings.channels) - 1), num_res_units=2, norm="batch")
-               if settings.network == "unet" else
-               SegResNet(spatial_dims=3, in_channels=1, out_channels=n_classes, init_filters=settings.channels[0],
-                         blocks_down=[1, 2, 2, 4], blocks_up=[1, 1, 1])).to(dev)
+    network = build_network(settings, n_classes).to(dev)
     optimizer = torch.optim.AdamW(network.parameters(), lr=settings.learning_rate, weight_decay=1e-5)
     loss_function = DiceCELoss(to_onehot_y=True, softmax=True)
     dice_metric = DiceMetric(include_background=False, reduction="mean")
     from monai.inferers import SlidingWindowInferer
 
     inferer = SlidingWindowInferer(roi_size=settings.patch, sw_batch_size=4, overlap=0.25, mode="gaussian")
-    history, best_dice, best_state, first_epoch = [], -1.0, None, 0
     # A checkpoint resumes when everything but the stopping rules (epochs, patience) is the same.
-    settings_record = {k: v for k, v in asdict(settings).items() if k not in ("epochs", "patience")}
-    settings_record["cases"] = [str(c.case_id) for c in cases] + ["|"] + [str(c.case_id) for c in validation_cases]
-    if checkpoint_file.exists() and not overwrite:
-        saved = torch.load(str(checkpoint_file), map_location="cpu", weights_only=True)
-        if saved.get("settings") == settings_record:
-            network.load_state_dict(saved["network"])
-            optimizer.load_state_dict(saved["optimizer"])
-            history, best_dice, best_state = saved["history"], saved["best_dice"], saved["best_state"]
-            first_epoch = saved["epoch"] + 1
-            torch.set_rng_state(saved["torch_rng"])
-        else:
-            logger.warning("checkpoint from other settings or cases in %s: starting again", folder)
+    signature = {k: v for k, v in asdict(settings).items() if k not in ("epochs", "patience")}
+    signature["cases"] = [str(c.case_id) for c in cases] + ["|"] + [str(c.case_id) for c in validation_cases]
     folder.mkdir(parents=True, exist_ok=True)
-    if progress is not None:
-        progress.start(settings.epochs, f"{len(cases)} training, {len(validation_cases)} validation case(s)")
-        for _ in range(first_epoch):
-            progress.advance("resumed", skipped=True)
-    epoch = first_epoch - 1
-    for epoch in range(first_epoch, settings.epochs):
-        network.train()
-        losses = []
-        for batch in train_loader:
-            optimizer.zero_grad()
-            loss = loss_function(network(batch["image"].to(dev)), batch["label"].to(dev))
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        network.eval()
+
+    def loss_fn(batch):
+        return loss_function(network(batch["image"].to(dev)), batch["label"].to(dev)), len(batch["image"])
+
+    def validation_dice() -> float:
         with torch.inference_mode():
             for item in val_data:
                 logits = inferer(item["image"][None].to(dev), network)
@@ -408,22 +395,27 @@ def train_segmentation(cases: list, out: str | Path, settings: SegSettings, *, d
                 dice_metric(prediction, truth)
         dice = float(dice_metric.aggregate())
         dice_metric.reset()
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "validation_dice": dice})
-        if dice > best_dice:
-            best_dice, best_state = dice, {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
-        tmp = atomic_target(checkpoint_file)
-        torch.save({"settings": settings_record, "epoch": epoch, "network": network.state_dict(),
-                    "optimizer": optimizer.state_dict(), "history": history, "best_dice": best_dice,
-                    "best_state": best_state, "torch_rng": torch.get_rng_state()}, tmp)
-        tmp.replace(checkpoint_file)
+        return dice
+
+    def started(first_epoch: int) -> None:
         if progress is not None:
-            progress.advance(f"epoch {epoch + 1}: loss {history[-1]['loss']:.3f}, validation Dice {dice:.3f}")
-        best_epoch = max(history, key=lambda h: h["validation_dice"])["epoch"]
-        if epoch + 1 - best_epoch >= settings.patience:
-            break
-    write_bundle(folder, best_state, settings, n_classes, history, spacings.mean(axis=0).tolist(), len(cases))
+            progress.start(settings.epochs, f"{len(cases)} training, {len(validation_cases)} validation case(s)")
+            for _ in range(first_epoch):
+                progress.advance("resumed", skipped=True)
+
+    def epoch_done(record: dict) -> None:
+        if progress is not None:
+            progress.advance(f"epoch {record['epoch']}: loss {record['loss']:.3f}, "
+                             f"validation Dice {record['validation_dice']:.3f}")
+
+    run = fit(network, optimizer, train_loader, loss_fn=loss_fn, evaluate=validation_dice, epochs=settings.epochs,
+              patience=settings.patience, metric="validation_dice", higher_is_better=True, signature=signature,
+              checkpoint=checkpoint_file, resume=not overwrite, on_start=started, on_epoch=epoch_done)
+    write_bundle(folder, run.best_state, settings, n_classes, run.history, spacings.mean(axis=0).tolist(), len(cases))
     checkpoint_file.unlink(missing_ok=True)
-    return TrainSegResult(folder, best_dice, epoch + 1, history, time.monotonic() - start, first_epoch)
+    best_dice = max((h["validation_dice"] for h in run.history), default=-1.0)
+    epochs_run = run.history[-1]["epoch"] if run.history else run.first_epoch
+    return TrainSegResult(folder, best_dice, epochs_run, run.history, time.monotonic() - start, run.first_epoch)
 
 
 def write_bundle(folder: Path, state: dict, settings: SegSettings, n_classes: int, history: list[dict],

@@ -23,11 +23,12 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .cnn_network import FitResult, build_network, fit_network, network_config, per_case, predict_items
 from .cnn_settings import CnnSettings
 from .errors import InputError, OutputExistsError, SettingsError
 
@@ -38,7 +39,6 @@ WEIGHTS_FILE = "models/model.pt"
 FOLDER_FILES = ("card.json", "report.html", "predictions.csv", "slice_predictions.csv", "training_predictions.csv",
                 "folds.csv", "metrics.csv", "roc.csv", "calibration.csv", WEIGHTS_FILE, "configs/inference.json",
                 "configs/metadata.json")
-HEADS = ("fc.", "class_layers.out.", "_fc.")
 
 
 # -- the cohort
@@ -69,7 +69,7 @@ def read_cohort(manifest: str | Path, outcome: str | None, settings: CnnSettings
     """The manifest's cases, outcome (a manifest column; None for prediction) and patients; the ROI slices of
     every case are found up front, so that a missing or empty mask stops the run before any training."""
     from .manifest import read_manifest
-    from .modeling import _outcome_labels
+    from .modeling import outcome_labels
 
     cases = read_manifest(manifest)
     frame = pd.read_csv(manifest, dtype=str, keep_default_na=False)
@@ -83,7 +83,7 @@ def read_cohort(manifest: str | Path, outcome: str | None, settings: CnnSettings
         if empty:
             raise InputError(f"manifest rows {', '.join(str(i + 2) for i in empty[:5])} have no outcome value",
                              file=manifest, hint="fill them in or remove those rows")
-        y = _outcome_labels(frame[outcome].str.strip())
+        y = outcome_labels(frame[outcome].str.strip())
     if group is not None:
         if group not in frame.columns:
             raise InputError(f"the manifest has no column '{group}' for --group", file=manifest)
@@ -119,216 +119,6 @@ def items_for(cohort: CnnCohort, rows: np.ndarray, settings: CnnSettings, with_l
         planes = cohort.slices[case.case_id] if settings.dims == 2 else [None]
         items += [dict(base, slice=z if z is not None else -1) for z in planes]
     return items
-
-
-# -- the network
-
-
-def network_config(settings: CnnSettings, n_classes: int) -> dict:
-    """The MONAI network as a bundle's ``network_def``."""
-    channels = 2 if settings.mask_channel else 1
-    if settings.backbone.startswith("resnet"):
-        depth = int(settings.backbone[len("resnet"):])
-        block, layers = {10: ("basic", [1, 1, 1, 1]), 18: ("basic", [2, 2, 2, 2]), 34: ("basic", [3, 4, 6, 3]),
-                         50: ("bottleneck", [3, 4, 6, 3])}[depth]
-        w = settings.width
-        return {"_target_": "ResNet", "block": block, "layers": layers, "block_inplanes": [w, 2 * w, 4 * w, 8 * w],
-                "spatial_dims": settings.dims, "n_input_channels": channels, "num_classes": n_classes,
-                "conv1_t_size": 7, "conv1_t_stride": 2}
-    if settings.backbone == "densenet121":
-        return {"_target_": "DenseNet121", "spatial_dims": settings.dims, "in_channels": channels,
-                "out_channels": n_classes}
-    return {"_target_": "EfficientNetBN", "model_name": "efficientnet-b0", "spatial_dims": settings.dims,
-            "in_channels": channels, "num_classes": n_classes, "pretrained": False}
-
-
-def build_network(settings: CnnSettings, n_classes: int):
-    from monai.bundle import ConfigParser
-
-    parser = ConfigParser({"network_def": network_config(settings, n_classes)})
-    return parser.get_parsed_content("network_def")
-
-
-def load_pretrained(network, path: str | Path) -> dict:
-    """Fine-tuning: the weights of ``path`` that fit the network (same name and shape; the classification head
-    is left out, a first convolution with another number of input channels is summed over them). Returns what
-    was loaded; refuses a file of which less than half the network's parameters load."""
-    import torch
-
-    from .deep import load_state_dict
-    from .provenance import file_digest
-
-    state = load_state_dict(path)
-    own = network.state_dict()
-    loaded, adapted = {}, []
-    for name, tensor in state.items():
-        if name.startswith(HEADS) or name not in own:
-            continue
-        target = own[name]
-        if tensor.shape == target.shape:
-            loaded[name] = tensor
-        elif tensor.dim() == target.dim() >= 3 and tensor.shape[0] == target.shape[0] and \
-                tensor.shape[2:] == target.shape[2:]:  # input channels differ (e.g. RGB ImageNet -> 1 channel)
-            loaded[name] = tensor.sum(dim=1, keepdim=True).repeat(1, target.shape[1], *[1] * (tensor.dim() - 2)) \
-                / target.shape[1]
-            adapted.append(name)
-    body = [k for k in own if not k.startswith(HEADS)]
-    if len([k for k in body if k in loaded]) < 0.5 * len(body):
-        raise InputError(f"the weights fit {len(loaded)} of the network's {len(body)} tensors", file=path,
-                         hint="give weights of the same backbone (--backbone, --width, --dims)")
-    with torch.no_grad():
-        network.load_state_dict({**own, **loaded})
-    return {"file": str(path), "sha256": file_digest(path), "tensors_loaded": len(loaded),
-            "tensors_in_network": len(own), "input_channels_adapted": adapted}
-
-
-# -- training one network
-
-
-@dataclass
-class FitResult:
-    state: dict
-    history: list[dict]
-    best_epoch: int
-    seconds: float
-    images_per_second: float
-    weights: dict | None = None  # what load_pretrained loaded, when fine-tuning
-
-
-def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Inverse class frequency, scaled to average 1 over the training inputs."""
-    counts = np.bincount(labels, minlength=n_classes).astype(float)
-    weights = np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
-    return weights
-
-
-def _loader(dataset, settings: CnnSettings, shuffle: bool, seed: int):
-    import torch
-    from monai.data import DataLoader
-
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    # training: a last batch of a single input is left out (batch norm cannot train on one value per channel)
-    lone = shuffle and len(dataset) % settings.batch_size == 1 and len(dataset) > 1
-    return DataLoader(dataset, batch_size=settings.batch_size, shuffle=shuffle, num_workers=settings.workers,
-                      generator=generator, persistent_workers=settings.workers > 0, drop_last=lone)
-
-
-def fit_network(train_items: list[dict], val_items: list[dict], settings: CnnSettings, n_classes: int, device, *,
-                weights: str | Path | None = None, checkpoint: Path | None = None, seed: int = 0,
-                on_epoch: Callable[[dict], None] | None = None) -> FitResult:
-    """Train one network; keep the state of the epoch with the lowest validation loss (early stopping).
-
-    ``checkpoint``: written after every epoch; a run with the same inputs resumes from it."""
-    import torch
-    from monai.utils import set_determinism
-
-    from .cnn_data import dataset
-    from .tables import atomic_target
-
-    start = time.monotonic()
-    set_determinism(seed=seed)
-    network = build_network(settings, n_classes)
-    weights_record = load_pretrained(network, weights) if weights else None
-    network = network.to(device)
-    labels = np.array([item["label"] for item in train_items])
-    weight = torch.tensor(class_weights(labels, n_classes) if settings.class_weights else np.ones(n_classes),
-                          dtype=torch.float32, device=device)
-    criterion = torch.nn.CrossEntropyLoss(weight=weight)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(1, settings.patience // 3))
-                 if settings.schedule == "plateau" else
-                 torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs)
-                 if settings.schedule == "cosine" else None)
-    train_loader = _loader(dataset(train_items, settings, train=True), settings, True, seed)
-    val_loader = _loader(dataset(val_items, settings, train=False), settings, False, seed)
-    # a checkpoint resumes when everything but the stopping rule and the machinery is the same
-    kept = {k: v for k, v in settings.to_dict().items() if k not in ("epochs", "patience", "workers", "cache")}
-    signature = {"settings": kept, "seed": seed, "weights": weights_record,
-                 "train": [[i["case_id"], i["slice"]] for i in train_items],
-                 "validation": [[i["case_id"], i["slice"]] for i in val_items]}
-    history: list[dict] = []
-    best_loss, best_state, first_epoch = float("inf"), None, 0
-    if checkpoint is not None and checkpoint.is_file():
-        saved = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
-        if saved.get("signature") == signature:
-            network.load_state_dict(saved["network"])
-            optimizer.load_state_dict(saved["optimizer"])
-            if scheduler is not None and saved.get("scheduler"):
-                scheduler.load_state_dict(saved["scheduler"])
-            history, best_loss, best_state = saved["history"], saved["best_loss"], saved["best_state"]
-            first_epoch = saved["epoch"] + 1
-            torch.set_rng_state(saved["torch_rng"])
-            train_loader.generator.set_state(saved["loader_rng"])
-        else:
-            logger.warning("checkpoint %s is from other settings or cases: starting again", checkpoint)
-    seen, train_seconds = 0, 0.0
-    for epoch in range(first_epoch, settings.epochs):
-        if history and epoch + 1 - min(history, key=lambda h: h["validation_loss"])["epoch"] > settings.patience:
-            break  # resumed after the stopping epoch
-        network.train()
-        t0, losses = time.monotonic(), []
-        for batch in train_loader:
-            optimizer.zero_grad()
-            loss = criterion(network(batch["image"].to(device)), torch.as_tensor(batch["label"]).to(device))
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item() * len(batch["label"]))
-            seen += len(batch["label"])
-        train_seconds += time.monotonic() - t0
-        network.eval()
-        total, count = 0.0, 0
-        with torch.inference_mode():
-            for batch in val_loader:
-                logits = network(batch["image"].to(device))
-                total += float(criterion(logits, torch.as_tensor(batch["label"]).to(device))) * len(batch["label"])
-                count += len(batch["label"])
-        val_loss = total / max(count, 1)
-        record = {"epoch": epoch + 1, "loss": sum(losses) / max(len(train_items), 1), "validation_loss": val_loss,
-                  "learning_rate": optimizer.param_groups[0]["lr"]}
-        history.append(record)
-        if val_loss < best_loss:
-            best_loss = val_loss
-            best_state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
-        if scheduler is not None:
-            scheduler.step(val_loss) if settings.schedule == "plateau" else scheduler.step()
-        if checkpoint is not None:
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            tmp = atomic_target(checkpoint)
-            torch.save({"signature": signature, "epoch": epoch, "network": network.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                        "history": history, "best_loss": best_loss, "best_state": best_state,
-                        "torch_rng": torch.get_rng_state(), "loader_rng": train_loader.generator.get_state()}, tmp)
-            tmp.replace(checkpoint)
-        if on_epoch is not None:
-            on_epoch(record)
-        best_epoch = min(history, key=lambda h: h["validation_loss"])["epoch"]
-        if epoch + 1 - best_epoch >= settings.patience:
-            break
-    best_epoch = min(history, key=lambda h: h["validation_loss"])["epoch"] if history else 0
-    return FitResult(best_state, history, best_epoch, time.monotonic() - start,
-                     seen / train_seconds if train_seconds else float("nan"), weights_record)
-
-
-def predict_items(network, items: list[dict], settings: CnnSettings, device) -> np.ndarray:
-    """Softmax probabilities (items x classes), in item order."""
-    import torch
-
-    from .cnn_data import dataset
-
-    network = network.to(device).eval()
-    out = []
-    with torch.inference_mode():
-        for batch in _loader(dataset(items, settings, train=False, cache=False), settings, False, 0):
-            out.append(torch.softmax(network(batch["image"].to(device)), dim=1).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0))
-
-
-def per_case(items: list[dict], proba: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Slice probabilities averaged per case, for the case rows ``rows`` in that order."""
-    item_rows = np.array([item["row"] for item in items])
-    return np.stack([proba[item_rows == row].mean(axis=0) for row in rows])
 
 
 def validation_split(cohort: CnnCohort, rows: np.ndarray, settings: CnnSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -385,42 +175,161 @@ def _frame(cohort: CnnCohort, rows: np.ndarray, proba: np.ndarray) -> pd.DataFra
     return out
 
 
-def train_cnn(manifest: str | Path, outcome: str, out: str | Path, settings: CnnSettings, *,
-              group: str | None = None, folds_file: str | Path | None = None, weights: str | Path | None = None,
-              positive_class: str | None = None, device: str = "auto", overwrite: bool = False, progress=None,
-              report: bool = True) -> CnnTrainResult:
-    """Cross-validate and train a CNN classifier; write the classifier folder (see the module doc)."""
-    import torch
+def _folds_for(cohort: CnnCohort, settings: CnnSettings, manifest, folds_file, positive_class, weights):
+    """The given fold assignment (or None: drawn later), after checking what the cohort allows."""
+    from .model_workflow import read_folds
 
-    from .deep import torch_device
-    from .model_metrics import evaluate
-    from .model_workflow import _model_library_versions, _read_folds, write_result_tables
-    from .provenance import file_digest, library_versions
-    from .tables import atomic_target, write_json, write_table
-
-    start = time.monotonic()
-    settings.check()
-    folder = Path(out)
-    _prepare_folder(folder, overwrite)
-    cohort = read_cohort(manifest, outcome, settings, group=group)
     if positive_class is not None and positive_class not in cohort.classes:
         raise SettingsError(f"--positive {positive_class} is not a class ({', '.join(cohort.classes)})")
     if weights is not None and not Path(weights).is_file():
         raise InputError("weights file not found", file=weights, hint="give a saved state dict to fine-tune from")
-    folds = _read_folds(folds_file) if folds_file is not None else None
+    folds = read_folds(folds_file) if folds_file is not None else None
     if folds is None:
         per_class = pd.DataFrame({"g": cohort.groups, "y": cohort.y}).groupby("y")["g"].nunique()
         if per_class.min() < settings.outer_folds:
             raise InputError(f"{per_class.min()} patient(s) of class '{per_class.idxmin()}': fewer than the "
                              f"{settings.outer_folds} outer folds", file=manifest,
                              hint=f"use --outer-folds {max(2, int(per_class.min()))} or give more patients")
+    return folds
+
+
+@dataclass
+class _CrossValidation:
+    oof: np.ndarray  # out-of-fold probabilities, cases x classes
+    fold_of: np.ndarray
+    slice_frames: list
+    per_fold: list
+
+
+def _cross_validate(cohort: CnnCohort, splits, settings: CnnSettings, fit, dev, positive_class) -> _CrossValidation:
+    """Train on each outer fold's training patients, predict its test patients."""
+    from .model_metrics import evaluate
+
+    n_classes = len(cohort.classes)
+    cv = _CrossValidation(np.full((len(cohort.cases), n_classes), np.nan), np.zeros(len(cohort.cases), dtype=int),
+                          [], [])
+    for k, (train_rows, test_rows) in enumerate(splits):
+        result, fit_rows, val_rows = fit(np.asarray(train_rows), f"fold{k + 1}", settings.seed + k)
+        network = build_network(settings, n_classes)
+        network.load_state_dict(result.state)
+        test_items = items_for(cohort, np.asarray(test_rows), settings)
+        proba = predict_items(network, test_items, settings, dev)
+        cv.oof[test_rows] = per_case(test_items, proba, np.asarray(test_rows))
+        cv.fold_of[test_rows] = k + 1
+        if settings.dims == 2:
+            cv.slice_frames.append(pd.DataFrame({"case_id": [i["case_id"] for i in test_items],
+                                                 "slice": [i["slice"] for i in test_items], "fold": k + 1,
+                                                 **{f"probability_{c}": proba[:, j]
+                                                    for j, c in enumerate(cohort.classes)}}))
+        fold_eval = evaluate(cohort.y[test_rows], cv.oof[test_rows], cohort.classes, cohort.groups[test_rows],
+                             positive=positive_class, n_bootstrap=0)
+        cv.per_fold.append({"fold": k + 1, "metrics": fold_eval.metrics, "best_epoch": result.best_epoch,
+                            "epochs_run": len(result.history), "history": result.history,
+                            "images_per_second": round(result.images_per_second, 1),
+                            "seconds": round(result.seconds, 2),
+                            "train_groups": sorted(set(cohort.groups[fit_rows])),
+                            "validation_groups": sorted(set(cohort.groups[val_rows])),
+                            "test_groups": sorted(set(cohort.groups[test_rows]))})
+    return cv
+
+
+def _write_networks_outputs(folder: Path, cohort: CnnCohort, cv: _CrossValidation, final: FitResult,
+                            settings: CnnSettings, dev) -> int:
+    """predictions.csv (out of fold), folds.csv, slice_predictions.csv, the final network's own predictions on
+    its training cases, its weights and the bundle's configs; returns how many inputs (crops) the cohort has."""
+    import torch
+
+    from .tables import atomic_target, write_json, write_table
+
+    n_classes = len(cohort.classes)
+    network = build_network(settings, n_classes)
+    network.load_state_dict(final.state)
+    predictions = _frame(cohort, np.arange(len(cohort.cases)), cv.oof)
+    predictions.insert(len(cohort.keys().columns), "fold", cv.fold_of)
+    write_table(predictions, folder / "predictions.csv")
+    write_table(pd.DataFrame({"group": cohort.groups, "fold": cv.fold_of}).drop_duplicates()
+                .sort_values(["fold", "group"]), folder / "folds.csv")
+    if cv.slice_frames:
+        write_table(pd.concat(cv.slice_frames, ignore_index=True), folder / "slice_predictions.csv")
+    all_rows = np.arange(len(cohort.cases))
+    all_items = items_for(cohort, all_rows, settings)
+    write_table(_frame(cohort, all_rows, per_case(all_items, predict_items(network, all_items, settings, dev),
+                                                  all_rows)), folder / "training_predictions.csv")
+    (folder / "models").mkdir(parents=True, exist_ok=True)
+    tmp = atomic_target(folder / WEIGHTS_FILE)
+    torch.save(final.state, tmp)
+    tmp.replace(folder / WEIGHTS_FILE)
+    write_json(_inference_config(settings, n_classes), folder / "configs" / "inference.json")
+    write_json(_metadata(settings, cohort), folder / "configs" / "metadata.json")
+    return len(all_items)
+
+
+def _card(cohort: CnnCohort, settings: CnnSettings, *, manifest, outcome, folds_file, positive_class, cv_eval,
+          cv: _CrossValidation, final: FitResult, final_train, final_val, inputs: int, folder: Path, dev,
+          start: float) -> dict:
+    from .model_workflow import model_library_versions
+    from .provenance import file_digest, library_versions
+
+    n_classes = len(cohort.classes)
+    counts = pd.Series(cohort.y).value_counts().sort_index()
+    return {
+        "format": CARD_FORMAT, "kind": "cnn",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "outcome": outcome, "classes": cohort.classes,
+        "positive_class": positive_class or (cohort.classes[1] if n_classes == 2 else None),
+        "group_column": cohort.group_column, "settings": settings.to_dict(),
+        "network_def": network_config(settings, n_classes),
+        "training_data": {"manifest": str(manifest), "manifest_sha256": file_digest(manifest),
+                          "cases": len(cohort.cases), "patients": int(len(set(cohort.groups))),
+                          "inputs": inputs, "class_counts": {str(k): int(v) for k, v in counts.items()}},
+        "cv_design": {"outer": (f"given fold assignment ({folds_file})" if folds_file is not None else
+                                f"{settings.outer_folds}-fold StratifiedGroupKFold, shuffled (seed {settings.seed}), "
+                                "as the radiomics model draws it"),
+                      "early_stopping": f"validation loss on {settings.validation_fraction:.0%} of each training "
+                                        "set's patients (StratifiedGroupKFold), patience "
+                                        f"{settings.patience} epochs",
+                      "aggregation": "slice probabilities averaged per case" if settings.dims == 2 else
+                                     "one patch per case",
+                      "grouped_by": cohort.group_column or "case_id (one case per patient)",
+                      "bootstrap": f"{settings.bootstrap} resamples of patients, percentile 95% CI"},
+        "cross_validation": {**cv_eval.to_dict(), "per_fold": cv.per_fold,
+                             "mean_fold_auc": float(np.nanmean([f["metrics"]["auc"] for f in cv.per_fold]))},
+        "final_model": {"best_epoch": final.best_epoch, "history": final.history,
+                        "train_groups": sorted(set(cohort.groups[final_train])),
+                        "validation_groups": sorted(set(cohort.groups[final_val])),
+                        "images_per_second": round(final.images_per_second, 1)},
+        "weights": {"initial": final.weights or "random (seeded)",
+                    "file": WEIGHTS_FILE, "sha256": file_digest(folder / WEIGHTS_FILE)},
+        "device": str(dev),
+        "library_versions": library_versions() | model_library_versions(),
+        "seconds": round(time.monotonic() - start, 2),
+    }
+
+
+def train_cnn(manifest: str | Path, outcome: str, out: str | Path, settings: CnnSettings, *,
+              group: str | None = None, folds_file: str | Path | None = None, weights: str | Path | None = None,
+              positive_class: str | None = None, device: str = "auto", overwrite: bool = False, progress=None,
+              report: bool = True) -> CnnTrainResult:
+    """Cross-validate and train a CNN classifier; write the classifier folder (see the module doc)."""
+    import shutil
+
+    from .deep import torch_device
+    from .model_metrics import evaluate
+    from .model_workflow import write_result_tables
+    from .tables import write_json
+
+    start = time.monotonic()
+    settings.check()
+    folder = Path(out)
+    _prepare_folder(folder, overwrite)
+    cohort = read_cohort(manifest, outcome, settings, group=group)
+    folds = _folds_for(cohort, settings, manifest, folds_file, positive_class, weights)
     splits = outer_folds(cohort, settings, folds)
     dev = torch_device(device)
     n_classes = len(cohort.classes)
-    fits = len(splits) + 1
     if progress is not None:
-        progress.start(fits * settings.epochs, f"{len(cohort.cases)} cases, {len(set(cohort.groups))} patients, "
-                                               f"{len(splits)} folds + final network")
+        progress.start((len(splits) + 1) * settings.epochs, f"{len(cohort.cases)} cases, {len(set(cohort.groups))} "
+                                                            f"patients, {len(splits)} folds + final network")
 
     def fit(rows: np.ndarray, name: str, seed: int) -> tuple[FitResult, np.ndarray, np.ndarray]:
         train_rows, val_rows = validation_split(cohort, rows, settings)
@@ -440,94 +349,20 @@ def train_cnn(manifest: str | Path, outcome: str, out: str | Path, settings: Cnn
                 progress.advance(f"{name}: stopped early", skipped=True)
         return result, train_rows, val_rows
 
-    oof = np.full((len(cohort.cases), n_classes), np.nan)
-    fold_of = np.zeros(len(cohort.cases), dtype=int)
-    slice_frames, per_fold = [], []
-    for k, (train_rows, test_rows) in enumerate(splits):
-        result, fit_rows, val_rows = fit(np.asarray(train_rows), f"fold{k + 1}", settings.seed + k)
-        network = build_network(settings, n_classes)
-        network.load_state_dict(result.state)
-        test_items = items_for(cohort, np.asarray(test_rows), settings)
-        proba = predict_items(network, test_items, settings, dev)
-        oof[test_rows] = per_case(test_items, proba, np.asarray(test_rows))
-        fold_of[test_rows] = k + 1
-        if settings.dims == 2:
-            slice_frames.append(pd.DataFrame({"case_id": [i["case_id"] for i in test_items],
-                                              "slice": [i["slice"] for i in test_items], "fold": k + 1,
-                                              **{f"probability_{c}": proba[:, j]
-                                                 for j, c in enumerate(cohort.classes)}}))
-        fold_eval = evaluate(cohort.y[test_rows], oof[test_rows], cohort.classes, cohort.groups[test_rows],
-                             positive=positive_class, n_bootstrap=0)
-        per_fold.append({"fold": k + 1, "metrics": fold_eval.metrics, "best_epoch": result.best_epoch,
-                         "epochs_run": len(result.history), "history": result.history,
-                         "images_per_second": round(result.images_per_second, 1), "seconds": round(result.seconds, 2),
-                         "train_groups": sorted(set(cohort.groups[fit_rows])),
-                         "validation_groups": sorted(set(cohort.groups[val_rows])),
-                         "test_groups": sorted(set(cohort.groups[test_rows]))})
-    cv_eval = evaluate(cohort.y, oof, cohort.classes, cohort.groups, positive=positive_class,
+    cv = _cross_validate(cohort, splits, settings, fit, dev, positive_class)
+    cv_eval = evaluate(cohort.y, cv.oof, cohort.classes, cohort.groups, positive=positive_class,
                        n_bootstrap=settings.bootstrap, seed=settings.seed)
     final, final_train, final_val = fit(np.arange(len(cohort.cases)), "final", settings.seed + len(splits))
-    network = build_network(settings, n_classes)
-    network.load_state_dict(final.state)
-    # Out-of-fold predictions, fold assignment and the final network's own predictions on its training cases.
-    predictions = _frame(cohort, np.arange(len(cohort.cases)), oof)
-    predictions.insert(len(cohort.keys().columns), "fold", fold_of)
-    write_table(predictions, folder / "predictions.csv")
-    write_table(pd.DataFrame({"group": cohort.groups, "fold": fold_of}).drop_duplicates()
-                .sort_values(["fold", "group"]), folder / "folds.csv")
-    if slice_frames:
-        write_table(pd.concat(slice_frames, ignore_index=True), folder / "slice_predictions.csv")
-    all_rows = np.arange(len(cohort.cases))
-    all_items = items_for(cohort, all_rows, settings)
-    write_table(_frame(cohort, all_rows, per_case(all_items, predict_items(network, all_items, settings, dev),
-                                                  all_rows)), folder / "training_predictions.csv")
-    (folder / "models").mkdir(parents=True, exist_ok=True)
-    tmp = atomic_target(folder / WEIGHTS_FILE)
-    torch.save(final.state, tmp)
-    tmp.replace(folder / WEIGHTS_FILE)
-    write_json(_inference_config(settings, n_classes), folder / "configs" / "inference.json")
-    write_json(_metadata(settings, cohort), folder / "configs" / "metadata.json")
-    counts = pd.Series(cohort.y).value_counts().sort_index()
-    card = {
-        "format": CARD_FORMAT, "kind": "cnn",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "outcome": outcome, "classes": cohort.classes,
-        "positive_class": positive_class or (cohort.classes[1] if n_classes == 2 else None),
-        "group_column": cohort.group_column, "settings": settings.to_dict(),
-        "network_def": network_config(settings, n_classes),
-        "training_data": {"manifest": str(manifest), "manifest_sha256": file_digest(manifest),
-                          "cases": len(cohort.cases), "patients": int(len(set(cohort.groups))),
-                          "inputs": len(all_items), "class_counts": {str(k): int(v) for k, v in counts.items()}},
-        "cv_design": {"outer": (f"given fold assignment ({folds_file})" if folds_file is not None else
-                                f"{settings.outer_folds}-fold StratifiedGroupKFold, shuffled (seed {settings.seed}), "
-                                "as the radiomics model draws it"),
-                      "early_stopping": f"validation loss on {settings.validation_fraction:.0%} of each training "
-                                        "set's patients (StratifiedGroupKFold), patience "
-                                        f"{settings.patience} epochs",
-                      "aggregation": "slice probabilities averaged per case" if settings.dims == 2 else
-                                     "one patch per case",
-                      "grouped_by": cohort.group_column or "case_id (one case per patient)",
-                      "bootstrap": f"{settings.bootstrap} resamples of patients, percentile 95% CI"},
-        "cross_validation": {**cv_eval.to_dict(), "per_fold": per_fold,
-                             "mean_fold_auc": float(np.nanmean([f["metrics"]["auc"] for f in per_fold]))},
-        "final_model": {"best_epoch": final.best_epoch, "history": final.history,
-                        "train_groups": sorted(set(cohort.groups[final_train])),
-                        "validation_groups": sorted(set(cohort.groups[final_val])),
-                        "images_per_second": round(final.images_per_second, 1)},
-        "weights": {"initial": final.weights or "random (seeded)",
-                    "file": WEIGHTS_FILE, "sha256": file_digest(folder / WEIGHTS_FILE)},
-        "device": str(dev),
-        "library_versions": library_versions() | _model_library_versions(),
-        "seconds": round(time.monotonic() - start, 2),
-    }
+    inputs = _write_networks_outputs(folder, cohort, cv, final, settings, dev)
+    card = _card(cohort, settings, manifest=manifest, outcome=outcome, folds_file=folds_file,
+                 positive_class=positive_class, cv_eval=cv_eval, cv=cv, final=final, final_train=final_train,
+                 final_val=final_val, inputs=inputs, folder=folder, dev=dev, start=start)
     write_result_tables(folder, card)
     write_json(card, folder / "card.json")
     if report:
         from .model_report import write_cnn_report
 
         write_cnn_report(card, folder / "report.html")
-    import shutil
-
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     if progress is not None:
         progress.result(str(folder), auc=cv_eval.metrics["auc"])

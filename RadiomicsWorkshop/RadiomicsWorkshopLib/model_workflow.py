@@ -76,6 +76,68 @@ def _split_rows(table: pd.DataFrame, split_column: str, source) -> tuple[pd.Data
     return table[values == "train"].drop(columns=[split_column]), table[values == "test"].drop(columns=[split_column])
 
 
+def _test_data(data: ModelData, test_table, test_tables, test_clinical, inner_join: bool, outcome: str, *,
+               group, site, source: str) -> ModelData | None:
+    """The held-out test rows (a --split-column's, or --test-table's), with the training's features; refused
+    when they hold classes training lacks or patients training has."""
+    if test_tables:
+        if test_table is not None:
+            raise SettingsError("give either --split-column or --test-table, not both")
+        test_table, _ = _read_tables(test_tables, test_clinical, inner_join)
+    if test_table is None:
+        return None
+    test_data = prepare_data(test_table, outcome, group=group, site=site, features=data.features, source=source)
+    unknown = sorted(set(test_data.y) - set(data.classes))
+    if unknown:
+        raise InputError(f"the test rows have outcome value(s) {', '.join(unknown)} that training lacks")
+    overlap = sorted(set(test_data.groups) & set(data.groups))
+    if overlap:
+        raise InputError(f"{len(overlap)} patient(s) are in both the training and the test rows "
+                         f"(e.g. {', '.join(overlap[:3])})", hint="a patient belongs to one side only")
+    return test_data
+
+
+def _write_predictions(folder: Path, data: ModelData, cv) -> None:
+    """predictions.csv (out of fold, with the fold) and folds.csv (the fold of each patient)."""
+    from .tables import write_table
+
+    oof = _prediction_frame(data, cv.proba)
+    oof.insert(len(data.keys.columns), "fold", cv.fold + 1)
+    write_table(oof, folder / "predictions.csv")
+    fold_table = (pd.DataFrame({"group": data.groups, "fold": cv.fold + 1}).drop_duplicates()
+                  .sort_values(["fold", "group"]))
+    write_table(fold_table, folder / "folds.csv")
+
+
+def _evaluate_test(folder: Path, final, test_data: ModelData, data: ModelData, outcome: str,
+                   settings: ModelSettings):
+    """The final model on the held-out test rows: test_predictions.csv and the metrics with CIs."""
+    from .model_metrics import evaluate
+    from .tables import write_table
+
+    test_pred = predict_table(final.pipeline, test_data, data.classes)
+    test_pred.insert(len(test_data.keys.columns), outcome, test_data.y)
+    write_table(test_pred, folder / "test_predictions.csv")
+    proba = test_pred[[f"probability_{c}" for c in data.classes]].to_numpy()
+    return evaluate(test_data.y, proba, data.classes, test_data.groups, positive=settings.positive_class,
+                    n_bootstrap=settings.bootstrap, seed=settings.seed)
+
+
+def _training_data_record(data: ModelData, table: pd.DataFrame, sources: list, merge_report, split_column) -> dict:
+    """The card's training_data: sources and their hashes, rows, patients, classes, sites, missing values."""
+    from .provenance import file_digest
+
+    counts = pd.Series(data.y).value_counts().sort_index()
+    return {"sources": [{"path": str(p), "sha256": file_digest(p)} for p in sources],
+            "table_sha256": _table_digest(table), "rows": int(len(data.y)), "patients": int(len(set(data.groups))),
+            "class_counts": {str(k): int(v) for k, v in counts.items()},
+            "patients_per_class": {str(k): int(v) for k, v in pd.DataFrame({"g": data.groups, "y": data.y})
+                                   .groupby("y")["g"].nunique().items()},
+            "sites": (sorted(set(data.X[data.site_column])) if data.site_column else None),
+            "missing_values": int(data.X[data.features].isna().sum().sum()),
+            "merge_notes": merge_report, "split_column": split_column}
+
+
 def train_model(tables: list[str | Path], outcome: str, out: str | Path, settings: ModelSettings, *,
                 clinical: str | Path | None = None, group: str | None = None, site: str | None = None,
                 exclude: tuple[str, ...] = (), split_column: str | None = None,
@@ -84,8 +146,7 @@ def train_model(tables: list[str | Path], outcome: str, out: str | Path, setting
                 overwrite: bool = False, progress=None, report: bool = True) -> TrainResult:
     from .model_metrics import evaluate
     from .model_store import prepare_folder, save_model
-    from .provenance import file_digest, library_versions
-    from .tables import write_table
+    from .provenance import library_versions
 
     start = time.monotonic()
     settings.check()
@@ -101,22 +162,9 @@ def train_model(tables: list[str | Path], outcome: str, out: str | Path, setting
     check_trainable(data, settings, source)
     folds = None
     if folds_file is not None:
-        folds = _read_folds(folds_file)
-    test_data = None
-    if test_tables:
-        if test_table is not None:
-            raise SettingsError("give either --split-column or --test-table, not both")
-        test_table, _ = _read_tables(test_tables, test_clinical, inner_join)
-    if test_table is not None:
-        test_data = prepare_data(test_table, outcome, group=group, site=site, features=data.features,
-                                 source=", ".join(map(str, test_tables or tables)))
-        unknown = sorted(set(test_data.y) - set(data.classes))
-        if unknown:
-            raise InputError(f"the test rows have outcome value(s) {', '.join(unknown)} that training lacks")
-        overlap = sorted(set(test_data.groups) & set(data.groups))
-        if overlap:
-            raise InputError(f"{len(overlap)} patient(s) are in both the training and the test rows "
-                             f"(e.g. {', '.join(overlap[:3])})", hint="a patient belongs to one side only")
+        folds = read_folds(folds_file)
+    test_data = _test_data(data, test_table, test_tables, test_clinical, inner_join, outcome, group=group,
+                           site=site, source=", ".join(map(str, test_tables or tables)))
     if progress is not None:
         n_folds = settings.outer_folds if folds is None else folds["fold"].nunique()
         progress.start(n_folds + 1, f"{len(data.y)} rows, {len(set(data.groups))} patients, "
@@ -127,39 +175,17 @@ def train_model(tables: list[str | Path], outcome: str, out: str | Path, setting
     final = fit_final_model(data, settings, jobs=jobs)
     if progress is not None:
         progress.advance("final model")
-    # Predictions and fold assignment, written before the card so that the card can name them.
-    oof = _prediction_frame(data, cv.proba)
-    oof.insert(len(data.keys.columns), "fold", cv.fold + 1)
-    write_table(oof, folder / "predictions.csv")
-    fold_table = (pd.DataFrame({"group": data.groups, "fold": cv.fold + 1}).drop_duplicates()
-                  .sort_values(["fold", "group"]))
-    write_table(fold_table, folder / "folds.csv")
-    test_eval = None
-    if test_data is not None:
-        test_pred = predict_table(final.pipeline, test_data, data.classes)
-        test_pred.insert(len(test_data.keys.columns), outcome, test_data.y)
-        write_table(test_pred, folder / "test_predictions.csv")
-        proba = test_pred[[f"probability_{c}" for c in data.classes]].to_numpy()
-        test_eval = evaluate(test_data.y, proba, data.classes, test_data.groups, positive=settings.positive_class,
-                             n_bootstrap=settings.bootstrap, seed=settings.seed)
+    _write_predictions(folder, data, cv)  # before the card, so that the card can name them
+    test_eval = _evaluate_test(folder, final, test_data, data, outcome, settings) if test_data is not None else None
     frequency = pd.Series([f for fold in cv.per_fold for f in fold["selected_features"]]).value_counts()
-    counts = pd.Series(data.y).value_counts().sort_index()
     card = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "outcome": outcome, "classes": data.classes,
         "positive_class": settings.positive_class or (data.classes[1] if len(data.classes) == 2 else None),
         "features": data.features, "group_column": data.group_column, "site_column": data.site_column,
         "settings": settings.to_dict(),
-        "training_data": {
-            "sources": [{"path": str(p), "sha256": file_digest(p)} for p in
-                        list(tables) + ([clinical] if clinical else [])],
-            "table_sha256": _table_digest(table), "rows": int(len(data.y)), "patients": int(len(set(data.groups))),
-            "class_counts": {str(k): int(v) for k, v in counts.items()},
-            "patients_per_class": {str(k): int(v) for k, v in pd.DataFrame({"g": data.groups, "y": data.y})
-                                   .groupby("y")["g"].nunique().items()},
-            "sites": (sorted(set(data.X[data.site_column])) if data.site_column else None),
-            "missing_values": int(data.X[data.features].isna().sum().sum()),
-            "merge_notes": merge_report, "split_column": split_column},
+        "training_data": _training_data_record(data, table, list(tables) + ([clinical] if clinical else []),
+                                               merge_report, split_column),
         "cv_design": {
             "outer": f"{settings.outer_folds}-fold StratifiedGroupKFold, shuffled (seed {settings.seed})"
                      if folds is None else f"given fold assignment ({folds_file})",
@@ -174,7 +200,7 @@ def train_model(tables: list[str | Path], outcome: str, out: str | Path, setting
                         "steps": [name for name, _ in final.pipeline.steps]},
         "test": None if test_eval is None else {
             **test_eval.to_dict(), "source": "split column" if split_column else [str(p) for p in test_tables]},
-        "library_versions": library_versions() | _model_library_versions(),
+        "library_versions": library_versions() | model_library_versions(),
         "tripod_clear": [{"item": item, "covered": text} for item, text in TRIPOD_CLEAR_ITEMS],
         "seconds": round(time.monotonic() - start, 2),
     }
@@ -189,7 +215,7 @@ def train_model(tables: list[str | Path], outcome: str, out: str | Path, setting
     return TrainResult(folder, card, time.monotonic() - start)
 
 
-def _read_folds(path: str | Path) -> pd.DataFrame:
+def read_folds(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError("fold assignment not found", file=path, hint="give the folds.csv of a trained model")
@@ -231,7 +257,7 @@ def write_result_tables(folder: Path, card: dict) -> None:
         write_table(calibration, folder / f"{prefix}calibration.csv")
 
 
-def _model_library_versions() -> dict[str, str]:
+def model_library_versions() -> dict[str, str]:
     from importlib import metadata
 
     versions = {}

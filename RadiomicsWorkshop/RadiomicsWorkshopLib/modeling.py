@@ -58,13 +58,31 @@ class ModelData:
                          self.site_column)
 
 
-def _outcome_labels(values: pd.Series) -> np.ndarray:
+def outcome_labels(values: pd.Series) -> np.ndarray:
     """Outcome values as strings; integral numbers without a '.0' (1.0 -> '1')."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         numbers = values.to_numpy(dtype=float)
         if np.all(numbers == np.round(numbers)):
             return np.array([str(int(v)) for v in numbers], dtype=object)
     return values.astype(str).str.strip().to_numpy(dtype=object)
+
+
+def _groups(table: pd.DataFrame, group: str | None, source: str | None) -> tuple[np.ndarray, str | None]:
+    """The patient of each row (rows of one patient must stay together in every split), and its column."""
+    columns = list(table.columns)
+    if group is not None:
+        return table[group].astype(str).to_numpy(dtype=object), group
+    if "patient_id" in columns and table["patient_id"].notna().all():
+        return table["patient_id"].astype(str).to_numpy(dtype=object), "patient_id"
+    if "case_id" in columns and table["case_id"].duplicated().any():
+        repeated = table.loc[table["case_id"].duplicated(), "case_id"].astype(str).unique().tolist()
+        raise InputError(
+            f"rows repeat case ids ({_shown(repeated)}: several ROIs or slices per case) and there is no "
+            "patient column, so rows of one patient could fall on both sides of a split", file=source,
+            hint="add a patient_id column (or --clinical with one), or name the grouping column with --group "
+                 "(--group case_id if each case is a different patient)")
+    ids = table["case_id"] if "case_id" in columns else pd.Series(table.index)
+    return ids.astype(str).to_numpy(dtype=object), None
 
 
 def prepare_data(table: pd.DataFrame, outcome: str | None, *, group: str | None = None, site: str | None = None,
@@ -94,23 +112,8 @@ def prepare_data(table: pd.DataFrame, outcome: str | None, *, group: str | None 
         if missing:
             raise InputError(f"{len(missing)} row(s) have no outcome value (table rows {_shown([m + 2 for m in missing])})",
                              file=source, hint="fill in or remove those rows")
-        y = _outcome_labels(table[outcome])
-    # Groups: the patient of each row. Rows of one patient must stay together in every split.
-    if group is not None:
-        groups = table[group].astype(str).to_numpy(dtype=object)
-        group_column = group
-    elif "patient_id" in columns and table["patient_id"].notna().all():
-        groups, group_column = table["patient_id"].astype(str).to_numpy(dtype=object), "patient_id"
-    else:
-        if "case_id" in columns and table["case_id"].duplicated().any():
-            repeated = table.loc[table["case_id"].duplicated(), "case_id"].astype(str).unique().tolist()
-            raise InputError(
-                f"rows repeat case ids ({_shown(repeated)}: several ROIs or slices per case) and there is no "
-                "patient column, so rows of one patient could fall on both sides of a split", file=source,
-                hint="add a patient_id column (or --clinical with one), or name the grouping column with --group "
-                     "(--group case_id if each case is a different patient)")
-        ids = table["case_id"] if "case_id" in columns else pd.Series(table.index)
-        groups, group_column = ids.astype(str).to_numpy(dtype=object), None
+        y = outcome_labels(table[outcome])
+    groups, group_column = _groups(table, group, source)
     reserved = set(RESERVED_COLUMNS) | {c for c in (outcome, group, site) if c} | set(exclude)
     if features is None:
         candidates = [c for c in columns if c not in reserved]
