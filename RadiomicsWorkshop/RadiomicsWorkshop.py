@@ -1013,7 +1013,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
             imagePath = os.path.join(outDir, row["image"])
             node = nodes.readVolume(slicer.mrmlScene, imagePath, outputVolumeNode,
                                     name=f"{volumeNode.GetName()} preprocessed")
-            biasFile = os.path.join(outDir, "bias_fields", os.path.basename(imagePath))
+            biasFile = commands.bias_field_path(outDir, imagePath)
             if showBiasField and os.path.exists(biasFile):
                 biasNode = nodes.readVolume(slicer.mrmlScene, biasFile, name=f"{volumeNode.GetName()} bias field")
                 slicer.util.setSliceViewerLayers(background=node, foreground=biasNode, foregroundOpacity=0.4)
@@ -1125,20 +1125,17 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
     @staticmethod
     def modelSummary(modelFolder: str) -> str:
         """One line on a trained model (radiomics or end-to-end CNN), from its card."""
-        with open(os.path.join(modelFolder, "card.json"), encoding="utf-8") as handle:
-            card = json.load(handle)
-        cv = card["cross_validation"]
-        low, high = cv["ci95"]["auc"]
-        if card.get("kind") == "cnn":
+        card = commands.card_summary(modelFolder)
+        low, high = card["ci95"]
+        if card["kind"] == "cnn":
             return _("CNN ({backbone}, {dims}D): cross-validated AUC {auc:.3f} (95% CI {low:.3f}-{high:.3f}); "
                      "{patients} patients. Classifier: {folder}").format(
-                backbone=card["settings"]["backbone"], dims=card["settings"]["dims"], auc=cv["metrics"]["auc"],
-                low=low, high=high, patients=card["training_data"]["patients"], folder=modelFolder)
+                backbone=card["backbone"], dims=card["dims"], auc=card["auc"], low=low, high=high,
+                patients=card["patients"], folder=modelFolder)
         return _("Cross-validated AUC {auc:.3f} (95% CI {low:.3f}-{high:.3f}), balanced accuracy {bacc:.3f}; "
                  "{patients} patients; {features} feature(s) in the final model. Model: {folder}").format(
-            auc=cv["metrics"]["auc"], low=low, high=high, bacc=cv["metrics"]["balanced_accuracy"],
-            patients=card["training_data"]["patients"], features=len(card["final_model"]["selected_features"]),
-            folder=modelFolder)
+            auc=card["auc"], low=low, high=high, bacc=card["balanced_accuracy"], patients=card["patients"],
+            features=card["features"], folder=modelFolder)
 
     # End-to-end CNN, and the comparison of models on the same folds
 
@@ -1263,13 +1260,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
     @staticmethod
     def bundleLabelNames(bundleFolder: str) -> dict:
         """Label value -> name, from the bundle's configs/metadata.json (MONAI's channel_def)."""
-        path = os.path.join(bundleFolder, "configs", "metadata.json")
-        if not os.path.isfile(path):
-            return {}
-        with open(path, encoding="utf-8") as handle:
-            metadata = json.load(handle)
-        outputs = metadata.get("network_data_format", {}).get("outputs", {})
-        return {str(k): v for k, v in (outputs.get("pred", {}).get("channel_def") or {}).items()}
+        return commands.read_bundle_label_names(bundleFolder)
 
     def startAutoSegmentation(self, volumeNode, bundleFolder: str, outputSegmentationNode=None, tta: bool = False,
                               referenceNode=None, onProgress: Optional[Callable[[int, int, str], None]] = None,
@@ -1298,11 +1289,9 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
                 slicer.mrmlScene, outFile, volumeNode, outputSegmentationNode, self.bundleLabelNames(bundleFolder),
                 name=f"{volumeNode.GetName()} auto")
             if referenceFile:
-                with open(metricsFile, newline="", encoding="utf-8") as handle:
-                    rows = list(csv.DictReader(handle))
                 segmentationNode.SetAttribute("RadiomicsWorkshop.Dice", "; ".join(
-                    f"label {row['label']}: Dice {float(row['dice']):.3f}, HD95 {float(row['hausdorff95_mm']):.1f} mm"
-                    for row in rows))
+                    f"label {row['label']}: Dice {row['dice']:.3f}, HD95 {row['hausdorff95_mm']:.1f} mm"
+                    for row in commands.read_segmentation_metrics(metricsFile)))
             return segmentationNode
 
         return self._startCore(command, folder, _("Automatic segmentation"), load, onProgress, onFinished)

@@ -68,6 +68,8 @@ def test_every_step_the_module_runs(tmp_path, data_dir):
     assert_succeeded(commands.preprocessing_args(str(image), str(pre), "brain_MR", str(mask), bias_field=True,
                                                  case_id="brain1"), pre / "manifest.csv")
     assert (pre / "bias_fields").is_dir()
+    written = pd.read_csv(pre / "manifest.csv")["image"].iloc[0]  # the module finds the bias field as it is written
+    assert Path(commands.bias_field_path(str(pre), str(pre / written))).is_file()
 
     # 3. Radiomics features of two segments (label values), preset and parameter file.
     features = tmp_path / "features.csv"
@@ -96,6 +98,9 @@ def test_every_step_the_module_runs(tmp_path, data_dir):
     assert reader.progress and (model / "report.html").is_file() and (model / "metrics.csv").is_file()
     metrics = pd.read_csv(model / "metrics.csv")
     assert metrics.loc[metrics["metric"] == "auc", "estimate"].iloc[0] >= 0.8
+    summary = commands.card_summary(str(model))  # what the module's modelSummary shows
+    assert summary["kind"] == "radiomics" and summary["auc"] == metrics.loc[metrics["metric"] == "auc", "estimate"].iloc[0]
+    assert summary["ci95"][0] <= summary["auc"] <= summary["ci95"][1] and summary["features"] >= 1
     predictions = tmp_path / "predictions.csv"
     assert_succeeded(commands.prediction_args(str(model), [str(cohort)], str(predictions)), predictions)
     assert {"predicted", "probability_1"} <= set(pd.read_csv(predictions).columns)
@@ -107,6 +112,9 @@ def test_every_step_the_module_runs(tmp_path, data_dir):
                                                 metrics_out=str(seg_metrics), device="cpu"), segmentation)
     assert sitk.ReadImage(str(segmentation)).GetSize() == sitk.ReadImage(str(image)).GetSize()
     assert {"dice", "hausdorff95_mm"} <= set(pd.read_csv(seg_metrics).columns)
+    rows = commands.read_segmentation_metrics(str(seg_metrics))  # the module's summary of the comparison
+    assert rows and all(isinstance(row["dice"], float) and isinstance(row["hausdorff95_mm"], float) for row in rows)
+    assert commands.read_bundle_label_names(str(bundle)) == {"0": "background", "1": "lesion"}
 
 
 def test_a_failing_step_gives_the_message_box_its_text(tmp_path, data_dir):
@@ -140,6 +148,8 @@ def test_cnn_training_and_comparison_as_the_module_runs_them(tmp_path):
     reader = assert_succeeded(commands.cnn_training_args(manifest, "label", str(first), backbone="resnet10", width=8,
                                                          crop=32, epochs=2, outer_folds=2, device="cpu"), first)
     assert reader.progress and (first / "metrics.csv").is_file() and (first / "roc.csv").is_file()
+    summary = commands.card_summary(str(first))
+    assert summary["kind"] == "cnn" and summary["backbone"] == "resnet10" and summary["dims"] == 2
     assert_succeeded(commands.cnn_training_args(manifest, "label", str(second), folds=str(first / "folds.csv"),
                                                 backbone="resnet10", width=8, crop=32, epochs=1, outer_folds=2,
                                                 device="cpu"), second)

@@ -302,7 +302,7 @@ COMPUTATION = {"radiomics", "SimpleITK", "sitk", "sitkUtils", "pandas", "scipy",
 # reading of their progress (commands.py, standard library only). It lists presets and recipes from
 # Resources/ and checks packages with importlib.util.find_spec, without importing them.
 ALLOWED_CORE_IMPORTS = {"RadiomicsWorkshopLib.commands"}
-LIGHT_STANDARD_LIBRARY = {"__future__", "json", "typing"}  # nothing that takes time to import
+LIGHT_STANDARD_LIBRARY = {"__future__", "csv", "json", "os", "typing"}  # nothing that takes time to import
 
 
 def test_the_core_module_slicer_imports_is_light():

@@ -29,6 +29,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .deep import torch_device
+from .commands import bundle_label_names
 from .errors import InputError, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -195,8 +196,7 @@ def load_bundle(folder: str | Path, device: str = "cpu") -> Bundle:
     network = network.to(torch_device(device)).eval()
     transforms = [t for t in getattr(preprocessing, "transforms", [preprocessing])
                   if type(t).__name__ not in SKIPPED_TRANSFORMS]
-    labels = metadata.get("network_data_format", {}).get("outputs", {}).get("pred", {}).get("channel_def") or \
-        metadata.get("labels") or {"0": "background", "1": "foreground"}
+    labels = bundle_label_names(metadata) or metadata.get("labels") or {"0": "background", "1": "foreground"}
     spacing = metadata.get("radiomics_workshop", {}).get("spacing")
     return Bundle(folder, network, transforms, inferer, metadata, {str(k): v for k, v in labels.items()},
                   tuple(spacing) if spacing else None)

@@ -11,14 +11,66 @@ own temporary outputs.
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 from typing import Any, Callable, Optional
 
 # What the Slicer layer reads of the core's tables: the columns that identify a row (text), every other column
 # being a number. Defined once in columns.py (constants only, no imports).
 from .columns import IDENTIFIERS
 
-__all__ = ["IDENTIFIERS"]  # and the *_args functions, parse_event, ProgressReader below
+__all__ = ["IDENTIFIERS"]  # and the *_args functions, parse_event, ProgressReader, the readers below
+
+# -- what the Slicer layer reads of the core's output files: their layouts, defined here once and used by
+#    the core that writes them
+
+
+BIAS_FIELD_FOLDER = "bias_fields"  # beside images/ in a preprocess --out-dir, one file per image, same name
+
+
+def bias_field_path(out_dir: str, image_file: str) -> str:
+    """Where ``preprocess --bias-field`` writes the bias field of a preprocessed image."""
+    return os.path.join(str(out_dir), BIAS_FIELD_FOLDER, os.path.basename(str(image_file)))
+
+
+def bundle_label_names(metadata: dict) -> dict:
+    """Label value (text) -> name, from a MONAI bundle's metadata (network_data_format.outputs.pred.channel_def)."""
+    outputs = metadata.get("network_data_format", {}).get("outputs", {})
+    return {str(k): v for k, v in (outputs.get("pred", {}).get("channel_def") or {}).items()}
+
+
+def read_bundle_label_names(bundle_dir: str) -> dict:
+    """``bundle_label_names`` of a bundle folder's configs/metadata.json ({} when it has none)."""
+    path = os.path.join(str(bundle_dir), "configs", "metadata.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return bundle_label_names(json.load(handle))
+
+
+def card_summary(model_dir: str) -> dict:
+    """What a model folder's card.json says in one line: kind (radiomics or cnn), cross-validated AUC with its
+    95% CI, balanced accuracy, patients, and the final model's features (radiomics) or backbone and dims (CNN)."""
+    with open(os.path.join(str(model_dir), "card.json"), encoding="utf-8") as handle:
+        card = json.load(handle)
+    cv = card["cross_validation"]
+    summary = {"kind": card.get("kind", "radiomics"), "auc": cv["metrics"]["auc"], "ci95": tuple(cv["ci95"]["auc"]),
+               "balanced_accuracy": cv["metrics"].get("balanced_accuracy"),
+               "patients": card["training_data"]["patients"]}
+    if summary["kind"] == "cnn":
+        summary.update(backbone=card["settings"]["backbone"], dims=card["settings"]["dims"])
+    else:
+        summary["features"] = len(card["final_model"]["selected_features"])
+    return summary
+
+
+def read_segmentation_metrics(path: str) -> list[dict]:
+    """The rows of ``segment --metrics-out`` (label, dice, hausdorff95_mm, ...), numbers as floats."""
+    with open(str(path), newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return [{k: (v if k in ("case_id", "label") else float(v) if v not in ("", None) else float("nan"))
+             for k, v in row.items()} for row in rows]
 
 
 def _rois(rois: Optional[list[str]]) -> list[str]:

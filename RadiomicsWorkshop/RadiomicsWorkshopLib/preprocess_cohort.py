@@ -18,6 +18,7 @@ from typing import Any
 import SimpleITK as sitk
 
 from . import tables
+from .commands import bias_field_path
 from .cohort import CohortSummary, StepOutput, case_key, commit_case, run_step, safe_name
 from .errors import InputError
 from .images import read_image, read_image_any_components, write_image
@@ -63,7 +64,7 @@ def preprocess_case(case: Case, part_file: Path, keyed=None, *, recipe: Recipe, 
             else:
                 outputs["mask"] = str(case.mask)
         if keep_bias_field and "bias_field" in result.extra:
-            field_out = out_dir / "bias_fields" / f"{name}.nrrd"
+            field_out = Path(bias_field_path(str(out_dir), str(image_out)))
             write_image(result.extra["bias_field"], field_out)
             outputs["bias_field"] = str(field_out)
         tables.write_json({"recipe": recipe.to_dict(), "steps": log, "source_image": str(case.image),
