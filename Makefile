@@ -28,14 +28,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-deep.txt 
 	touch $@
 
 # Headless Chromium and its driver, for the test that opens the demo's HTML report
-# (Testing/test_demo_report.py): the system's packages, installed when missing if we can.
+# (Testing/examples/test_demo_report.py): the system's packages, installed when missing if we can.
 browser:
 	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		echo "installing chromium and chromium-driver with apt-get (for Testing/test_demo_report.py)"; \
+		echo "installing chromium and chromium-driver with apt-get (for Testing/examples/test_demo_report.py)"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
-			|| echo "WARNING: apt-get could not install chromium chromium-driver; Testing/test_demo_report.py will fail"; \
-	else echo "NOTE: Testing/test_demo_report.py needs Chromium and chromedriver:" \
+			|| echo "WARNING: apt-get could not install chromium chromium-driver; Testing/examples/test_demo_report.py will fail"; \
+	else echo "NOTE: Testing/examples/test_demo_report.py needs Chromium and chromedriver:" \
 		"sudo apt-get install chromium chromium-driver (Debian), or your system's chromium and chromedriver packages"; fi
 
 # PyRadiomics' sample cases and baseline values, from its source distribution (pip download).
@@ -43,12 +43,12 @@ sample-data: $(DATA)/brain1_image.nrrd
 $(DATA)/brain1_image.nrrd: | $(VENV)/.installed
 	$(CLI) sample-data --dest $(DATA)
 
-# The whole workflow through the CLI (RadiomicsWorkshopLib/demo.py): out/demo/README.md describes what it writes.
+# The whole workflow through the CLI (RadiomicsWorkshopLib/examples/demo.py): out/demo/README.md describes what it writes.
 demo: $(VENV)/.installed sample-data
 	$(CLI) demo --out $(OUT) --data $(DATA) --overwrite $(if $(wildcard $(SHARED)),--ibsi $(SHARED))
 	@echo "demo outputs in $(OUT)/:"; ls -1 $(OUT)
 
-# The whole suite, the Slicer lanes included: Testing/test_slicer_python_lane.py builds Slicer 5.10's Python
+# The whole suite, the Slicer lanes included: Testing/slicer_module/test_slicer_python_lane.py builds Slicer 5.10's Python
 # (Python 3.12: python3.12 on the PATH or in pyenv, or SLICER_PYTHON312=/path/to/python3.12) in .cache/.
 test: setup sample-data
 	$(PY) -m pytest

@@ -49,11 +49,10 @@ MODULE_DIR = os.path.dirname(os.path.abspath(__file__))  # holds RadiomicsWorksh
 CORE_PACKAGE = "RadiomicsWorkshopLib"
 PRESET_DIR = os.path.join(MODULE_DIR, "Resources", "Presets")
 RECIPE_DIR = os.path.join(MODULE_DIR, "Resources", "Recipes")
-# The core's backbones (RadiomicsWorkshopLib/deep.py; `radiomics-workshop deep-features --help`).
-DEEP_MODELS = ["resnet18", "resnet50", "densenet121", "efficientnet_b0", "resnet18_3d", "resnet50_3d", "fmcib"]
-# The core's classifiers and feature selections (RadiomicsWorkshopLib/model_settings.py; `radiomics-workshop train --help`).
-MODEL_CLASSIFIERS = ["logistic", "random_forest", "svm", "gradient_boosting"]
-MODEL_SELECTIONS = ["none", "anova", "mannwhitney", "lasso", "mrmr", "random_forest"]
+# The core's backbones, classifiers and feature selections, as the core defines them (through commands.py).
+DEEP_MODELS = list(commands.DEEP_FEATURE_MODELS)
+MODEL_CLASSIFIERS = list(commands.CLASSIFIERS)
+MODEL_SELECTIONS = list(commands.SELECTIONS)
 
 
 def _yamlNames(folder: str, fallback: str) -> list[str]:

@@ -2,7 +2,7 @@
 # the extension's python-packages folder (the Extension Manager puts it on Slicer's Python path): users need
 # no compiler. The source is PyPI's source package (pyradiomics-source.json), checked by SHA-256; the build
 # is SuperBuild/pyradiomics_recipe.py, which applies the Python 3.12 fix and runs pip, the same recipe the
-# Slicer-Python test lane runs (Testing/test_slicer_python_lane.py).
+# Slicer-Python test lane runs (Testing/slicer_module/test_slicer_python_lane.py).
 
 set(proj python-pyradiomics)
 

@@ -8,7 +8,7 @@ which behave the same here (they exist since Python 3.2). Nothing else is change
 
 Used by SuperBuild/External_python-pyradiomics.cmake on Slicer's extension build servers
 (``build`` after CMake downloaded and checked the archive) and by the Slicer-Python test lane
-(``fetch`` then ``build``, Testing/test_slicer_python_lane.py). Standard library only.
+(``fetch`` then ``build``, Testing/slicer_module/test_slicer_python_lane.py). Standard library only.
 
     python pyradiomics_recipe.py fetch DEST_DIR                 -> the unpacked source folder (as CMake's URL step)
     python pyradiomics_recipe.py build SOURCE_DIR --prefix DIR  -> patched, built and installed under DIR

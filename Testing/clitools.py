@@ -20,8 +20,8 @@ def write_untrained_bundle(folder: Path) -> Path:
     """A small segmentation bundle with seeded random weights: its label maps are arbitrary but fixed."""
     import torch
     from monai.networks.nets import UNet
-
-    from RadiomicsWorkshopLib.autoseg import SegSettings, write_bundle
+    from RadiomicsWorkshopLib.segmentation.autoseg import write_bundle
+    from RadiomicsWorkshopLib.segmentation.settings import SegSettings
 
     settings = SegSettings(spacing=(2.0, 2.0, 2.0), patch=(64, 64, 32), channels=(4, 8, 16, 32)).check()
     torch.manual_seed(0)

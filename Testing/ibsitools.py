@@ -8,8 +8,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-
-from RadiomicsWorkshopLib import ibsi
+from RadiomicsWorkshopLib.features.ibsi import reference as ibsi
 
 
 def phantom_arrays() -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:

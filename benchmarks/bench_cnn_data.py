@@ -3,7 +3,7 @@
 The cohort is the five PyRadiomics sample cases (MR and CT volumes of 256 x 256 x 25 to 512 x 512 x 61
 voxels, compressed NRRD), each used ``--copies`` times under another case id, two classes alternating;
 a 2D network (ResNet-10, width 16) trains on the 48 x 48 ROI-centred crops of every slice holding the
-ROI, with augmentation, as ``train-cnn`` does (``cnn_network.fit_network``). Throughput is training images per
+ROI, with augmentation, as ``train-cnn`` does (``cnn.network.fit_network``). Throughput is training images per
 second of the training loop (what ``fit_network`` reports), over ``--epochs`` epochs:
 
 - naive: ``cache=False, workers=0``: every item read from disk and cropped again, every epoch;
@@ -36,12 +36,11 @@ def main() -> int:
 
     import numpy as np
     import torch
-
-    from RadiomicsWorkshopLib.cnn import CnnCohort, items_for
-    from RadiomicsWorkshopLib.cnn_network import fit_network
-    from RadiomicsWorkshopLib.cnn_data import dataset, roi_slices
-    from RadiomicsWorkshopLib.cnn_settings import CnnSettings
-    from RadiomicsWorkshopLib.manifest import Case
+    from RadiomicsWorkshopLib.cnn.data import dataset, roi_slices
+    from RadiomicsWorkshopLib.cnn.network import fit_network
+    from RadiomicsWorkshopLib.cnn.settings import CnnSettings
+    from RadiomicsWorkshopLib.cnn.workflow import CnnCohort, items_for
+    from RadiomicsWorkshopLib.io.manifest import Case
 
     cases = []
     for copy in range(args.copies):

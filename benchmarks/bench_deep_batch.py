@@ -19,7 +19,6 @@ import argparse
 import sys
 
 import numpy as np
-
 from common import case_paths, timed
 
 TARGET = 3.0
@@ -34,8 +33,7 @@ def main() -> int:
 
     import SimpleITK as sitk
     import torch
-
-    from RadiomicsWorkshopLib.deep import DeepFeatureExtractor, build_model
+    from RadiomicsWorkshopLib.deep.embeddings import DeepFeatureExtractor, build_model
 
     cases = []
     for name in ("brain1", "brain2", "lung2"):

@@ -7,7 +7,7 @@ of everything on breast1 for the imports):
 - (b) the full ``ibsi`` set: ``extract_case`` with the ``IBSI`` preset (PyRadiomics in six texture
   aggregations + our families), bin width 25 instead of the preset's 1 (these are MR and CT images, not
   the phantom's integer grey levels; the same discretisation as (a));
-- (c) our families alone (``ibsi_families.case_features``: all seven, GLDZM and NGLDM in the preset's
+- (c) our families alone (``features.ibsi.families.case_features``: all seven, GLDZM and NGLDM in the preset's
   three zone aggregations);
 - (d) PyRadiomics' texture classes alone (GLCM, GLRLM, GLSZM, GLDM, NGTDM; one 3D pass) on the same ROI.
 
@@ -41,13 +41,11 @@ def main() -> int:
 
     import radiomics
     import SimpleITK as sitk
-    from radiomics import featureextractor
-
-    from RadiomicsWorkshopLib import ibsi_families
-    from RadiomicsWorkshopLib.extraction import extract_case, ibsi_texture_aggregations
-    from RadiomicsWorkshopLib.presets import load_params, params_from_dict, preset_path
-
     import yaml
+    from radiomics import featureextractor
+    from RadiomicsWorkshopLib.features.extraction import extract_case, ibsi_texture_aggregations
+    from RadiomicsWorkshopLib.features.ibsi import families as ibsi_families
+    from RadiomicsWorkshopLib.features.presets import load_params, params_from_dict, preset_path
 
     radiomics.setVerbosity(logging.ERROR)
     preset = yaml.safe_load(preset_path("IBSI").read_text())

@@ -15,7 +15,6 @@ import sys
 
 import numpy as np
 import pandas as pd
-
 from common import timed
 
 TARGET_SECONDS = 60.0
@@ -39,8 +38,8 @@ def main() -> int:
     parser.add_argument("--features", type=int, default=1500)
     args = parser.parse_args()
 
-    from RadiomicsWorkshopLib.model_settings import ModelSettings
-    from RadiomicsWorkshopLib.modeling import nested_cross_validation, prepare_data
+    from RadiomicsWorkshopLib.modeling.pipeline import nested_cross_validation, prepare_data
+    from RadiomicsWorkshopLib.modeling.settings import ModelSettings
 
     data = prepare_data(make_table(args.patients, args.features), "label")
     settings = ModelSettings().check()

@@ -5,7 +5,7 @@ factor 4, iterations 50,40,30, convergence 1e-4, default B-spline grid, Otsu
 mask). Ours: `n4_bias_correction` with its defaults (shrink 8, two levels,
 convergence 1e-3, 100 mm spline spacing, Otsu body mask). The volume is
 PyRadiomics' brain1 MR (256x256x25) after removing its own shading, times a
-known smooth field (as Testing/test_preprocessing.py). Prints the time ratio
+known smooth field (as Testing/preprocessing/test_preprocessing.py). Prints the time ratio
 and the quality of each: correlation of the estimated with the true field in
 the head, and the head's coefficient of variation against the unbiased image's.
 Passes when ours is at least 5x faster and meets r >= 0.95 and CoV within 5%.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-
 from common import case_paths, median, timed
 
 SPEEDUP_LIMIT = 5.0
@@ -24,8 +23,7 @@ SPEEDUP_LIMIT = 5.0
 
 def main() -> int:
     import SimpleITK as sitk
-
-    from RadiomicsWorkshopLib import preprocessing as pp
+    from RadiomicsWorkshopLib.preprocessing import filters as pp
 
     raw = sitk.Cast(sitk.ReadImage(str(case_paths("brain1")[0])), sitk.sitkFloat32)
     clean = pp.n4_bias_correction(raw, shrink_factor=4, iterations=(50, 50, 50, 50), convergence=1e-6,

@@ -29,16 +29,15 @@ def main() -> int:
 
     import radiomics
     from radiomics import featureextractor
-
-    from RadiomicsWorkshopLib.extract_cohort import run_cohort
-    from RadiomicsWorkshopLib.manifest import Case
-    from RadiomicsWorkshopLib.presets import load_params
+    from RadiomicsWorkshopLib.batch.extract import run_cohort
+    from RadiomicsWorkshopLib.features.presets import load_params
+    from RadiomicsWorkshopLib.io.manifest import Case
 
     radiomics.setVerbosity(logging.ERROR)
     cases = [Case(case_id=name, image=case_paths(name)[0], mask=case_paths(name)[1]) for name in args.cases]
     params = load_params(params={})  # PyRadiomics' defaults: original image, all feature classes
 
-    from RadiomicsWorkshopLib.cohort import itk_threads
+    from RadiomicsWorkshopLib.batch.runner import itk_threads
 
     def direct():
         extractor = featureextractor.RadiomicsFeatureExtractor()

@@ -55,9 +55,8 @@ def main() -> int:
     import radiomics
     import SimpleITK as sitk
     from radiomics import featureextractor, imageoperations
-
-    from RadiomicsWorkshopLib import roi_crop
-    from RadiomicsWorkshopLib.sampledata import default_data_dir, has_sample_data
+    from RadiomicsWorkshopLib.examples.sampledata import default_data_dir, has_sample_data
+    from RadiomicsWorkshopLib.features import roi_crop
 
     folder = default_data_dir()
     if not has_sample_data(folder):

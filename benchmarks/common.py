@@ -17,7 +17,7 @@ CASES = ["brain1", "brain2", "breast1", "lung1", "lung2"]
 
 
 def data_dir() -> Path:
-    from RadiomicsWorkshopLib.sampledata import default_data_dir, has_sample_data
+    from RadiomicsWorkshopLib.examples.sampledata import default_data_dir, has_sample_data
 
     folder = default_data_dir()
     if not has_sample_data(folder):

@@ -16,11 +16,17 @@ import json
 import os
 from typing import Any, Callable, Optional
 
+# The choices the module offers, defined where the core uses them (modules of constants and settings classes,
+# standard library only below them).
+from .deep.names import DEEP_FEATURE_MODELS
+
 # What the Slicer layer reads of the core's tables: the columns that identify a row (text), every other column
 # being a number. Defined once in columns.py (constants only, no imports).
-from .columns import IDENTIFIERS
+from .io.columns import IDENTIFIERS
+from .modeling.settings import CLASSIFIERS, SELECTIONS
 
-__all__ = ["IDENTIFIERS"]  # and the *_args functions, parse_event, ProgressReader, the readers below
+__all__ = ["IDENTIFIERS", "DEEP_FEATURE_MODELS", "CLASSIFIERS", "SELECTIONS"]  # and the *_args functions,
+# parse_event, ProgressReader, the readers below
 
 # -- what the Slicer layer reads of the core's output files: their layouts, defined here once and used by
 #    the core that writes them

@@ -11,7 +11,7 @@
   Slicer's Python already has at its installed version, so nothing of Slicer's (numpy, scipy,
   SimpleITK, ...) is replaced. The one source package allowed is pure Python (``PURE_PYTHON_SOURCES``).
 
-The Slicer-Python test lane (Testing/test_slicer_python_lane.py) runs ``install`` in a Python 3.12
+The Slicer-Python test lane (Testing/slicer_module/test_slicer_python_lane.py) runs ``install`` in a Python 3.12
 holding Slicer 5.10's packages and checks that none of them changed.
 """
 
@@ -31,7 +31,7 @@ REQUIREMENTS = os.path.join(MODULE_DIR, "Resources", "requirements.txt")
 # package: pure Python (one module), built without a compiler.
 PURE_PYTHON_SOURCES = ("docopt",)
 # Import names of the distributions in Resources/requirements.txt whose import name is not the
-# distribution's name (Testing/test_slicer_layer.py checks that every package the core imports is covered).
+# distribution's name (Testing/slicer_module/test_slicer_layer.py checks that every package the core imports is covered).
 IMPORT_NAMES = {"PyWavelets": "pywt", "scikit-image": "skimage", "scikit-learn": "sklearn", "PyYAML": "yaml",
                 "pynrrd": "nrrd", "imbalanced-learn": "imblearn"}
 # What deep features, CNNs and auto-segmentation add: torch through the PyTorch extension (it picks the

@@ -2,7 +2,7 @@
 
 Nothing here needs Slicer's Qt application (no ``slicer.app``, ``slicer.util.loadVolume``/``exportNode``,
 which go through Qt's IO manager): every class used is in Slicer and in Kitware's ``slicer-core`` wheel,
-so the tests run this module against Slicer's real MRML code (Testing/test_slicer_nodes.py). Each function
+so the tests run this module against Slicer's real MRML code (Testing/slicer_module/test_slicer_nodes.py). Each function
 takes the scene it works in.
 
 - volume, label map -> NRRD (vtkMRMLVolumeArchetypeStorageNode); segmentation -> ``.seg.nrrd``
@@ -21,9 +21,8 @@ import math
 import os
 from typing import Optional
 
-import vtk
-
 import slicer
+import vtk
 from RadiomicsWorkshopLib import commands
 
 # Columns that identify a row (text); every other column of the core's tables is a number.

@@ -4,7 +4,7 @@ Usage: python Testing/tools/update_slicer_api_reference.py /path/to/Slicer.git [
 (a clone or bare mirror of github.com/Slicer/Slicer; REV defaults to MINIMUM_SLICER_TAG, the oldest
 Slicer the module supports: what is found there is in every supported Slicer).
 
-The scan (``used_apis``, shared with Testing/test_slicer_layer.py) lists what
+The scan (``used_apis``, shared with Testing/slicer_module/test_slicer_layer.py) lists what
 RadiomicsWorkshop/RadiomicsWorkshop.py, its Qt-free package RadiomicsWorkshopSlicerLib/ and its
 in-Slicer tests in RadiomicsWorkshop/Testing/Python/ use of Slicer, Qt, CTK and VTK:
 
@@ -43,7 +43,7 @@ MODULES = [MODULE, *sorted((REPO / "RadiomicsWorkshop" / "RadiomicsWorkshopSlice
 # is read at this tag, so that an API newer than it fails the test unless listed in NEWER_THAN_MINIMUM.
 MINIMUM_SLICER_TAG = "v5.10.0"
 # APIs the module uses only where they exist (behind ``hasattr``): not in MINIMUM_SLICER_TAG, checked at the tag
-# that introduced them. Testing/test_slicer_layer.py checks each is only used behind its hasattr guard.
+# that introduced them. Testing/slicer_module/test_slicer_layer.py checks each is only used behind its hasattr guard.
 NEWER_THAN_MINIMUM = {
     "SampleData.SampleDataLogic.registerCustomSampleDataCategory": "v5.12.0",
 }
@@ -363,7 +363,7 @@ def main(slicer_git_dir: str, rev: str = MINIMUM_SLICER_TAG) -> None:
         out.write(f"# the oldest supported Slicer: github.com/Slicer/Slicer {source.rev} ({source.commit})\n")
         out.write("# <name><TAB><Slicer file that defines it, or (for Qt/CTK/VTK) a Slicer file that uses it>\n")
         out.write("# chains: slicer.*, qt.*, ctk.*, vtk.*; Name(): a method called on an object; .name: a widget property.\n")
-        out.write("# Regenerate with Testing/tools/update_slicer_api_reference.py; Testing/test_slicer_layer.py fails on\n")
+        out.write("# Regenerate with Testing/tools/update_slicer_api_reference.py; Testing/slicer_module/test_slicer_layer.py fails on\n")
         out.write("# any API the module uses that is not listed here.\n")
         for key, where in rows:
             if where:

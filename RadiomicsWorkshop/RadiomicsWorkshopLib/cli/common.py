@@ -57,7 +57,7 @@ def add_run_options(p, *, out_help: str | None = "output table, .csv or .parquet
 
 def check_jobs(args, *names: str) -> None:
     """Counts that must be at least 1 (``--jobs``, ``--batch-size``)."""
-    from ..errors import SettingsError
+    from ..io.errors import SettingsError
 
     for name in names or ("jobs",):
         if getattr(args, name) < 1:
@@ -66,8 +66,8 @@ def check_jobs(args, *names: str) -> None:
 
 def cases_from_args(args, *, mask_required: bool = False):
     """The cases of --manifest, or the one case of --image/--mask (``mask_required``: --image needs --mask)."""
-    from ..errors import SettingsError
-    from ..manifest import Case, read_manifest
+    from ..io.errors import SettingsError
+    from ..io.manifest import Case, read_manifest
 
     if bool(args.manifest) == bool(args.image):
         raise SettingsError("give either --manifest, or --image (with --mask)",
@@ -94,7 +94,7 @@ def batch_done(progress, summary, n_cases: int, what: str) -> int:
         for failure in summary.failed:
             print(f"  FAILED {failure['case_id']} ({failure.get('file')}): {failure['message']}", file=sys.stderr)
         if summary.failed:
-            from ..tables import failures_path
+            from ..io.tables import failures_path
 
             print(f"  failures listed in {failures_path(summary.table)}", file=sys.stderr)
     return EXIT_OK if summary.ok else EXIT_SOME_FAILED
@@ -125,11 +125,11 @@ def runs(step: str | None = None) -> Callable:
     def decorate(command: Callable) -> Callable:
         @functools.wraps(command)
         def run(args) -> int:
-            from ..errors import WorkshopError
+            from ..io.errors import WorkshopError
 
             progress = None
             if step is not None:
-                from ..progress import Progress
+                from ..io.progress import Progress
 
                 progress = Progress(args.progress, step=step)
             try:

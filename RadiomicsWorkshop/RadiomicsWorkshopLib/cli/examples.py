@@ -63,19 +63,19 @@ def add_demo(sub) -> None:
 
 @runs()
 def cmd_sample_data(args, progress) -> int:
-    from ..errors import SettingsError
+    from ..io.errors import SettingsError
 
     if args.phantoms is None:
         if args.seed is not None or args.overwrite or args.kind:
             raise SettingsError("--seed, --kind and --overwrite apply to --phantoms N")
-        from ..sampledata import fetch_sample_data, write_sample_manifest
+        from ..examples.sampledata import fetch_sample_data, write_sample_manifest
 
         folder = fetch_sample_data(Path(args.dest))
         if args.manifest:
             write_sample_manifest(folder, Path(args.manifest))
         print(f"sample data in {folder}", file=sys.stderr)
         return EXIT_OK
-    from ..phantoms import DEFAULT_SEED, write_phantom_cohort
+    from ..examples.phantoms import DEFAULT_SEED, write_phantom_cohort
 
     manifest = write_phantom_cohort(args.dest, args.phantoms, manifest=args.manifest, overwrite=args.overwrite,
                                     seed=DEFAULT_SEED if args.seed is None else args.seed,
@@ -87,7 +87,7 @@ def cmd_sample_data(args, progress) -> int:
 
 @runs()
 def cmd_demo(args, progress) -> int:
-    from ..demo import DemoSettings, run_demo
+    from ..examples.demo import DemoSettings, run_demo
 
     settings = DemoSettings(phantoms=args.phantoms, seg_epochs=args.seg_epochs, jobs=args.jobs,
                             progress=args.progress)

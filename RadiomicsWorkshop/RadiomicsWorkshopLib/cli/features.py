@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..deep.names import DEEP_FEATURE_MODELS_2D, DEEP_FEATURE_MODELS_3D, canonical_name
 from .common import EXIT_OK, add_case_inputs, add_run_options, batch_done, cases_from_args, check_jobs, runs
 
 
@@ -58,8 +59,8 @@ def add_deep(sub) -> None:
                     "Same keys as the radiomics table (case_id, roi); columns deep_<model>_<k>.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_case_inputs(p)
-    p.add_argument("--model", default="resnet18",
-                   help="resnet18, resnet50, densenet121, efficientnet_b0 (2D); resnet18_3d, resnet50_3d, fmcib (3D)")
+    p.add_argument("--model", default="resnet18", type=canonical_name,
+                   help=f"{', '.join(DEEP_FEATURE_MODELS_2D)} (2D); {', '.join(DEEP_FEATURE_MODELS_3D)} (3D)")
     p.add_argument("--weights", required=True,
                    help="weights file (a saved state dict); 'pretrained' lets MONAI download them (network needed); "
                         "'random' for tests only")
@@ -103,14 +104,14 @@ def add_presets(sub) -> None:
 
 @runs("extract")
 def cmd_extract(args, progress) -> int:
-    from ..extract_cohort import run_cohort
-    from ..errors import SettingsError
-    from ..presets import load_params
+    from ..batch.extract import run_cohort
+    from ..features.presets import load_params
+    from ..io.errors import SettingsError
 
     check_jobs(args)
     params = load_params(preset=args.preset, params_file=args.params)
     if args.preprocess:
-        from ..recipes import load_recipe
+        from ..preprocessing.recipes import load_recipe
 
         params.recipe = load_recipe(args.preprocess)
         if params.recipe.needs_cohort_fit():
@@ -127,8 +128,8 @@ def cmd_extract(args, progress) -> int:
 
 @runs("preprocess")
 def cmd_preprocess(args, progress) -> int:
-    from ..preprocess_cohort import run_preprocess
-    from ..recipes import load_recipe
+    from ..batch.preprocess import run_preprocess
+    from ..preprocessing.recipes import load_recipe
 
     check_jobs(args)
     recipe = load_recipe(args.recipe)
@@ -142,7 +143,8 @@ def cmd_preprocess(args, progress) -> int:
 
 @runs("deep-features")
 def cmd_deep(args, progress) -> int:
-    from ..deep_cohort import DeepSettings, run_deep_features
+    from ..batch.deep_features import run_deep_features
+    from ..deep.settings import DeepSettings
 
     check_jobs(args, "batch_size", "jobs")
     settings = DeepSettings(model=args.model, weights=args.weights, layer=args.layer, modality=args.modality,
@@ -159,9 +161,9 @@ def cmd_deep(args, progress) -> int:
 
 @runs()
 def cmd_merge(args, progress) -> int:
-    from ..errors import OutputExistsError
-    from ..merge import merge_tables
-    from ..tables import check_table_path, write_table
+    from ..io.errors import OutputExistsError
+    from ..io.tables import check_table_path, write_table
+    from ..modeling.merge import merge_tables
 
     out = check_table_path(args.out)
     if out.exists() and not args.overwrite:
@@ -176,7 +178,7 @@ def cmd_merge(args, progress) -> int:
 
 @runs()
 def cmd_presets(args, progress) -> int:
-    from ..presets import list_presets, preset_path
+    from ..features.presets import list_presets, preset_path
 
     if args.name:
         print(preset_path(args.name).read_text(), end="")

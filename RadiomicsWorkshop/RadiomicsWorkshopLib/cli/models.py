@@ -35,7 +35,7 @@ def add_model_inputs(p, *, outcome: bool = True) -> None:
 
 
 def add_train(sub) -> None:
-    from ..model_settings import CLASSIFIERS, IMBALANCE, PENALTIES, SCALINGS, SELECTIONS
+    from ..modeling.settings import CLASSIFIERS, IMBALANCE, PENALTIES, SCALINGS, SELECTIONS
 
     p = sub.add_parser(
         "train", help="train and validate a classifier on feature tables (nested, patient-grouped CV)",
@@ -111,7 +111,8 @@ def add_report(sub) -> None:
 
 
 def add_cnn(sub) -> None:
-    from ..cnn_settings import BACKBONES, SCHEDULES, CnnSettings
+    from ..cnn.settings import BACKBONES, SCHEDULES, CnnSettings
+    from ..deep.names import canonical_name
 
     defaults = CnnSettings()
     p = sub.add_parser(
@@ -133,7 +134,7 @@ def add_cnn(sub) -> None:
     net = p.add_argument_group("network")
     net.add_argument("--dims", type=int, choices=[2, 3], default=defaults.dims,
                      help="2: ROI slices, averaged per case; 3: one ROI-centred patch per case")
-    net.add_argument("--backbone", choices=BACKBONES, default=defaults.backbone)
+    net.add_argument("--backbone", type=canonical_name, choices=BACKBONES, default=defaults.backbone)
     net.add_argument("--width", type=int, default=defaults.width,
                      help="ResNet: channels of the first stage (64 standard; 16 trains in minutes on a CPU)")
     net.add_argument("--crop", type=int, default=defaults.crop, help="crop size around the ROI, voxels")
@@ -180,9 +181,9 @@ def add_cnn(sub) -> None:
 
 @runs("train")
 def cmd_train(args, progress) -> int:
-    from ..errors import SettingsError
-    from ..model_settings import ModelSettings
-    from ..model_workflow import train_model
+    from ..io.errors import SettingsError
+    from ..modeling.settings import ModelSettings
+    from ..modeling.workflow import train_model
 
     try:
         k = tuple(int(v) for v in str(args.k).split(",") if v.strip())
@@ -216,7 +217,7 @@ def cmd_train(args, progress) -> int:
 
 @runs("predict")
 def cmd_predict(args, progress) -> int:
-    from ..model_workflow import predict_model
+    from ..modeling.workflow import predict_model
 
     predictions = predict_model(args.model, args.table, args.out, clinical=args.clinical, inner_join=args.inner,
                                 overwrite=args.overwrite)
@@ -225,21 +226,14 @@ def cmd_predict(args, progress) -> int:
 
 @runs("report")
 def cmd_report(args, progress) -> int:
-    from ..model_report import write_report
-    from ..model_store import read_card
-    from ..tables import read_json
+    from ..modeling.report import write_report
+    from ..modeling.store import CARD_FORMATS, read_card
 
-    card_file = Path(args.model) / "card.json"
-    if card_file.is_file() and read_json(card_file).get("kind") == "cnn":
-        from ..cnn import read_cnn_card
-
-        card = read_cnn_card(args.model)
-    else:
-        card = read_card(args.model)
+    card = read_card(args.model, kinds=tuple(CARD_FORMATS))
     comparison = None
     path = Path(args.out) if args.out else Path(args.model) / "report.html"
     if args.compare:
-        from ..model_compare import compare_models, write_comparison_tables
+        from ..modeling.compare import compare_models, write_comparison_tables
 
         comparison = compare_models([args.model, *args.compare], args.names, bootstrap=args.bootstrap)
         write_comparison_tables(comparison, path.parent)
@@ -251,8 +245,8 @@ def cmd_report(args, progress) -> int:
 
 @runs("train-cnn")
 def cmd_train_cnn(args, progress) -> int:
-    from ..cnn import describe, train_cnn
-    from ..cnn_settings import CnnSettings
+    from ..cnn.settings import CnnSettings
+    from ..cnn.workflow import describe, train_cnn
 
     settings = CnnSettings(
         dims=args.dims, backbone=args.backbone, width=args.width, crop=args.crop, mask_channel=args.mask_channel,
@@ -276,7 +270,7 @@ def cmd_train_cnn(args, progress) -> int:
 
 @runs("predict-cnn")
 def cmd_predict_cnn(args, progress) -> int:
-    from ..cnn import predict_cnn
+    from ..cnn.workflow import predict_cnn
 
     predictions = predict_cnn(args.model, args.manifest, args.out, device=args.device, overwrite=args.overwrite)
     return predictions_done(progress, args.out, predictions)

@@ -80,8 +80,9 @@ def add_parsers(sub) -> None:
 
 @runs("train-seg")
 def cmd_train_seg(args, progress) -> int:
-    from ..autoseg import SegSettings, train_segmentation
-    from ..manifest import read_manifest
+    from ..io.manifest import read_manifest
+    from ..segmentation.autoseg import train_segmentation
+    from ..segmentation.settings import SegSettings
 
     settings = SegSettings(network=args.network, spacing=tuple(args.spacing), patch=tuple(args.patch),
                            intensity=args.intensity, channels=tuple(args.channels), epochs=args.epochs,
@@ -101,8 +102,8 @@ def cmd_train_seg(args, progress) -> int:
 
 @runs("segment")
 def cmd_segment(args, progress) -> int:
-    from ..errors import SettingsError
-    from ..seg_cohort import SegmentOptions, run_segmentation, segment_image_file
+    from ..batch.segment import SegmentOptions, run_segmentation, segment_image_file
+    from ..io.errors import SettingsError
 
     if bool(args.image) == bool(args.manifest) or bool(args.image) != bool(args.out) or \
             bool(args.manifest) != bool(args.out_dir):
@@ -113,7 +114,7 @@ def cmd_segment(args, progress) -> int:
     options = SegmentOptions(bundle=str(Path(args.model).resolve()), tta=args.tta,
                              postprocess=not args.no_postprocess, device=args.device)
     if args.manifest:
-        from ..manifest import read_manifest
+        from ..io.manifest import read_manifest
 
         cases = read_manifest(args.manifest, require_mask=False)
         summary = run_segmentation(cases, options, args.out_dir, overwrite=args.overwrite,
@@ -129,10 +130,10 @@ def cmd_segment(args, progress) -> int:
 
 @runs()
 def cmd_evaluate_seg(args, progress) -> int:
-    from ..errors import OutputExistsError, SettingsError
-    from ..seg_cohort import output_path
-    from ..seg_metrics import evaluate_files
-    from ..tables import check_table_path, write_table
+    from ..batch.segment import output_path
+    from ..io.errors import OutputExistsError, SettingsError
+    from ..io.tables import check_table_path, write_table
+    from ..segmentation.metrics import evaluate_files
 
     out = check_table_path(args.out)
     if out.exists() and not args.overwrite:
@@ -140,7 +141,7 @@ def cmd_evaluate_seg(args, progress) -> int:
     if args.prediction and args.reference:
         pairs = [(Path(args.prediction).name.split(".")[0], args.prediction, args.reference)]
     elif args.manifest and args.predictions:
-        from ..manifest import read_manifest
+        from ..io.manifest import read_manifest
 
         pairs = [(c.case_id, output_path(Path(args.predictions), c), c.mask) for c in read_manifest(args.manifest)]
     else:

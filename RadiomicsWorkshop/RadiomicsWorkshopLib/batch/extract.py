@@ -1,0 +1,71 @@
+"""The extraction step over a cohort: the batch engine (cohort.run_step) running extract_case_result on
+every case, one committed record per case (its rows and provenance)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from pathlib import Path
+from typing import Any
+
+from ..features.extraction import KEY_COLUMNS, extract_case_result, make_extractor
+from ..features.presets import ExtractionParams
+from ..io import tables
+from ..io.manifest import Case
+from ..io.progress import Progress
+from .runner import CohortSummary, StepOutput, case_key, commit_case, run_step
+
+
+def run_case(case: Case, part_file: Path, keyed: tuple[str, dict[str, str]] | None = None, *,
+             params: ExtractionParams, resample_mask: bool, roi_crop: bool) -> dict[str, Any]:
+    """Extract one case and commit it (or its failure) to ``part_file``; never raises for bad input.
+
+    ``keyed`` is the case key and input hashes when the caller has them; else
+    they are computed here, in the worker, so hashing runs in parallel too.
+    """
+    t0 = time.perf_counter()
+    key, hashes = keyed or case_key(case, params.digest(), resample_mask)
+    return commit_case(case, part_file, key, hashes, lambda: _extract(case, params, resample_mask, roi_crop), t0)
+
+
+def _extract(case: Case, params: ExtractionParams, resample_mask: bool, roi_crop: bool) -> dict[str, Any]:
+    result = extract_case_result(case.image, case.mask, params, rois=case.rois, case_id=case.case_id,
+                                 patient_id=case.patient_id, resample_mask=resample_mask,
+                                 roi_crop=roi_crop, extractor=make_extractor(params))
+    return {"rows": result.rows, "info": result.info}
+
+
+
+def _extraction_entry(case: Case, record: dict[str, Any]) -> dict[str, Any]:
+    return {k: record[k] for k in ("image", "mask", "hashes", "seconds", "info")}
+
+
+EXTRACTION_OUTPUT = StepOutput(
+    rows=lambda case, record: record["rows"], entry=_extraction_entry, empty_columns=tuple(KEY_COLUMNS),
+    sections={"preprocessing": lambda case, record: record.get("info", {}).get("preprocessing")})
+
+
+def _ibsi_codes(columns: list[str], params: ExtractionParams) -> dict[str, Any]:
+    from ..features.ibsi.reference import ibsi_codes
+
+    return {"ibsi_codes": ibsi_codes(columns, params.settings, params.aggregations)}
+
+
+def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, jobs: int = 1,
+               overwrite: bool = False, retry_failed: bool = False, resample_mask: bool = False,
+               roi_crop: bool = True, progress: Progress | None = None,
+               scheduler: str | None = None, timeout: float | None = None) -> CohortSummary:
+    """Extract features for every case into ``out`` (+ provenance, failures); see module doc."""
+    out = tables.check_table_path(out)
+    make_extractor(params)  # imported and validated once, inherited by forked workers
+    return run_step(
+        cases, out, step="extract", digest=params.digest(), settings={"params": params.to_dict()},
+        key_fn=functools.partial(case_key, settings_digest=params.digest(), extra=resample_mask),
+        task=functools.partial(run_case, params=params, resample_mask=resample_mask, roi_crop=roi_crop),
+        output=dataclasses.replace(EXTRACTION_OUTPUT, describe_columns=functools.partial(_ibsi_codes, params=params)),
+        progress=progress or Progress("none", step="extract"), overwrite=overwrite,
+        retry_failed=retry_failed, jobs=jobs, scheduler=scheduler, timeout=timeout,
+        prepare=functools.partial(make_extractor, params),
+        provenance={"settings": params.to_dict(), "settings_digest": params.digest(),
+                    "mask_resampling_requested": resample_mask})

@@ -1,0 +1,1 @@
+"""The worked examples: the whole-workflow demo, generated phantom cohorts, PyRadiomics' sample cases."""

@@ -1,0 +1,187 @@
+"""The IBSI-1 features PyRadiomics lacks, computed for one ROI beside PyRadiomics' own.
+
+A preset turns them on with ``workshop: ibsi_families: true`` (all families) or a
+list of :data:`FAMILIES`; the ``IBSI`` preset does. Each ROI then gets, besides
+PyRadiomics' columns, columns named like PyRadiomics' (``original_<class>_<feature>``):
+
+================  ============================================================
+class             features (module)
+================  ============================================================
+morphology        asphericity, centre of mass shift, AABB / AEE / convex-hull
+                  densities, integrated intensity, Moran's I, Geary's C and the
+                  axis lengths with the IBSI's N - 1 (``morphology``)
+localintensity    local and global intensity peak (``intensity``)
+statistics        median absolute deviation, coefficient of variation, quartile
+                  coefficient of dispersion of the intensities (``statistics``)
+histogram         the intensity-histogram family on the discretised intensities
+                  (PyRadiomics' firstorder takes the intensities), but entropy
+                  and uniformity, which firstorder computes on them (``statistics``)
+ivh               intensity-volume histogram (``intensity``)
+gldzm             grey level distance zone matrix, the IBSI's 16 (``gldzm``)
+ngldm             the NGLDM features PyRadiomics' GLDM lacks (``ngldm``)
+================  ============================================================
+
+The image goes through PyRadiomics' own steps first (``loadImage``: normalisation
+and resampling; ``checkMask``; ``resegmentMask``; ``binImage``), with the
+preset's settings, so that our families see the same voxels and grey levels as
+PyRadiomics' classes. Intensity-based families use the re-segmented mask,
+morphology the mask as drawn (IBSI's intensity and morphological masks).
+Computed on the original image only (no LoG or wavelet versions).
+
+GLDZM and NGLDM follow GLSZM's aggregations: every aggregation of the preset
+that computes ``glszm`` gets them too, as the IBSI aggregates zone matrices --
+``per_slice`` ones as "2D" (features per slice, averaged), other ``force2D`` ones
+as "2.5D" (slice matrices summed), the rest as "3D" -- with the aggregation's
+column prefix (``original-2D-averaged_gldzm_...``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import SimpleITK as sitk
+
+from ...io.errors import SettingsError
+from . import gldzm, intensity, morphology, ngldm, statistics
+
+FAMILIES = ("morphology", "localintensity", "statistics", "histogram", "ivh", "gldzm", "ngldm")
+#: Of the morphology features computed, those PyRadiomics has no column for (its mesh volume and surface
+#: area agree with ours); the axis lengths stay: PyRadiomics divides their covariance by N, the IBSI by N - 1.
+MORPHOLOGY_COLUMNS = ("Asphericity", "CentreOfMassShift", "MajorAxisLength", "MinorAxisLength", "LeastAxisLength",
+                      "VolumeDensityAABB", "AreaDensityAABB", "VolumeDensityAEE", "AreaDensityAEE",
+                      "VolumeDensityConvexHull", "AreaDensityConvexHull", "IntegratedIntensity", "MoransI",
+                      "GearysC")
+#: The IBSI's GLDZM features (``gldzm`` also gives the grey level and zone distance means).
+GLDZM_COLUMNS = tuple(f for f in gldzm.FEATURES if f not in ("GrayLevelMean", "ZoneDistanceMean"))
+#: The NGLDM features PyRadiomics' GLDM lacks (the other 14 are PyRadiomics' ``gldm`` columns).
+NGLDM_COLUMNS = ("GrayLevelNonUniformityNormalized", "DependenceCountPercentage", "DependenceCountEnergy")
+
+
+def families_from_option(value: Any, *, source: str | None = None) -> tuple[str, ...]:
+    """``workshop: ibsi_families``: true (all), false (none) or a list of family names."""
+    if value is True:
+        return FAMILIES
+    if value is False or value is None:
+        return ()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        unknown = [v for v in value if v not in FAMILIES]
+        if not unknown:
+            return tuple(f for f in FAMILIES if f in value)
+        raise SettingsError(f"'workshop: ibsi_families' names unknown famil{'y' if len(unknown) == 1 else 'ies'} "
+                            f"{', '.join(unknown)}", file=source, hint=f"known: {', '.join(FAMILIES)}")
+    raise SettingsError("'workshop: ibsi_families' must be true, false or a list of families", file=source,
+                        hint=f"families: {', '.join(FAMILIES)}")
+
+
+def texture_aggregation(pyradiomics_settings: Mapping[str, Any], per_slice: bool) -> str:
+    """The IBSI aggregation ("2D", "2.5D", "3D") of zone-type matrices under these PyRadiomics settings."""
+    if per_slice:
+        return "2D"
+    return "2.5D" if pyradiomics_settings.get("force2D") else "3D"
+
+
+def _roi_box(mask_array: np.ndarray, margin: list[int]) -> tuple[slice, ...] | None:
+    """The ROI's bounding box (numpy order) grown by ``margin`` voxels per axis, within the array."""
+    box = []
+    for axis in range(mask_array.ndim):
+        present = np.nonzero(mask_array.any(axis=tuple(a for a in range(mask_array.ndim) if a != axis)))[0]
+        if present.size == 0:
+            return None
+        box.append(slice(max(int(present[0]) - margin[axis], 0),
+                         min(int(present[-1]) + margin[axis] + 1, mask_array.shape[axis])))
+    return tuple(box)
+
+
+def _margin(spacing_zyx) -> list[int]:
+    """Voxels around the ROI that its local intensity sphere can reach (and one more)."""
+    return [int(np.ceil(intensity.PEAK_RADIUS_MM / s)) + 1 for s in spacing_zyx]
+
+
+def _prepared(image: sitk.Image, mask: sitk.Image, label: int, settings: Mapping[str, Any]):
+    """PyRadiomics' own preparation: the image and mask as its feature classes see them, as arrays (z, y, x)
+    of the ROI's bounding box with a margin for the local intensity sphere.
+
+    Without normalisation or resampling (which look at the whole image) the box is cut out first, so that
+    PyRadiomics' checks run on it instead of the whole image: the same voxels either way."""
+    from radiomics import imageoperations
+    from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+    kwargs = {**settings, "label": label}
+    if not settings.get("normalize") and not settings.get("resampledPixelSpacing"):
+        box = _roi_box(sitk.GetArrayViewFromImage(mask) == label, _margin(image.GetSpacing()[::-1]))
+        if box is not None:
+            index = [b.start for b in box[::-1]]
+            size = [b.stop - b.start for b in box[::-1]]
+            image, mask = (sitk.RegionOfInterest(x, size, index) for x in (image, mask))
+    image, mask = RadiomicsFeatureExtractor.loadImage(image, mask, None, **kwargs)
+    bounding_box, corrected = imageoperations.checkMask(image, mask, **kwargs)
+    if bounding_box is None:
+        raise ValueError(f"label {label} is not a usable ROI")
+    if corrected is not None:
+        mask = corrected
+    intensity_mask = imageoperations.resegmentMask(image, mask, **kwargs) \
+        if kwargs.get("resegmentRange") is not None else None
+    spacing = image.GetSpacing()[::-1]
+    mask_array = sitk.GetArrayViewFromImage(mask) == label
+    box = _roi_box(mask_array, _margin(spacing))
+    morphological = mask_array[box].copy()
+    intensity_roi = morphological if intensity_mask is None \
+        else sitk.GetArrayViewFromImage(intensity_mask)[box] == label
+    # a copy: a view would outlive the image it looks into
+    return np.array(sitk.GetArrayViewFromImage(image)[box], dtype=float), morphological, np.array(intensity_roi), spacing
+
+
+def case_features(image: sitk.Image, mask: sitk.Image, label: int, settings: Mapping[str, Any],
+                  families: Iterable[str] = FAMILIES,
+                  texture_aggregations: Mapping[str, tuple[str, int]] | None = None) -> dict[str, float]:
+    """Our families' columns for one ROI (see the module doc).
+
+    ``settings``: PyRadiomics' ``setting`` section. ``texture_aggregations``: column prefix ->
+    (IBSI aggregation, slice axis in numpy order) for GLDZM and NGLDM; default ``{"original": ("3D", 0)}``.
+    """
+    families = tuple(families)
+    values, morph_mask, intensity_mask, spacing = _prepared(image, mask, label, settings)
+    if not intensity_mask.any():
+        raise ValueError("no voxel of the ROI is left after re-segmentation (resegmentRange)")
+    from radiomics import imageoperations
+
+    levels, edges = imageoperations.binImage(values, intensity_mask, **settings)
+    level_range = (1, len(edges) - 1)
+    roi_levels = levels[intensity_mask]
+    out: dict[str, float] = {}
+
+    def add(family: str, features: Mapping[str, float], prefix: str = "original",
+            keep: Iterable[str] | None = None) -> None:
+        for name in (keep if keep is not None else features):
+            out[f"{prefix}_{family}_{name}"] = float(features[name])
+
+    if "morphology" in families:
+        add("morphology", morphology.morphology_features(values, morph_mask, spacing, intensity_mask),
+            keep=MORPHOLOGY_COLUMNS)
+    if "localintensity" in families:
+        add("localintensity", intensity.local_intensity_features(values, intensity_mask, spacing))
+    if "statistics" in families:
+        add("statistics", statistics.dispersion_features(values[intensity_mask]))
+    if "histogram" in families:
+        add("histogram", statistics.histogram_features(roi_levels, level_range=level_range))
+    if "ivh" in families:
+        add("ivh", intensity.ivh_features(roi_levels, level_range=level_range))
+    by_axis: dict[int, dict[str, list[str]]] = {}  # slice axis -> {IBSI aggregation: column prefixes}
+    for prefix, (aggregation, axis) in (texture_aggregations or {"original": ("3D", 0)}).items():
+        by_axis.setdefault(axis, {}).setdefault(aggregation, []).append(prefix)
+    for axis, prefixes in by_axis.items():
+        texture_levels = np.moveaxis(np.where(intensity_mask, levels, 0), axis, 0)
+        texture_mask = np.moveaxis(intensity_mask, axis, 0)
+        if "gldzm" in families:
+            for aggregation, features in gldzm.gldzm_by_aggregation(texture_levels, texture_mask, level_range[1],
+                                                                         prefixes).items():
+                for prefix in prefixes[aggregation]:
+                    add("gldzm", features, prefix, keep=GLDZM_COLUMNS)
+        if "ngldm" in families:
+            alpha = float(settings.get("gldm_a", 0))
+            for aggregation, features in ngldm.ngldm_by_aggregation(texture_levels, texture_mask, level_range[1],
+                                                                         prefixes, alpha).items():
+                for prefix in prefixes[aggregation]:
+                    add("ngldm", features, prefix, keep=NGLDM_COLUMNS)
+    return out

@@ -1,0 +1,96 @@
+"""Neighbouring grey level dependence matrix (NGLDM) features as the IBSI-1 reference manual defines them
+(section 3.11): all 17, for the three aggregations. PyRadiomics' GLDM is this matrix (alpha 0) but lacks
+the normalised grey level non-uniformity, dependence count percentage and dependence count energy.
+
+Each ROI voxel of grey level i has dependence count j = 1 + the number of its neighbours (Chebyshev
+distance 1: 8 in a slice, 26 in 3D) inside the ROI whose grey level differs by at most ``alpha``; the
+matrix counts voxels by (i, j). Aggregation: ``3D`` one matrix; ``2D`` per-slice features averaged;
+``2.5D`` the slices' matrices summed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Iterable
+
+import numpy as np
+
+from .matrix import matrix_features, renamed
+
+FEATURES = ("LowDependenceEmphasis", "HighDependenceEmphasis", "LowGrayLevelCountEmphasis",
+            "HighGrayLevelCountEmphasis", "LowDependenceLowGrayLevelEmphasis", "LowDependenceHighGrayLevelEmphasis",
+            "HighDependenceLowGrayLevelEmphasis", "HighDependenceHighGrayLevelEmphasis", "GrayLevelNonUniformity",
+            "GrayLevelNonUniformityNormalized", "DependenceCountNonUniformity",
+            "DependenceCountNonUniformityNormalized", "DependenceCountPercentage", "GrayLevelVariance",
+            "DependenceCountVariance", "DependenceCountEntropy", "DependenceCountEnergy")
+
+
+def dependence_counts(levels: np.ndarray, mask: np.ndarray, in_plane: bool, alpha: float = 0) -> np.ndarray:
+    """1 + the dependent neighbours of every voxel (z, y, x arrays; ``in_plane``: neighbours in the slice)."""
+    return _counts(levels, mask, alpha, full=not in_plane)[1 if not in_plane else 0]
+
+
+def _counts(levels: np.ndarray, mask: np.ndarray, alpha: float, full: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """In-plane and (with ``full``) 3D dependence counts in one pass: the in-plane neighbours are a subset."""
+    mask = mask.astype(bool)
+    # voxels outside the ROI get a level no grey level is within alpha of
+    outside = -(abs(float(levels[mask].max(initial=0))) + alpha + 1.0)
+    padded = np.pad(np.where(mask, levels, outside).astype(np.float64), 1, constant_values=outside)
+    core = padded[1:-1, 1:-1, 1:-1]
+    in_plane = np.ones(levels.shape, dtype=np.int64)
+    across = np.zeros(levels.shape, dtype=np.int64)
+    for offset in itertools.product((-1, 0, 1), repeat=3):
+        if offset == (0, 0, 0) or (not full and offset[0] != 0):
+            continue
+        shifted = padded[tuple(slice(1 + o, n + 1 + o) for o, n in zip(offset, levels.shape))]
+        dependent = (np.abs(shifted - core) <= alpha) if alpha else (shifted == core)
+        (in_plane if offset[0] == 0 else across).__iadd__(dependent)
+    return in_plane, in_plane + across
+
+
+def _matrix(levels: np.ndarray, counts: np.ndarray, mask: np.ndarray, n_levels: int, width: int) -> np.ndarray:
+    matrix = np.zeros((n_levels, width), dtype=np.int64)
+    np.add.at(matrix, (levels[mask].astype(int) - 1, counts[mask] - 1), 1)
+    return matrix
+
+
+NAMES = dict(zip(FEATURES, ("small_j", "large_j", "low_i", "high_i", "small_j_low_i", "small_j_high_i",
+                             "large_j_low_i", "large_j_high_i", "i_nonuniformity", "i_nonuniformity_normalised",
+                             "j_nonuniformity", "j_nonuniformity_normalised", "percentage", "i_variance",
+                             "j_variance", "j_entropy", "j_energy")))
+
+
+def features_from_matrix(matrix: np.ndarray, voxels: int) -> dict[str, float]:
+    """The IBSI NGLDM features of one matrix (rows: grey levels 1.., columns: dependence counts 1..)."""
+    return renamed(matrix_features(matrix, voxels), NAMES)
+
+
+def ngldm_by_aggregation(levels: np.ndarray, mask: np.ndarray, n_levels: int | None = None,
+                         aggregations: Iterable[str] = ("3D",), alpha: float = 0) -> dict[str, dict[str, float]]:
+    """NGLDM features of a discretised ROI (grey levels 1..n_levels; z, y, x arrays, slices along z) for each
+    aggregation; 2D and 2.5D share the in-plane dependence counts."""
+    aggregations = tuple(aggregations)
+    if not set(aggregations) <= {"2D", "2.5D", "3D"}:
+        raise ValueError("aggregation must be 2D, 2.5D or 3D")
+    mask = mask.astype(bool)
+    n_levels = n_levels or int(levels[mask].max())
+    out = {}
+    counts_in_plane, counts_3d = _counts(levels, mask, alpha, full="3D" in aggregations)
+    if "3D" in aggregations:
+        out["3D"] = features_from_matrix(_matrix(levels, counts_3d, mask, n_levels, 27), int(mask.sum()))
+    if {"2D", "2.5D"} & set(aggregations):
+        counts = counts_in_plane
+        slices = [z for z in range(mask.shape[0]) if mask[z].any()]
+        matrices = [_matrix(levels[z], counts[z], mask[z], n_levels, 9) for z in slices]
+        if "2.5D" in aggregations:
+            out["2.5D"] = features_from_matrix(sum(matrices), int(mask.sum()))
+        if "2D" in aggregations:
+            values = [features_from_matrix(m, int(mask[z].sum())) for m, z in zip(matrices, slices)]
+            out["2D"] = {name: float(np.mean([v[name] for v in values])) for name in FEATURES}
+    return out
+
+
+def ngldm_features(levels: np.ndarray, mask: np.ndarray, n_levels: int | None = None, aggregation: str = "3D",
+                   alpha: float = 0) -> dict[str, float]:
+    """NGLDM features of a discretised ROI for one aggregation (see ``ngldm_by_aggregation``)."""
+    return ngldm_by_aggregation(levels, mask, n_levels, (aggregation,), alpha)[aggregation]

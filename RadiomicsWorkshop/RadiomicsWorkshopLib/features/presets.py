@@ -1,0 +1,180 @@
+"""Extraction settings: shipped presets and users' PyRadiomics parameter files.
+
+A preset is a PyRadiomics parameter file (YAML) in ``Resources/Presets`` of the
+Slicer module (installed into the package as ``RadiomicsWorkshopLib/presets``).
+A file may carry one section of our own, ``workshop:``, which is taken out
+before the rest goes to PyRadiomics, so any plain PyRadiomics parameter file
+works as it is. Its options:
+
+- ``slicewise: true`` -- one row per slice instead of one per ROI;
+- ``minimum_roi_voxels: N`` -- smaller ROIs are refused (default 2);
+- ``aggregations:`` -- extra texture aggregations (IBSI's 3D merged, 2.5D, 2D
+  ...) computed in the same run, each a name mapping to ``setting`` overrides,
+  a ``featureClass`` section and ``per_slice: true`` for features computed
+  slice by slice and averaged over slices. Their columns are named
+  ``<imageType>-<name>_<class>_<feature>``, e.g. ``original-2D-averaged_glcm_Contrast``;
+- ``ibsi_families: true`` (or a list) -- the IBSI-1 features PyRadiomics lacks,
+  in the same table (``RadiomicsWorkshopLib.features.ibsi.families``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..io.errors import SettingsError
+from ..io.locations import resource_dirs
+
+WORKSHOP_KEYS = {"slicewise": bool, "minimum_roi_voxels": int, "aggregations": dict, "ibsi_families": (bool, list)}
+AGGREGATION_KEYS = {"setting", "featureClass", "per_slice"}
+
+
+def preset_dirs() -> list[Path]:
+    """Where presets live: the source tree / Slicer install, then the installed package."""
+    return resource_dirs("Presets")
+
+
+def list_presets() -> list[str]:
+    names: set[str] = set()
+    for folder in preset_dirs():
+        if folder.is_dir():
+            names.update(p.stem for p in folder.glob("*.yaml"))
+    return sorted(names)
+
+
+def preset_path(name: str) -> Path:
+    for folder in preset_dirs():
+        candidate = folder / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    raise SettingsError(f"unknown preset '{name}'", hint=f"choose one of: {', '.join(list_presets())}, "
+                        "or pass your own PyRadiomics parameter file with --params")
+
+
+@dataclass
+class ExtractionParams:
+    """PyRadiomics parameters plus our own options, and where they came from."""
+
+    name: str
+    pyradiomics: dict[str, Any]
+    slicewise: bool = False
+    minimum_roi_voxels: int = 2
+    source: str | None = None
+    #: name -> {"pyradiomics": PyRadiomics parameters, "per_slice": bool}
+    aggregations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the IBSI-1 families PyRadiomics lacks, computed beside it (``ibsi_families.FAMILIES``)
+    ibsi_families: tuple[str, ...] = ()
+    #: a preprocessing recipe applied on the fly before extraction (``extract --preprocess``)
+    recipe: Any = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.pyradiomics.get("setting") or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, "slicewise": self.slicewise,
+                "minimum_roi_voxels": self.minimum_roi_voxels, "pyradiomics": self.pyradiomics,
+                "aggregations": self.aggregations, "ibsi_families": list(self.ibsi_families),
+                "preprocess": self.recipe.to_dict() if self.recipe is not None else None}
+
+    def digest(self) -> str:
+        """Stable hash of everything that changes the numbers."""
+        payload = {k: v for k, v in self.to_dict().items() if k not in ("name", "source")}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SettingsError("parameter file not found", file=path, hint="check the path given to --params") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"parameter file is not valid YAML ({exc})", file=path,
+                            hint="fix the YAML syntax (indentation, colons)") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SettingsError("parameter file must be a mapping with imageType/featureClass/setting sections",
+                            file=path, hint="see PyRadiomics' parameter file documentation")
+    return data
+
+
+def params_from_dict(data: dict, *, name: str = "custom", source: str | None = None) -> ExtractionParams:
+    """Split our ``workshop`` section off and validate the rest with PyRadiomics' own schema."""
+    data = copy.deepcopy(data)
+    ours = data.pop("workshop", None) or {}
+    for key, value in ours.items():
+        if key not in WORKSHOP_KEYS:
+            raise SettingsError(f"unknown option 'workshop: {key}'", file=source,
+                                hint=f"known options: {', '.join(WORKSHOP_KEYS)}")
+        if not isinstance(value, WORKSHOP_KEYS[key]):
+            kinds = WORKSHOP_KEYS[key] if isinstance(WORKSHOP_KEYS[key], tuple) else (WORKSHOP_KEYS[key],)
+            raise SettingsError(f"'workshop: {key}' must be {' or '.join(k.__name__ for k in kinds)}", file=source)
+    validate_pyradiomics(data, source=source)
+    aggregations = {}
+    for agg_name, spec in (ours.get("aggregations") or {}).items():
+        aggregations[str(agg_name)] = _aggregation(str(agg_name), spec or {}, data, source)
+    if aggregations and ours.get("slicewise"):
+        raise SettingsError("'workshop: aggregations' and 'slicewise' do not go together", file=source,
+                            hint="slice-wise rows are already 2D; drop one of the two")
+    from .ibsi.families import families_from_option
+
+    families = families_from_option(ours.get("ibsi_families"), source=source)
+    if families and ours.get("slicewise"):
+        raise SettingsError("'workshop: ibsi_families' and 'slicewise' do not go together", file=source,
+                            hint="the IBSI families are computed per ROI; use aggregations for 2D texture")
+    return ExtractionParams(name=name, pyradiomics=data, slicewise=bool(ours.get("slicewise", False)),
+                            minimum_roi_voxels=int(ours.get("minimum_roi_voxels", 2)), source=source,
+                            aggregations=aggregations, ibsi_families=families)
+
+
+def _aggregation(name: str, spec: dict, main: dict, source: str | None) -> dict[str, Any]:
+    """PyRadiomics parameters of one extra aggregation: the main ones with its overrides."""
+    unknown = set(spec) - AGGREGATION_KEYS
+    if unknown or "_" in name or not name:
+        raise SettingsError(f"aggregation '{name}': unknown key(s) {', '.join(sorted(unknown))}" if unknown
+                            else f"aggregation name '{name}' must be non-empty and without '_'", file=source,
+                            hint=f"keys: {', '.join(sorted(AGGREGATION_KEYS))}")
+    params = {"imageType": copy.deepcopy(main.get("imageType") or {"Original": {}}),
+              "featureClass": copy.deepcopy(spec.get("featureClass") or main.get("featureClass") or {}),
+              "setting": {**(main.get("setting") or {}), **(spec.get("setting") or {})}}
+    params["featureClass"] = {k: v for k, v in params["featureClass"].items() if not k.startswith("shape")}
+    validate_pyradiomics(params, source=source)
+    return {"pyradiomics": params, "per_slice": bool(spec.get("per_slice", False))}
+
+
+def validate_pyradiomics(data: dict, *, source: str | None = None) -> None:
+    import logging
+
+    import radiomics
+    from radiomics import featureextractor
+
+    radiomics.setVerbosity(logging.ERROR)
+    try:
+        featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(data))
+    except Exception as exc:  # pykwalify.SchemaError and PyRadiomics' own ValueErrors
+        text = " ".join(str(exc).split())
+        raise SettingsError(f"invalid PyRadiomics parameters: {text}", file=source,
+                            hint="see https://pyradiomics.readthedocs.io/en/latest/customization.html") from None
+
+
+def load_params(preset: str | None = None, params_file: str | Path | None = None,
+                params: dict | None = None) -> ExtractionParams:
+    """Settings from exactly one of: a preset name, a parameter file, a dict."""
+    given = [x is not None for x in (preset, params_file, params)]
+    if sum(given) > 1:
+        raise SettingsError("give either a preset or a parameter file, not both",
+                            hint="use --preset NAME or --params FILE.yaml")
+    if params is not None:
+        return params_from_dict(params)
+    if params_file is not None:
+        path = Path(params_file)
+        return params_from_dict(_read_yaml(path), name=path.stem, source=str(path))
+    path = preset_path(preset or "MR")
+    return params_from_dict(_read_yaml(path), name=preset or "MR", source=str(path))

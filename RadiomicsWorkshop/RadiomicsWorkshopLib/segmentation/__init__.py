@@ -1,0 +1,1 @@
+"""MONAI auto-segmentation: the network and bundle, training, inference, and the segmentation metrics."""
