@@ -179,7 +179,7 @@ def test_pyradiomics_reproduces_its_baseline_in_slicer_python(lane):
     lane_, _ = lane
     env = {**lane_.env(), "RADIOMICS_WORKSHOP_DATA": str(sample_data_dir())}
     done = subprocess.run([str(lane_.python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout=900",
-                           str(REPO / "Testing" / "test_pyradiomics_baseline.py")],
+                           str(REPO / "Testing" / "features" / "test_pyradiomics_baseline.py")],
                           capture_output=True, text=True, env=env, cwd=REPO)
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
     assert done.returncode == 0, f"{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
