@@ -37,11 +37,11 @@ def main() -> int:
     cases = [Case(case_id=name, image=case_paths(name)[0], mask=case_paths(name)[1]) for name in args.cases]
     params = load_params(params={})  # PyRadiomics' defaults: original image, all feature classes
 
-    from RadiomicsWorkshopLib.batch.runner import itk_threads
+    from RadiomicsWorkshopLib.io.threads import thread_budget
 
     def direct():
         extractor = featureextractor.RadiomicsFeatureExtractor()
-        with itk_threads(1):  # the core budget of --jobs 1
+        with thread_budget(1):  # the core budget of --jobs 1
             for case in cases:
                 extractor.execute(str(case.image), str(case.mask))
 

@@ -141,7 +141,10 @@ def test_two_dimensional_data_set_keeps_patient_id(tmp_path, data_dir):
     table = pd.read_csv(tmp_path / "f.csv")
     assert len(table) == len(lines) - 1
     assert list(table["patient_id"]) == [line.split(",")[3] for line in lines[1:]]
-    assert (table["original_shape2D_PixelSurface"] > 0).all()
+    for row in table.itertuples():  # each slice's own ROI: its pixels times the pixel area
+        mask = sitk.ReadImage(str(tmp_path / f"{row.case_id}_label.nrrd"))
+        pixels = int(np.count_nonzero(sitk.GetArrayViewFromImage(mask) == 1))
+        assert row.original_shape2D_PixelSurface == pytest.approx(pixels * np.prod(mask.GetSpacing())), row.case_id
 
 
 def test_help_imports_nothing_heavy():
@@ -154,29 +157,42 @@ def test_help_imports_nothing_heavy():
     assert not imported & heavy, f"--help imports {imported & heavy}"
 
 
+ASSEMBLY_PEAKS = """
+import json, sys, tracemalloc
+import pyarrow as pa
+from RadiomicsWorkshopLib.batch.extract import run_cohort
+from RadiomicsWorkshopLib.features.presets import params_from_dict
+from RadiomicsWorkshopLib.io.manifest import read_manifest
+cases, params = read_manifest(sys.argv[1]), params_from_dict(json.loads(sys.argv[3]))
+tracemalloc.start()
+summary = run_cohort(cases, params, sys.argv[2])
+python_peak = tracemalloc.get_traced_memory()[1]
+print(json.dumps({"python": python_peak, "arrow": pa.default_memory_pool().max_memory() or 0,
+                  "skipped": summary.skipped, "done": summary.done}))
+"""
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_the_table_is_assembled_one_case_at_a_time(tmp_path, data_dir, suffix):
     """The table of a large cohort is written case by case: the assembly's peak memory does not grow with
     the number of cases. An 890-feature case is extracted once; the large cohort is that case's commit
     copied under new case ids and keys (a resumed run whose every case is done), then assembled."""
-    import tracemalloc
-
     from RadiomicsWorkshopLib.batch.extract import run_cohort
     from RadiomicsWorkshopLib.batch.runner import case_key, parts_dir
     from RadiomicsWorkshopLib.batch.runner import safe_name as _safe
     from RadiomicsWorkshopLib.features.presets import params_from_dict
     from RadiomicsWorkshopLib.io.manifest import Case
 
-    params = params_from_dict({"imageType": {"Original": {}, "LoG": {"sigma": [1.0, 2.0, 3.0]}, "Wavelet": {}},
-                               "featureClass": {"firstorder": [], "glcm": [], "glrlm": [], "glszm": []},
-                               "setting": {"binWidth": 25}})
+    settings = {"imageType": {"Original": {}, "LoG": {"sigma": [1.0, 2.0, 3.0]}, "Wavelet": {}},
+                "featureClass": {"firstorder": [], "glcm": [], "glrlm": [], "glszm": []}, "setting": {"binWidth": 25}}
+    params = params_from_dict(settings)
     image, mask = data_dir / "brain1_image.nrrd", data_dir / "brain1_label.nrrd"
     seed = tmp_path / f"seed{suffix}"
     run_cohort([Case("c0000", image, mask)], params, seed)
     record = json.loads((parts_dir(seed) / f"{_safe('c0000')}.json").read_text())
     assert len(record["rows"][0]) > 800
 
-    def assemble(n: int) -> tuple[int, pd.DataFrame]:
+    def assemble(n: int) -> tuple[dict, pd.DataFrame]:
         out = tmp_path / f"n{n}{suffix}"
         cases = [Case(f"c{i:04d}", image, mask) for i in range(n)]
         run_cohort(cases[:1], params, out)  # the run.json of these settings
@@ -184,16 +200,45 @@ def test_the_table_is_assembled_one_case_at_a_time(tmp_path, data_dir, suffix):
             record.update(key=case_key(case, params.digest(), False)[0], case_id=case.case_id)
             record["rows"][0]["case_id"] = case.case_id
             (parts_dir(out) / f"{_safe(case.case_id)}.json").write_text(json.dumps(record))
-        tracemalloc.start()
-        summary = run_cohort(cases, params, out)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        assert summary.skipped == n and summary.done == 0
-        return peak, pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out)
+        (tmp_path / f"n{n}.csv").write_text("case_id,image,mask\n" + "".join(
+            f"{c.case_id},{image},{mask}\n" for c in cases))
+        # A fresh process per assembly: Python's allocations (tracemalloc) and Arrow's memory pool (which
+        # tracemalloc does not see), each measured from that process's start.
+        done = subprocess.run([sys.executable, "-c", ASSEMBLY_PEAKS, str(tmp_path / f"n{n}.csv"), str(out),
+                               json.dumps(settings)],
+                              capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                  [str(Path(__file__).resolve().parents[2] / "RadiomicsWorkshop"),
+                                   os.environ.get("PYTHONPATH", "")])})
+        peaks = json.loads(done.stdout.splitlines()[-1])
+        assert peaks["skipped"] == n and peaks["done"] == 0
+        return peaks, pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out)
 
     small_peak, small = assemble(40)
     large_peak, large = assemble(400)
     assert len(large) == 400 and list(large["case_id"]) == [f"c{i:04d}" for i in range(400)]
     pd.testing.assert_frame_equal(large.iloc[:1], small.iloc[:1])
-    assert large_peak < 2 * small_peak, f"peak {large_peak / 1e6:.1f} MB for 400 cases, {small_peak / 1e6:.1f} " \
-                                        "MB for 40: the table is held in memory"
+    for kind in ("python", "arrow"):
+        assert large_peak[kind] < 2 * small_peak[kind] + 0.5e6, (
+            f"{kind} peak {large_peak[kind] / 1e6:.1f} MB for 400 cases, {small_peak[kind] / 1e6:.1f} MB for 40: "
+            "the table is held in memory")
+
+
+def test_failed_cases_are_kept_until_retry_failed(cohort):
+    """A case that failed on its own inputs stays failed on a plain rerun (it is done, its failure recorded:
+    rerunning cannot change a deterministic failure); --retry-failed runs it again. Cases that failed outside
+    their task (timed out, a worker died) are retried on every run: they have no key yet."""
+    manifest = pd.read_csv(cohort / "manifest.csv").iloc[:2].assign(roi=["1", "7"])  # the 2nd: no label 7
+    manifest.to_csv(cohort / "two.csv", index=False)
+    out = cohort / "features.csv"
+    args = ["extract", "--manifest", cohort / "two.csv", "--params", cohort / "params.yaml", "--out", out]
+    first = cli(*args, check=False)
+    assert first.returncode == 1 and "1 failed" in first.stderr and "label 7 not in the mask" in first.stderr
+    plain = cli(*args, check=False)
+    assert plain.returncode == 1 and "0 computed, 2 already done" in plain.stderr, plain.stderr
+    retried = cli(*args, "--retry-failed", check=False)
+    assert retried.returncode == 1 and "1 computed, 1 already done, 1 failed" in retried.stderr, retried.stderr
+    timed_out = cli(*args, "--timeout", "0.001", "--overwrite", check=False)
+    assert "2 failed" in timed_out.stderr and "timed out" in timed_out.stderr
+    again = cli(*args, check=False)
+    assert "2 computed, 0 already done, 1 failed" in again.stderr, again.stderr

@@ -30,7 +30,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_cluster(folder: Path, *, worker_options: tuple[str, ...] = (), scheduler_env: dict | None = None):
+def start_cluster(folder: Path, *, worker_options: tuple[str, ...] = (), scheduler_env: dict | None = None,
+                  worker_env: dict | None = None):
     """`dask scheduler` and two `dask worker` processes, started with Dask's own commands; returns the
     scheduler's address and the processes (scheduler first)."""
     port = free_port()
@@ -42,6 +43,7 @@ def start_cluster(folder: Path, *, worker_options: tuple[str, ...] = (), schedul
     for name in ("worker-a", "worker-b"):
         processes.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--name", name,
                                            "--local-directory", str(folder / name), *worker_options],
+                                          env={**os.environ, **(worker_env or {})},
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     from distributed import Client
 
@@ -71,27 +73,49 @@ def stop_cluster(processes) -> None:
 
 @pytest.fixture()
 def cluster(tmp_path):
+    """A cluster of its own, for a test that kills its workers."""
     address, processes = start_cluster(tmp_path)
     yield address, processes
     stop_cluster(processes)
 
 
-@pytest.fixture()
-def cohort(tmp_path, data_dir):
-    (tmp_path / "params.yaml").write_text(PARAMS)
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory):
+    """One cluster for the tests that leave its workers alive (a cluster takes seconds to start)."""
+    address, processes = start_cluster(tmp_path_factory.mktemp("shared_cluster"))
+    yield address, processes
+    stop_cluster(processes)
+
+
+def _write_cohort(folder: Path, data_dir: Path) -> Path:
+    (folder / "params.yaml").write_text(PARAMS)
     lines = ["case_id,image,mask,patient_id"]
     for repeat in range(2):
         for i, name in enumerate(["brain1", "brain2", "breast1", "lung1", "lung2"]):
             lines.append(f"{name}-{repeat},{data_dir}/{name}_image.nrrd,{data_dir}/{name}_label.nrrd,P{i}")
-    (tmp_path / "manifest.csv").write_text("\n".join(lines) + "\n")
-    return tmp_path
+    (folder / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture()
+def cohort(tmp_path, data_dir):
+    return _write_cohort(tmp_path, data_dir)
+
+
+@pytest.fixture(scope="module")
+def serial_table(tmp_path_factory, data_dir) -> pd.DataFrame:
+    """The cohort extracted in one process (--jobs 1), once for the tests that compare a Dask run with it."""
+    folder = _write_cohort(tmp_path_factory.mktemp("serial"), data_dir)
+    cli("extract", "--manifest", folder / "manifest.csv", "--params", folder / "params.yaml",
+        "--out", folder / "serial.csv", "--jobs", "1", "--progress", "none")
+    return pd.read_csv(folder / "serial.csv")
 
 
 @pytest.mark.slow
-def test_extraction_on_a_dask_cluster_equals_the_in_process_run(cluster, cohort):
+def test_extraction_on_a_dask_cluster_equals_the_in_process_run(shared_cluster, cohort):
     """The cohort, plus a corrupt image among the good ones: the same table, and the same failure record,
     from the cluster as from one process; the run ends with a summary."""
-    cluster, _ = cluster
+    cluster, _ = shared_cluster
     corrupt = cohort / "corrupt.nrrd"
     good = (cohort / "manifest.csv").read_text().splitlines()
     corrupt.write_bytes(Path(good[1].split(",")[1]).read_bytes()[:3000])  # a header and a truncated body
@@ -124,28 +148,32 @@ def test_an_unreachable_scheduler_is_a_clear_error(cohort):
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_run_loses_no_case(cluster, cohort):
-    """SIGKILL one of the two workers while cases run: Dask re-runs its case on the other, every case is
+def test_a_worker_killed_mid_run_loses_no_case(cluster, cohort, serial_table):
+    """SIGKILL one of the two workers while it runs a case: Dask re-runs that case on the other, every case is
     committed exactly once and the table equals the in-process one."""
     import signal
 
+    from distributed import Client
+
     address, processes = cluster
     common = ["extract", "--manifest", cohort / "manifest.csv", "--params", cohort / "params.yaml"]
-    cli(*common, "--out", cohort / "serial.csv", "--jobs", "1", "--progress", "none")
     run = subprocess.Popen([sys.executable, "-m", "RadiomicsWorkshopLib", *map(str, common), "--out",
                             cohort / "dask.csv", "--scheduler", address, "--progress", "none"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    parts = cohort / "dask.csv.parts"
     deadline = time.monotonic() + 120
-    while len([p for p in parts.glob("*.json") if p.name != "run.json"]) < 2:
-        assert time.monotonic() < deadline and run.poll() is None, "the run did not start"
-        time.sleep(0.05)
-    processes[2].send_signal(signal.SIGKILL)  # worker-b, mid-run
+    with Client(address, timeout="10s") as client:
+        victim = next(w for w, info in client.scheduler_info()["workers"].items() if info["name"] == "worker-b")
+        while not client.processing().get(victim):  # worker-b is running a case now
+            assert time.monotonic() < deadline and run.poll() is None, "worker-b never got a case"
+            time.sleep(0.02)
+        running = client.processing()[victim]
+        processes[2].send_signal(signal.SIGKILL)  # worker-b, mid-case
     out, err = run.communicate(timeout=300)
     assert run.returncode == 0, err
+    assert running and all(str(key).startswith("case-") for key in running), running
     on_dask = pd.read_csv(cohort / "dask.csv")
     assert on_dask["case_id"].is_unique and len(on_dask) == 10
-    pd.testing.assert_frame_equal(on_dask, pd.read_csv(cohort / "serial.csv"))
+    pd.testing.assert_frame_equal(on_dask, serial_table)
 
 
 @pytest.mark.slow
@@ -159,25 +187,24 @@ def test_a_case_that_hangs_times_out_and_the_rest_finish(cohort, tmp_path):
     (cohort / "hang.csv").write_text("\n".join(manifest) + "\n")
     started = time.monotonic()
     done = cli("extract", "--manifest", cohort / "hang.csv", "--params", cohort / "params.yaml",
-               "--out", cohort / "hang_out.csv", "--jobs", "2", "--timeout", "15", "--progress", "none", check=False)
+               "--out", cohort / "hang_out.csv", "--jobs", "2", "--timeout", "8", "--progress", "none", check=False)
     assert done.returncode == 1, done.stderr
     assert time.monotonic() - started < 120
     table = pd.read_csv(cohort / "hang_out.csv")
     assert sorted(table["case_id"]) == sorted(line.split(",")[0] for line in manifest[1:4])
     failures = pd.read_csv(cohort / "hang_out.failures.csv")
-    assert list(failures["case_id"]) == ["stalled"] and "timed out after 15 s" in failures["message"].iloc[0]
+    assert list(failures["case_id"]) == ["stalled"] and "timed out after 8 s" in failures["message"].iloc[0]
 
 
 @pytest.mark.slow
-def test_a_killed_dask_run_restarts_without_recomputing(cluster, cohort):
+def test_a_killed_dask_run_restarts_without_recomputing(shared_cluster, cohort, serial_table):
     """The whole run (the client) killed mid-cohort and started again: the cases committed before are not
     recomputed, and the table equals an uninterrupted run's."""
     import re
     import signal
 
-    address, _ = cluster
+    address, _ = shared_cluster
     common = ["extract", "--manifest", cohort / "manifest.csv", "--params", cohort / "params.yaml"]
-    cli(*common, "--out", cohort / "serial.csv", "--jobs", "1", "--progress", "none")
     out = cohort / "dask.csv"
     parts = cohort / "dask.csv.parts"
     run = subprocess.Popen([sys.executable, "-m", "RadiomicsWorkshopLib", *map(str, common), "--out", out,
@@ -200,14 +227,14 @@ def test_a_killed_dask_run_restarts_without_recomputing(cluster, cohort):
     skipped = int(re.search(r"(\d+) already done", done.stderr).group(1))
     computed = int(re.search(r"\((\d+) computed", done.stderr).group(1))
     assert skipped >= len(before) and skipped + computed == 10
-    pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(cohort / "serial.csv"))
+    pd.testing.assert_frame_equal(pd.read_csv(out), serial_table)
 
 
 @pytest.mark.slow
-def test_every_batch_step_runs_on_the_cluster(cluster, cohort, tmp_path):
+def test_every_batch_step_runs_on_the_cluster(shared_cluster, cohort, tmp_path):
     """preprocess, deep-features and segment on the cluster give what two local processes give (one core
     per worker on both sides, so that torch's arithmetic is the same)."""
-    address, _ = cluster
+    address, _ = shared_cluster
     manifest = cohort / "small.csv"
     manifest.write_text("\n".join((cohort / "manifest.csv").read_text().splitlines()[:4]) + "\n")
     recipe = tmp_path / "recipe.yaml"
@@ -266,3 +293,36 @@ def test_a_case_that_kills_every_worker_is_recorded_and_the_rest_finish(cohort, 
     failures = pd.read_csv(cohort / "oom_out.failures.csv")
     assert list(failures["case_id"]) == ["too_big"]
     assert "Dask gave up on this case (KilledWorker" in failures["message"].iloc[0], failures["message"].iloc[0]
+
+
+@pytest.mark.slow
+def test_scheduler_local_equals_the_in_process_run(cohort):
+    """--scheduler local: a LocalCluster of --jobs single-threaded workers, the same table as --jobs 1."""
+    manifest = pd.read_csv(cohort / "manifest.csv").iloc[:3]
+    manifest.to_csv(cohort / "three.csv", index=False)
+    base = ["extract", "--manifest", cohort / "three.csv", "--params", cohort / "params.yaml"]
+    cli(*base, "--out", cohort / "serial.csv", "--jobs", "1")
+    done = cli(*base, "--out", cohort / "local.csv", "--scheduler", "local", "--jobs", "2")
+    assert "3 computed" in done.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(cohort / "local.csv"), pd.read_csv(cohort / "serial.csv"))
+
+
+@pytest.mark.slow
+def test_a_worker_without_pyradiomics_fails_the_run_at_once(cohort, tmp_path):
+    """Workers whose Python has no PyRadiomics (a broken environment: its import fails there) stop the run
+    before any case, with the worker's error, instead of failing every case one by one."""
+    broken = tmp_path / "no-pyradiomics" / "radiomics"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError(\"No module named 'radiomics' (this worker's Python)\")\n")
+    address, processes = start_cluster(tmp_path, worker_env={"PYTHONPATH": str(broken.parent)})
+    try:
+        started = time.monotonic()
+        done = cli("extract", "--manifest", cohort / "manifest.csv", "--params", cohort / "params.yaml",
+                   "--out", cohort / "f.csv", "--scheduler", address, check=False)
+        assert done.returncode == 2, done.stderr
+        assert "radiomics" in done.stderr and time.monotonic() - started < 60, done.stderr
+        assert not (cohort / "f.csv").exists()
+        parts = cohort / "f.csv.parts"
+        assert not [p for p in parts.glob("*.json") if p.name != "run.json"] if parts.exists() else True
+    finally:
+        stop_cluster(processes)

@@ -46,6 +46,15 @@ def _bad_cases(breast, tmp_path) -> dict[str, tuple[str, str, dict, str]]:
     with_nan = sitk.GetImageFromArray(array)
     with_nan.CopyInformation(image)
     cases["nan"] = (_write(with_nan, tmp_path / "nan_image.nrrd"), str(mask_file), {}, "NaN")
+    array[array.shape[0] // 2, 10, 10] = np.inf
+    with_inf = sitk.GetImageFromArray(array)
+    with_inf.CopyInformation(image)
+    cases["inf"] = (_write(with_inf, tmp_path / "inf_image.nrrd"), str(mask_file), {}, "Inf")
+    fractions = sitk.Cast(mask, sitk.sitkFloat32) * 0.5  # a probability-like mask: labels 0.5
+    cases["float_mask"] = (str(image_file), _write(fractions, tmp_path / "float_label.nrrd"), {},
+                           "mask holds non-integer values")
+    cases["4d_image"] = (_write(sitk.JoinSeries([image, image]), tmp_path / "two_volumes_image.nrrd"),
+                         str(mask_file), {}, "image is 4D: 2 volumes")
     cases["missing"] = (str(tmp_path / "no_such_image.nrrd"), str(mask_file), {}, "not found")
     corrupt = tmp_path / "corrupt_image.nrrd"
     corrupt.write_bytes(open(image_file, "rb").read()[:400])
@@ -61,8 +70,8 @@ def _bad_cases(breast, tmp_path) -> dict[str, tuple[str, str, dict, str]]:
     return cases
 
 
-@pytest.mark.parametrize("name", ["geometry", "empty", "label", "nan", "missing", "corrupt", "one_voxel",
-                                  "2d_with_3d_preset"])
+@pytest.mark.parametrize("name", ["geometry", "empty", "label", "nan", "inf", "missing", "corrupt", "one_voxel",
+                                  "2d_with_3d_preset", "float_mask", "4d_image"])
 def test_bad_input_names_case_file_and_fix(name, breast, tmp_path):
     image, mask, kwargs, expected = _bad_cases(breast, tmp_path)[name]
     kwargs = dict(kwargs)
@@ -82,7 +91,12 @@ def test_bad_input_names_case_file_and_fix(name, breast, tmp_path):
 def test_geometry_mismatch_can_be_resampled_on_request(breast, tmp_path):
     image, mask, *_ = _bad_cases(breast, tmp_path)["geometry"]
     table = extract_case(image, mask, params=FAST, resample_mask=True)
-    assert len(table) == 1 and table["original_shape_VoxelVolume"].iloc[0] > 0
+    # the mask taken onto the image's grid by nearest neighbour: its voxels, at the image's voxel size
+    reference = sitk.ReadImage(image)
+    onto = sitk.Resample(sitk.ReadImage(mask), reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+    voxels = int(np.count_nonzero(sitk.GetArrayViewFromImage(onto) == 1))
+    assert len(table) == 1 and voxels > 0
+    assert table["original_shape_VoxelVolume"].iloc[0] == pytest.approx(voxels * np.prod(reference.GetSpacing()))
 
 
 def test_label_error_lists_labels_present(sample_case):
@@ -95,7 +109,10 @@ def test_2d_image_works_with_2d_preset(breast, tmp_path):
     image, mask, _, _ = _bad_cases(breast, tmp_path)["2d_with_3d_preset"]
     table = extract_case(image, mask, preset="MR_2D", case_id="slice")
     assert len(table) == 1
-    assert table["original_shape2D_PixelSurface"].iloc[0] > 0
+    pixels = int(np.count_nonzero(sitk.GetArrayViewFromImage(sitk.ReadImage(mask)) == 1))
+    assert pixels > 0
+    assert table["original_shape2D_PixelSurface"].iloc[0] == pytest.approx(
+        pixels * np.prod(sitk.ReadImage(image).GetSpacing()))
 
 
 def test_cohort_records_every_bad_case_and_finishes_the_others(breast, tmp_path, sample_case):

@@ -107,6 +107,17 @@ def test_the_report_compares_the_models(study):
     assert np.isclose(table.set_index("model").loc["radiomics", "auc"], radiomics_auc)
     tests = pd.read_csv(study / "radiomics" / "comparison_delong.csv")
     assert len(tests) == 3 and tests["p"].between(0, 1).all()
+    # Each pair's test is DeLong's on the two models' out-of-fold predictions of the same patients.
+    predictions = {name: pd.read_csv(study / name / "predictions.csv").set_index("case_id")
+                   for name in ("radiomics", "deep", "cnn")}
+    card = _card(study / "radiomics")
+    column = f"probability_{card['positive_class']}"
+    for row in tests.itertuples():
+        a, b = predictions[row.model_a], predictions[row.model_b].loc[predictions[row.model_a].index]
+        truth = (a[card["outcome"]].astype(str) == str(card["positive_class"])).to_numpy()
+        expected = delong_test(truth, a[column].to_numpy(), b[column].to_numpy())
+        assert row.auc_a == pytest.approx(expected["auc_a"]) and row.auc_b == pytest.approx(expected["auc_b"])
+        assert row.p == pytest.approx(expected["p"], rel=1e-9, abs=1e-12)
     report = (study / "radiomics" / "report.html").read_text()
     assert "Comparison on the same patients" in report and "DeLong" in report
     assert all(f"<td class=l>{name}</td>" in report for name in ("radiomics", "deep", "cnn"))
@@ -170,6 +181,11 @@ def test_delong_equals_its_definition():
     assert np.allclose(cov, np.cov(v10) / truth.sum() + np.cov(v01) / (~truth).sum())
     result = delong_test(truth, scores[0], scores[1])
     assert result["auc_a"] > result["auc_b"] and 0 < result["p"] < 1
+    # z = (AUC_a - AUC_b) / sqrt(var_a + var_b - 2 cov_ab), two-sided normal p
+    from scipy.stats import norm
+
+    z = (aucs[0] - aucs[1]) / np.sqrt(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    assert result["z"] == pytest.approx(z) and result["p"] == pytest.approx(2 * norm.sf(abs(z)), rel=1e-12)
     assert np.isclose(delong_test(truth, scores[1], scores[0])["p"], result["p"])
     assert delong_test(truth, scores[0], scores[0])["p"] == 1.0
 

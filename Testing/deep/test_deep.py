@@ -50,11 +50,17 @@ def test_features_are_bit_identical_twice_and_2d_shapes(brain, weights_file):
     inputs = extractor.slices_2d(image, mask, 1)
     roi_slices = int((sitk.GetArrayViewFromImage(mask).sum(axis=(1, 2)) > 0).sum())
     assert inputs.shape == (roi_slices, 3, 224, 224)
+    # deep_<model>_k is the mean over the ROI's slices of the pooled embedding, deep_<model>-max_k the maximum
+    per_slice = extractor.embed(inputs)
+    assert per_slice.shape == (roi_slices, 512) and per_slice.std(axis=0).max() > 0  # the slices differ
+    np.testing.assert_allclose([first[f"deep_resnet18_{k}"] for k in range(512)], per_slice.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose([first[f"deep_resnet18-max_{k}"] for k in range(512)], per_slice.max(axis=0),
+                               rtol=1e-6)
     two_five = DeepFeatureExtractor("resnet18", path, context_slices=1).slices_2d(image, mask, 1)
     assert two_five.shape == inputs.shape and not np.array_equal(two_five[:, 0], two_five[:, 1])
 
 
-def test_3d_patch_is_centred_on_the_roi_in_physical_space(brain):
+def test_3d_patch_follows_the_roi_when_the_image_moves_or_is_reoriented(brain):
     image, mask = brain
     extractor = DeepFeatureExtractor("resnet18_3d", "random", patch_mm=40, patch_spacing_mm=2.0)
     reference = extractor.patch_3d(image, mask, 1)
@@ -70,6 +76,48 @@ def test_3d_patch_is_centred_on_the_roi_in_physical_space(brain):
     np.testing.assert_allclose(extractor.patch_3d(ras_image, ras_mask, 1), reference, atol=1e-3)
     features = extractor.features(image, mask, 1)
     assert len(features) == 512 and all(np.isfinite(v) for v in features.values())
+
+
+def _blob_phantom(direction: tuple[float, ...]) -> tuple[sitk.Image, sitk.Image, np.ndarray]:
+    """An ROI far from the image's centre, with a Gaussian blob at its centroid, long along world x
+    (sigma 6 mm) and short along y and z (2 mm); image axes in ``direction``. Returns image, mask, centroid."""
+    image = sitk.Image([80, 70, 40], sitk.sitkFloat32)
+    image.SetSpacing((1.0, 1.25, 2.0))
+    image.SetOrigin((-31.0, 12.0, 140.0))
+    image.SetDirection(direction)
+    size = np.array(image.GetSize())
+    index = np.stack(np.meshgrid(*[np.arange(n) for n in size], indexing="ij"), axis=-1).reshape(-1, 3)
+    points = np.array(image.GetOrigin()) + (np.array(direction).reshape(3, 3) @ (index * image.GetSpacing()).T).T
+    centre = np.array(image.TransformContinuousIndexToPhysicalPoint((14.0, 52.0, 9.0)))  # off-centre
+    inside = np.linalg.norm(points - centre, axis=1) <= 8.0
+    blob = np.exp(-0.5 * (((points - centre) / (6.0, 2.0, 2.0)) ** 2).sum(axis=1))
+    to_image = lambda values: values.reshape(*size).transpose(2, 1, 0)  # noqa: E731  (x, y, z) -> (z, y, x)
+    out_image = sitk.GetImageFromArray(to_image(100.0 * blob).astype(np.float32))
+    out_mask = sitk.GetImageFromArray(to_image(inside).astype(np.uint8))
+    for out in (out_image, out_mask):
+        out.CopyInformation(image)
+    stats = sitk.LabelShapeStatisticsImageFilter()
+    stats.Execute(out_mask)
+    return out_image, out_mask, np.array(stats.GetCentroid(1))
+
+
+@pytest.mark.parametrize("direction", [(1, 0, 0, 0, 1, 0, 0, 0, 1), (0, 1, 0, -1, 0, 0, 0, 0, 1)],
+                         ids=["identity", "rotated in-plane"])
+def test_3d_patch_centre_and_axes_are_the_rois_in_world_space(direction):
+    """The patch's intensity centroid is its centre (the blob sits at the ROI's centroid, far from the
+    image's centre), and the blob's long world-x axis is the patch's last array axis, whatever the image's
+    orientation: a patch centred elsewhere, or aligned with the image's own axes, fails."""
+    image, mask, centroid = _blob_phantom(direction)
+    extractor = DeepFeatureExtractor("resnet18_3d", "random", patch_mm=40, patch_spacing_mm=2.0)
+    patch = extractor.patch_3d(image, mask, 1)[0, 0]  # (z, y, x), 20 voxels of 2 mm
+    weights = patch - patch.min()
+    grid = np.stack(np.meshgrid(*[np.arange(n) for n in patch.shape], indexing="ij"))
+    centre_of_mass = (grid * weights).reshape(3, -1).sum(axis=1) / weights.sum()
+    np.testing.assert_allclose(centre_of_mass, [9.5, 9.5, 9.5], atol=0.15)
+    spread = [float(np.sqrt(((grid[a] - 9.5) ** 2 * weights).sum() / weights.sum())) for a in range(3)]
+    assert spread[2] > 2 * spread[1] and spread[2] > 2 * spread[0], spread  # long along x, the last axis
+    assert np.linalg.norm(centroid - np.array(image.TransformContinuousIndexToPhysicalPoint(
+        [(n - 1) / 2 for n in image.GetSize()]))) > 30, "the ROI must lie far from the image's centre"
 
 
 def test_fmcib_architecture_gives_4096_features(brain):
@@ -263,3 +311,28 @@ def test_networks_have_one_name_everywhere():
     assert "efficientnet_b0" in CNN_BACKBONES and "efficientnet_b0" in embeddings.BACKBONES
     assert CnnSettings(backbone="efficientnet-b0").check().backbone == "efficientnet_b0"
     assert embeddings.backbone("efficientnet-b0").name == "efficientnet_b0"
+
+
+def test_ct_modality_windows_hounsfield_units_and_mr_the_rois_percentiles():
+    """--modality CT maps -1000..1000 HU onto the network's 0..1 (0 HU -> 0.5, 3000 HU clipped to 1) whatever
+    else the image holds; MR scales the ROI box's own 0.5-99.5 percentiles (its darkest part -> 0)."""
+    from RadiomicsWorkshopLib.deep.embeddings import IMAGENET_MEAN, IMAGENET_STD
+
+    array = np.full((5, 64, 64), -2000.0, np.float32)  # z, y, x
+    array[:, :, :32], array[:, :, 32:] = 0.0, 3000.0  # left half water, right half dense bone
+    image = sitk.GetImageFromArray(array)
+    roi = np.zeros(array.shape, np.uint8)
+    roi[2, 16:48, 8:56] = 1
+    mask = sitk.GetImageFromArray(roi)
+
+    def unnormalised(modality: str) -> np.ndarray:
+        inputs = DeepFeatureExtractor("resnet18", "random", modality=modality, margin_mm=0).slices_2d(image, mask, 1)
+        assert inputs.shape == (1, 3, 224, 224)
+        return inputs[0, 0] * IMAGENET_STD[0] + IMAGENET_MEAN[0]
+
+    ct, mr = unnormalised("CT"), unnormalised("MR")
+    left, right = (slice(90, 134), slice(20, 80)), (slice(90, 134), slice(144, 204))
+    np.testing.assert_allclose(ct[left], 0.5, atol=1e-5)
+    np.testing.assert_allclose(ct[right], 1.0, atol=1e-5)
+    np.testing.assert_allclose(mr[left], 0.0, atol=1e-5)
+    np.testing.assert_allclose(mr[right], 1.0, atol=1e-5)

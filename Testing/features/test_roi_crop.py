@@ -9,6 +9,7 @@ really see a crop.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -170,33 +171,25 @@ def test_plan_crops_lung_filters_to_a_small_region(sample_case):
     assert roi_crop.crop_region((100, 50), (3, 20, 10, 20), (6, 6)) == ((0, 26), (4, 26))
 
 
-def test_the_filters_see_the_crop(sample_case, monkeypatch):
-    """End to end on lung1: PyRadiomics' own filter functions receive the small crop."""
-    from radiomics import imageoperations
-
-    seen: dict[str, list[tuple[int, ...]]] = {}
-
-    def spy(name):
-        real = getattr(imageoperations, name)
-
-        def wrapped(image, mask, **kwargs):
-            seen.setdefault(name, []).append(image.GetSize())
-            yield from real(image, mask, **kwargs)
-        monkeypatch.setattr(imageoperations, name, wrapped)
-
-    for name in ("getLoGImage", "getWaveletImage", "getGradientImage", "getLBP2DImage", "getSquareImage"):
-        spy(name)
+def test_the_filters_see_the_crop(sample_case, caplog):
+    """End to end on lung1: each filtered image type (each LoG sigma) is handed to PyRadiomics as a small crop,
+    Square (not cropped) as the whole image -- read from roi_crop's debug log of the images it passes."""
     image, mask = _read(sample_case, "lung1")
     extractor = _extractor({"imageType": {"LoG": {"sigma": [1.0, 5.0]}, "Wavelet": {}, "Gradient": {},
                                           "LBP2D": {}, "Square": {}},
                             "featureClass": {"firstorder": []}, "setting": {"binWidth": 25}})
-    result = roi_crop.execute_with_roi_crop(extractor, image, mask)
+    with caplog.at_level(logging.DEBUG, logger=roi_crop.__name__):
+        result = roi_crop.execute_with_roi_crop(extractor, image, mask)
     assert any(k.startswith("log-sigma-5-0") for k in result)
-    full = np.prod(image.GetSize())
-    assert len(seen["getLoGImage"]) == 2  # one pass per sigma
-    for name in ("getLoGImage", "getWaveletImage", "getGradientImage", "getLBP2DImage"):
-        assert all(np.prod(size) < 0.2 * full for size in seen[name]), (name, seen[name])
-    assert seen["getSquareImage"] == [image.GetSize()]  # the exact path: the whole image
+    seen: dict[str, list[int]] = {}
+    for record in caplog.records:
+        if record.name == roi_crop.__name__ and record.args:
+            seen.setdefault(record.args[0], []).append(int(np.prod(record.args[1])))
+    full = int(np.prod(image.GetSize()))
+    assert len(seen["LoG"]) == 2, seen  # one pass per sigma
+    for name in ("LoG", "Wavelet", "Gradient", "LBP2D"):
+        assert all(size < 0.2 * full for size in seen[name]), (name, seen[name], full)
+    assert seen["Square"] == [full]  # the exact path: the whole image
 
 
 def test_without_a_cropped_type_it_is_plain_pyradiomics(sample_case):
@@ -214,3 +207,26 @@ def test_pyradiomics_errors_are_unchanged(sample_case):
         extractor.execute(image, mask, label=7)
     with pytest.raises(ValueError, match="Label \\(7\\) not present"):
         roi_crop.execute_with_roi_crop(extractor, image, mask, label=7)
+
+
+def test_no_roi_crop_on_the_command_line_is_pyradiomics_whole_image_path(sample_case, tmp_path):
+    """`extract --no-roi-crop` filters the whole image: its LoG values are PyRadiomics' own to the last bit;
+    without it, the crop's values stay within README's 0.1%."""
+    import pandas as pd
+    from clitools import cli
+
+    image_file, mask_file = sample_case("breast1")
+    params = {"imageType": {"LoG": {"sigma": [2.0]}}, "featureClass": {"firstorder": []},
+              "setting": {"binWidth": 25}}
+    (tmp_path / "p.yaml").write_text(json.dumps(params))  # YAML reads JSON
+    base = ["extract", "--image", image_file, "--mask", mask_file, "--params", tmp_path / "p.yaml"]
+    cli(*base, "--out", tmp_path / "plain.csv", "--no-roi-crop")
+    cli(*base, "--out", tmp_path / "cropped.csv")
+    plain, cropped = (pd.read_csv(tmp_path / f"{n}.csv").iloc[0] for n in ("plain", "cropped"))
+    reference = _extractor(params).execute(str(image_file), str(mask_file))
+    columns = [k for k in reference if k.startswith("log-sigma-2-0-mm-3D_firstorder_")]
+    assert len(columns) == 18
+    for column in columns:
+        assert plain[column] == pytest.approx(float(reference[column]), rel=1e-12, abs=1e-12), column
+        assert cropped[column] == pytest.approx(float(reference[column]), rel=REL, abs=ABS), column
+    assert any(plain[c] != cropped[c] for c in columns), "the crop path was not taken without the flag"

@@ -300,6 +300,22 @@ def test_imbalance_handling_runs_inside_the_folds(imbalance, tmp_path):
     cv = nested_cross_validation(data, settings, jobs=1)
     assert np.isfinite(cv.proba).all() and len(cv.proba) == len(table)  # no synthetic row is predicted
     assert point_metrics(data.y, cv.proba, data.classes)["auc"] > 0.8
+    # Inside the folds: the sampler is a step of the imbalanced-learn Pipeline that every fold fits, before the
+    # classifier; imbalanced-learn applies a sampler in fit only, never in predict (its documented contract),
+    # so each fold resamples its own training rows and predicts its real test rows.
+    from imblearn.pipeline import Pipeline as ImbalancedPipeline
+    from RadiomicsWorkshopLib.modeling.pipeline import build_pipeline
+
+    model, _ = build_pipeline(settings)
+    names = [name for name, _ in model.steps]
+    assert isinstance(model, ImbalancedPipeline) and names[-1] == "classifier"
+    if imbalance == "class_weight":
+        assert "resample" not in names and model.named_steps["classifier"].get_params()["class_weight"] == "balanced"
+    else:
+        assert names[-2] == "resample" and type(model.named_steps["resample"]).__name__.lower().replace("_", "") \
+            .startswith(imbalance.replace("_", ""))
+        fitted = model.fit(data.X, data.y)
+        assert len(fitted.predict_proba(data.X.iloc[:7])) == 7
 
 
 # -- metrics

@@ -59,7 +59,7 @@ def test_n4_recovers_a_known_bias_field(brain):
     biased_cov = cov(sitk.GetArrayFromImage(brain["biased"]), head)
     corrected_cov = cov(sitk.GetArrayFromImage(result.image), head)
     assert biased_cov > 1.1 * clean_cov, "the synthetic field must matter for this test to mean anything"
-    assert abs(corrected_cov - clean_cov) <= 0.05 * clean_cov, (clean_cov, biased_cov, corrected_cov)
+    assert abs(corrected_cov - clean_cov) <= 0.03 * clean_cov, (clean_cov, biased_cov, corrected_cov)  # README: 3%
     assert result.image.GetSize() == brain["biased"].GetSize() and result.info["shrink"][0] == 8
 
 
@@ -76,7 +76,7 @@ def _psnr(image: sitk.Image, clean: sitk.Image) -> float:
     return float(10 * np.log10(b.max() ** 2 / np.mean((a - b) ** 2)))
 
 
-EDGE_LOSS_BOUND = 0.25  # the ROI border's mean gradient magnitude may fall by at most 25% against the clean image
+EDGE_LOSS_BOUND = 0.25  # the ROI border's mean gradient magnitude stays within 25% of the clean image's (README)
 
 
 @pytest.mark.parametrize("method", ["curvature_anisotropic", "nl_means"])
@@ -88,7 +88,7 @@ def test_denoising_raises_psnr_and_keeps_roi_edges(brain, method):
     assert _psnr(denoised, clean) > _psnr(noisy, clean) + 2.0
     border = sitk.GetArrayFromImage(sitk.BinaryContour(sitk.Cast(mask > 0, sitk.sitkUInt8))) > 0
     edge = lambda image: float(sitk.GetArrayFromImage(sitk.GradientMagnitude(image))[border].mean())  # noqa: E731
-    assert edge(denoised) >= (1 - EDGE_LOSS_BOUND) * edge(clean), (edge(denoised), edge(clean))
+    assert abs(edge(denoised) - edge(clean)) <= EDGE_LOSS_BOUND * edge(clean), (edge(denoised), edge(clean))
 
 
 @pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (2.0, 2.0, 2.0), (0.5, 0.5, 3.0)])
@@ -110,11 +110,19 @@ def test_normalisations(brain):
     z = sitk.GetArrayFromImage(pp.normalize(image, mask, method="zscore", region="roi").image)
     roi = sitk.GetArrayFromImage(mask) > 0
     assert z[roi].mean() == pytest.approx(0, abs=1e-4) and z[roi].std() == pytest.approx(1, abs=1e-4)
+    array = sitk.GetArrayFromImage(image).astype(np.float64)
     clipped = sitk.GetArrayFromImage(pp.normalize(image, method="percentile_clip", region="image", low=1,
                                                   high=99).image)
-    assert clipped.max() <= np.percentile(sitk.GetArrayFromImage(image), 99) + 1e-3
-    ct = sitk.GetArrayFromImage(pp.normalize(image, method="ct_window", level=40, width=400).image)
-    assert ct.min() >= -160 and ct.max() <= 240
+    low, high = np.percentile(array, [1, 99])
+    assert low < high and (array > high).mean() > 0.005  # the clip has work to do
+    np.testing.assert_allclose(clipped, np.clip(array, low, high), rtol=1e-6, atol=1e-3)
+    # A CT window [level - width/2, level + width/2]: values below and above it clipped, the others unchanged.
+    q30, q90 = np.percentile(array, [30, 90])
+    hounsfield = sitk.Cast((image - q30) * (400.0 / (q90 - q30)) - 160.0, sitk.sitkFloat32)  # q30 -> -160 HU
+    hu = sitk.GetArrayFromImage(hounsfield).astype(np.float64)
+    assert (hu < -160).mean() > 0.05 and (hu > 240).mean() > 0.05 and ((hu > -160) & (hu < 240)).mean() > 0.3
+    ct = sitk.GetArrayFromImage(pp.normalize(hounsfield, method="ct_window", level=40, width=400).image)
+    np.testing.assert_allclose(ct, np.clip(hu, -160, 240), rtol=1e-6, atol=1e-3)
 
 
 def test_histogram_standardisation_learns_on_a_cohort(brain):
@@ -201,3 +209,34 @@ def test_bad_inputs_name_the_file(brain, tmp_path, sample_case):
     assert str(bad) in str(caught.value)
     done = cli("preprocess", "--image", image_file, "--recipe", bad, "--out-dir", tmp_path / "o2")
     assert done.returncode == 2 and "bad.yaml" in done.stderr
+
+
+def test_cohort_preprocessing_reports_its_steps_as_jsonl_log_events(tmp_path, data_dir):
+    """--progress jsonl carries `log` events beside progress and result (README; what Slicer shows in its log):
+    learning the histogram landmarks on the cohort is one."""
+    import json
+
+    from clitools import cli
+
+    (tmp_path / "histogram.yaml").write_text("name: histogram_only\nsteps:\n"
+                                             "  - normalize: {method: histogram, region: body}\n")
+    (tmp_path / "m.csv").write_text("case_id,image,mask\n" + "".join(
+        f"{c},{data_dir}/{c}_image.nrrd,{data_dir}/{c}_label.nrrd\n" for c in ("brain1", "brain2")))
+    done = cli("preprocess", "--manifest", tmp_path / "m.csv", "--recipe", tmp_path / "histogram.yaml",
+               "--out-dir", tmp_path / "out", "--progress", "jsonl")
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    logs = [e for e in events if e["event"] == "log"]
+    assert {"event": "log", "step": "preprocess", "level": "info",
+            "message": "learning histogram landmarks on the cohort"} in logs, logs
+    kinds = [e["event"] for e in events]
+    assert kinds.index("log") < kinds.index("result") and kinds[-1] == "result"
+    # and the Slicer module's reader passes it on to its log (level, message)
+    from RadiomicsWorkshopLib import commands
+
+    shown = []
+    reader = commands.ProgressReader(on_log=lambda level, message: shown.append((level, message)))
+    for line in done.stdout.splitlines():
+        event = commands.parse_event(line)
+        if event is not None:
+            reader.handle(event)
+    assert ("info", "learning histogram landmarks on the cohort") in shown

@@ -13,7 +13,6 @@ setting recomputes) and every case appears exactly once.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -36,6 +35,7 @@ from ..io.errors import OutputExistsError, WorkshopError
 from ..io.manifest import Case
 from ..io.progress import Progress
 from ..io.provenance import file_digest, library_versions
+from ..io.threads import set_thread_budget, thread_budget
 
 RUN_FILE = "run.json"
 
@@ -102,13 +102,9 @@ def _input_size(case: Case) -> int:
 
 
 def _init_worker(threads: int, prepare: Callable[[], Any] | None = None) -> None:
-    """Give a worker process its share of the cores (ITK, and torch when a step uses it, would otherwise use
-    them all in every worker) and load what every case needs (``prepare``: imports, an extractor, a network)."""
-    import SimpleITK as sitk
-
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
+    """Give a worker process its share of the cores (ITK, BLAS / OpenMP and torch would otherwise use them all in
+    every worker) and load what every case needs (``prepare``: imports, an extractor, a network)."""
+    set_thread_budget(threads)
     if prepare is not None:
         prepare()
 
@@ -120,19 +116,6 @@ def _init_dask_worker(threads_on_host: dict[str, int], prepare: Callable[[], Any
 
     busy = threads_on_host.get(get_address_host(dask_worker.address), 1) if dask_worker is not None else 1
     _init_worker(max(1, (os.cpu_count() or 1) // busy), prepare)
-
-
-@contextlib.contextmanager
-def itk_threads(threads: int):
-    """``--jobs N`` is a budget of N cores: ITK's filters get N threads while it runs in this process."""
-    import SimpleITK as sitk
-
-    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(max(1, threads))
-    try:
-        yield
-    finally:
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
 
 
 def commit_case(case: Case, part_file: Path, key: str, hashes: dict[str, str], work: Callable[[], dict],
@@ -271,7 +254,7 @@ def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple
     if prepare is not None and todo:
         prepare()  # here, so that forked workers inherit what it loads
     if jobs <= 1 or len(todo) <= 1:
-        with itk_threads(jobs):
+        with thread_budget(jobs):
             for case, part_file, keyed in todo:
                 finished(task(case, part_file, keyed))
         return

@@ -68,6 +68,7 @@ exactly (the margin covers the finite support); LoG features agree within
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ import SimpleITK as sitk
 
 if TYPE_CHECKING:
     from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+logger = logging.getLogger(__name__)
 
 #: Image types filtered on the crop (see the module docstring for each margin).
 CROPPED_TYPES = frozenset({"LoG", "Wavelet", "Gradient", "LBP2D"})
@@ -238,15 +241,17 @@ def _whole_image_type(image_type_name: str) -> str | None:
     return None
 
 
+def _log_filtered(image_type: str, filtered: sitk.Image, whole: sitk.Image) -> None:
+    """What each image type's filter is handed: a crop, or the whole image (debug log; a test reads it)."""
+    logger.debug("%s: filtering %s voxels (the image: %s)", image_type, filtered.GetSize(), whole.GetSize())
+
+
 def execute_with_roi_crop(extractor: RadiomicsFeatureExtractor, image: sitk.Image, mask: sitk.Image,
                           label: int | None = None, label_channel: int | None = None) -> OrderedDict:
     """``extractor.execute(image, mask, label=label)`` with filters applied around the ROI only.
 
-    Same keys in the same order; diagnostics, shape, Original, whole-image
-    types, Wavelet, Gradient and LBP2D values identical; LoG within 0.1%
-    relative. Without a cropped image type enabled this is exactly
-    ``extractor.execute``.
-    """
+    Same keys in the same order; diagnostics, shape, Original, whole-image types, Wavelet, Gradient and LBP2D
+    values identical; LoG within 0.1% relative. Without a cropped image type this is ``extractor.execute``."""
     from radiomics import imageoperations
 
     enabled = extractor.enabledImagetypes
@@ -267,9 +272,11 @@ def execute_with_roi_crop(extractor: RadiomicsFeatureExtractor, image: sitk.Imag
             loaded["image"], loaded["mask"] = extractor.loadImage(image_file, mask_file, general_info, **kwargs)
         return loaded["image"], loaded.get("checked_mask", loaded["mask"])
 
-    def load_crop(region: Region):
+    def load_crop(region: Region, image_type: str):
         def load(image_file, mask_file, general_info=None, **kwargs):
-            return _crop(loaded["image"], region), _crop(loaded["checked_mask"], region)
+            cropped = _crop(loaded["image"], region)
+            _log_filtered(image_type, cropped, loaded["image"])
+            return cropped, _crop(loaded["checked_mask"], region)
         return load
 
     def compute_shape(image_, mask_, bounding_box, **kwargs):
@@ -294,6 +301,8 @@ def execute_with_roi_crop(extractor: RadiomicsFeatureExtractor, image: sitk.Imag
                            head=True)
     head.computeShape, head.computeFeatures = compute_shape, compute_features
     head_result = head.execute(image, mask, label=label, label_channel=label_channel)
+    for image_type in (t for t in enabled if t in WHOLE_IMAGE_NAMES):
+        _log_filtered(image_type, loaded["image"], loaded["image"])
     if unexpected:  # a PyRadiomics whose type names we do not know: its own path
         return extractor.execute(image, mask, label=label, label_channel=label_channel)
     sorted_keys = {key for features in by_type.values() for key in features}
@@ -307,7 +316,9 @@ def execute_with_roi_crop(extractor: RadiomicsFeatureExtractor, image: sitk.Imag
         loaded["box"], loaded["checked_mask"] = box, corrected if corrected is not None else loaded["mask"]
     rest = {t: c for t, c in enabled.items() if t not in WHOLE_IMAGE_NAMES}
     for step in plan_crop(rest, settings, loaded["image"].GetSize(), loaded["image"].GetSpacing(), loaded["box"]):
-        load = load_whole if step.region is None else load_crop(step.region)
+        if step.region is None:
+            _log_filtered(step.image_type, loaded["image"], loaded["image"])
+        load = load_whole if step.region is None else load_crop(step.region, step.image_type)
         step_extractor = _pass_extractor(extractor, {step.image_type: step.custom}, load, head=False)
         by_type[step.image_type].update(step_extractor.execute(image, mask, label=label, label_channel=label_channel))
 

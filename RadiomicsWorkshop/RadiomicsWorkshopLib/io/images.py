@@ -74,7 +74,19 @@ def read_image(path: str | Path, *, case_id: str | None = None) -> sitk.Image:
         raise InputError(f"image has {image.GetNumberOfComponentsPerPixel()} components per voxel; "
                          "radiomics needs a scalar (grey-level) image", case_id=case_id, file=path,
                          hint="convert it to a single-channel image (e.g. pick one channel or convert RGB to grey)")
+    check_volume(image, what="image", case_id=case_id, file=path)
     return image
+
+
+def check_volume(image: sitk.Image, *, what: str, case_id: str | None, file: str | Path) -> None:
+    """Radiomics works on one 2D or 3D volume: a 4D file (a time series, several b-values or echoes) is refused
+    with how to take one volume out of it."""
+    if image.GetDimension() > 3:
+        size = " x ".join(str(n) for n in image.GetSize()[:3])
+        raise InputError(f"the {what} is {image.GetDimension()}D: {image.GetSize()[3]} volumes of {size} voxels, "
+                         "but radiomics needs one 3D volume", case_id=case_id, file=file,
+                         hint="save the volume you want on its own, e.g. in Python sitk.WriteImage(sitk.ReadImage("
+                              "path)[:, :, :, 0], 'volume0.nrrd'), or in Slicer with the Sequences module")
 
 
 def _read_dicom_series(folder: Path, *, case_id: str | None) -> sitk.Image:
@@ -133,6 +145,8 @@ def read_rois(path: str | Path, rois: Iterable[str | int] | None = None, *,
 def rois_from_label_image(mask: sitk.Image, wanted: list[str] | None, *, case_id: str | None = None,
                           source: str = "<in-memory mask>") -> list[Roi]:
     """ROIs of a label map: the ``wanted`` label values, or every label present."""
+    check_volume(mask, what="mask", case_id=case_id, file=source)
+    _check_integer_labels(mask, case_id=case_id, source=source)
     present = labels_present(mask)
     if wanted is None:
         if not present:
@@ -161,6 +175,19 @@ def read_image_any_components(path: Path, *, case_id: str | None = None) -> sitk
     except RuntimeError as exc:
         raise InputError(f"cannot be read as a mask ({_first_line(exc)})", case_id=case_id, file=path,
                          hint=IMAGE_HINT) from None
+
+
+def _check_integer_labels(mask: sitk.Image, *, case_id: str | None, source: str) -> None:
+    """A label map holds whole numbers; a float mask of fractions (a probability map, a resampled mask) does not."""
+    if mask.GetPixelID() not in (sitk.sitkFloat32, sitk.sitkFloat64):
+        return
+    array = sitk.GetArrayViewFromImage(mask)
+    fractional = array[(array != np.round(array)) & np.isfinite(array)]
+    if fractional.size:
+        raise InputError(f"the mask holds non-integer values ({fractional.size} voxels, e.g. {float(fractional[0]):g}): "
+                         "a mask must hold integer labels", case_id=case_id, file=source,
+                         hint="if it is a probability or a resampled mask, threshold it first, e.g. "
+                              "sitk.Cast(mask >= 0.5, sitk.sitkUInt8), and save that as the label map")
 
 
 def labels_present(mask: sitk.Image) -> list[int]:

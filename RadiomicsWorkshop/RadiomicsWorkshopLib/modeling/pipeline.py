@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..io.errors import InputError, SettingsError
+from ..io.threads import thread_budget
 from .settings import KEY_COLUMNS, PENALTIES, RESERVED_COLUMNS, ModelSettings
 
 # -- the data
@@ -325,8 +326,12 @@ def _search(settings: ModelSettings, data: ModelData, jobs: int):
 
 
 def _fit_search(search, data: ModelData, what: str):
-    """Fit a hyperparameter search, turning the errors of steps into messages that say what to do."""
-    with warnings.catch_warnings():
+    """Fit a hyperparameter search, turning the errors of steps into messages that say what to do.
+
+    The search runs its candidates in ``--jobs`` processes (joblib gives each worker one BLAS / OpenMP thread);
+    what it fits in this process gets one thread too: the models are small, and HistGradientBoosting's OpenMP
+    threads beside the workers' oversubscribe the cores (85 s against 11 s for one test on two cores)."""
+    with warnings.catch_warnings(), thread_budget(1):
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*(converge|ConvergenceWarning).*")
         try:
@@ -412,8 +417,10 @@ def fit_final_model(data: ModelData, settings: ModelSettings, *, jobs: int = 1) 
     """The search refitted on all training rows; permutation importance of the features it uses."""
     search = _fit_search(_search(settings, data, jobs), data, "final model")
     pipeline = search.best_estimator_
+    with thread_budget(1):
+        importance = permutation_importances(pipeline, data, settings.seed)
     return FinalModel(pipeline, _plain(search.best_params_), float(search.best_score_), selected_features(pipeline),
-                      permutation_importances(pipeline, data, settings.seed))
+                      importance)
 
 
 def permutation_importances(pipeline, data: ModelData, seed: int = 0, repeats: int = 10) -> list[dict]:

@@ -183,7 +183,10 @@ class RadiomicsWorkshopModuleTest(ScriptedLoadableModuleTest):
         result = logic.autoSegment(volumeNode, bundle, referenceNode=reference)
         self.assertTrue(result.IsA("vtkMRMLSegmentationNode"))
         self.assertIn("Segments:", logic.autoSegmentationSummary(result))
-        self.assertIn("Dice", result.GetAttribute("RadiomicsWorkshop.Dice") or "Dice")
+        comparison = result.GetAttribute("RadiomicsWorkshop.Dice")  # set when a reference was given
+        self.assertIsNotNone(comparison)
+        self.assertRegex(comparison, r"label 1: Dice [01]\.\d{3}, HD95 ")
+        self.assertIn(comparison, logic.autoSegmentationSummary(result))
 
     def test_workshop_sample_case_from_sample_data(self):
         """The workshop's own sample data: brain1 from the Sample Data module (image and its ROI as a

@@ -7,7 +7,10 @@ reference values of the digital phantom, and a hand-made cube.
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import SimpleITK as sitk
 from ibsitools import misses, phantom_arrays, reference_rows
+from radiomics import shape
 from RadiomicsWorkshopLib.features.ibsi.morphology import morphology_features
 
 BY_FEATURE = {  # IBSI feature name -> ours
@@ -40,8 +43,21 @@ def test_a_cube():
     image = np.where(mask, 10.0, 0.0)
     image[2, 2, 2] = 20.0
     features = morphology_features(image, mask, (2.0, 2.0, 2.0))
-    assert 0.9 < features["VolumeDensityAABB"] <= 1.0 and 0.9 < features["VolumeDensityConvexHull"] <= 1.0
-    assert features["MajorAxisLength"] == features["MinorAxisLength"] == features["LeastAxisLength"]
+    # Axis lengths 4 sqrt(lambda): the positions of 5 voxels 2 mm apart have variance 8 mm^2, and the IBSI's
+    # N - 1 over 125 voxels makes it 8 * 125 / 124.
+    for axis in ("MajorAxisLength", "MinorAxisLength", "LeastAxisLength"):
+        assert features[axis] == pytest.approx(4 * np.sqrt(25 * 40 / 124), rel=1e-12), axis  # 11.359 mm
+    # The marching-cubes mesh is convex (a cube with bevelled edges and corners) and its bounding box is the
+    # 10 mm cube: its volume (PyRadiomics' MeshVolume, computed apart) over 1000 mm^3, and 1 for the hull.
+    sitk_image = sitk.GetImageFromArray(image)
+    sitk_image.SetSpacing((2.0, 2.0, 2.0))
+    sitk_mask = sitk.GetImageFromArray(mask.astype(np.uint8))
+    sitk_mask.CopyInformation(sitk_image)
+    pyradiomics_shape = shape.RadiomicsShape(sitk_image, sitk_mask, label=1)
+    pyradiomics_shape.enableFeatureByName("MeshVolume")
+    mesh_volume = float(pyradiomics_shape.execute()["MeshVolume"])
+    assert features["VolumeDensityAABB"] == pytest.approx(mesh_volume / 1000.0, rel=1e-9)
+    assert features["VolumeDensityConvexHull"] == pytest.approx(1.0, rel=1e-9)
     centre = np.argwhere(mask).mean(axis=0) * 2.0
     weighted = (np.argwhere(mask) * 2.0 * image[mask][:, None]).sum(axis=0) / image[mask].sum()
     assert np.isclose(features["CentreOfMassShift"], np.linalg.norm(centre - weighted)) and features["CentreOfMassShift"] > 0
