@@ -9,6 +9,8 @@ CLI    := $(VENV)/bin/radiomics-workshop
 DATA   := .cache/sample-data
 OUT    := out/demo
 SHARED := ../shared/data/ibsi
+# The suite on every core, one test file per worker (pytest-xdist); PYTEST_PARALLEL= runs it in one process.
+PYTEST_PARALLEL ?= -n auto --dist loadfile
 
 .PHONY: setup browser sample-data demo test test-fast bench clean
 
@@ -51,11 +53,11 @@ demo: $(VENV)/.installed sample-data
 # The whole suite, the Slicer lanes included: Testing/slicer_module/test_slicer_python_lane.py builds Slicer 5.10's Python
 # (Python 3.12: python3.12 on the PATH or in pyenv, or SLICER_PYTHON312=/path/to/python3.12) in .cache/.
 test: setup sample-data
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 # The edit loop: everything but the tests marked slow (the demo, the Slicer-Python lane, long trainings).
 test-fast: setup sample-data
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" $(PYTEST_PARALLEL)
 
 bench: setup sample-data
 	$(PY) benchmarks/bench_overhead.py

@@ -466,3 +466,24 @@ def test_one_card_reader_for_both_kinds_of_classifier(tmp_path):
     (tmp_path / "card.json").write_text(json.dumps({"format": "something else"}))
     with pytest.raises(InputError, match="not a model card of this tool"):
         read_card(tmp_path, kinds=tuple(CARD_FORMATS))
+
+
+def test_dominant_fraction_is_the_share_of_the_most_frequent_value():
+    """The near-constant filter's vectorised count against its definition, column by column with np.unique
+    (ties, NaN, an all-NaN column, negative zero)."""
+    from RadiomicsWorkshopLib.modeling.steps import dominant_fraction
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 4, size=(50, 30)).astype(float)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[:, 3] = np.nan
+    X[:, 4] = 0.0
+    X[::2, 4] = -0.0
+    X[:, 5] = rng.normal(size=50)
+
+    def by_definition(column):
+        column = column[~np.isnan(column)]
+        return np.unique(column, return_counts=True)[1].max() / column.size if column.size else 1.0
+
+    np.testing.assert_array_equal(dominant_fraction(X), [by_definition(X[:, j]) for j in range(X.shape[1])])
+    assert dominant_fraction(X)[4] == 1.0 and dominant_fraction(X)[5] == pytest.approx(1 / 50)

@@ -75,7 +75,7 @@ def trained(cohort, tmp_path_factory):
 @pytest.mark.slow
 def test_training_reaches_dice_on_held_out_phantoms(trained, cohort):
     _, _, held_out = cohort
-    assert trained.best_dice >= 0.85, trained.history
+    assert trained.best_dice >= 0.9, trained.history  # README: validation Dice 0.93
     assert len(trained.history) == trained.epochs and trained.history[-1]["epoch"] == trained.epochs
     bundle = load_bundle(trained.folder)
     dice = []
@@ -83,10 +83,11 @@ def test_training_reaches_dice_on_held_out_phantoms(trained, cohort):
         prediction = segment(bundle, sitk.ReadImage(str(case.image)))
         assert prediction.GetPixelID() == sitk.sitkUInt8
         dice.append(segmentation_metrics(prediction, sitk.ReadImage(str(case.mask)), labels=[1])[0]["dice"])
-    assert np.mean(dice) >= 0.85, dice
+    assert np.mean(dice) >= 0.94, dice  # README: held-out Dice >= 0.94
     # Test-time augmentation (mirrored copies averaged) keeps the quality.
     tta = segment(bundle, sitk.ReadImage(str(held_out[0].image)), tta=True)
-    assert segmentation_metrics(tta, sitk.ReadImage(str(held_out[0].mask)), labels=[1])[0]["dice"] >= 0.85
+    tta_dice = segmentation_metrics(tta, sitk.ReadImage(str(held_out[0].mask)), labels=[1])[0]["dice"]
+    assert tta_dice >= dice[0] - 0.02, (tta_dice, dice[0])
     # The MONAI bundle layout.
     for name in ("configs/inference.json", "configs/metadata.json", "models/model.pt"):
         assert (trained.folder / name).is_file()
@@ -212,6 +213,51 @@ def test_model_zoo_bundle_layout_runs_through_the_same_path(tmp_path):
     assert labels.GetPixelID() == sitk.sitkUInt8 and set(np.unique(sitk.GetArrayViewFromImage(labels))) <= {0, 1}
 
 
+def _threshold_bundle(folder, pixdim) -> None:
+    """A model-zoo-style bundle whose "network" is a 1x1x1 convolution: logits (0.5, x) on the preprocessed
+    intensity x, so its label is 1 exactly where ScaleIntensityRanged's output exceeds 0.5: above
+    -57 + 0.5 * (164 + 57) = 53.5 HU."""
+    import torch
+
+    (folder / "configs").mkdir(parents=True)
+    (folder / "models").mkdir()
+    config = {
+        "image_key": "image",
+        "network_def": {"_target_": "torch.nn.Conv3d", "in_channels": 1, "out_channels": 2, "kernel_size": 1},
+        "preprocessing": {"_target_": "Compose", "transforms": [
+            {"_target_": "LoadImaged", "keys": "@image_key"},
+            {"_target_": "EnsureChannelFirstd", "keys": "@image_key"},
+            {"_target_": "Orientationd", "keys": "@image_key", "axcodes": "RAS"},
+            {"_target_": "Spacingd", "keys": "@image_key", "pixdim": list(pixdim), "mode": "bilinear"},
+            {"_target_": "ScaleIntensityRanged", "keys": "@image_key", "a_min": -57, "a_max": 164, "b_min": 0,
+             "b_max": 1, "clip": True}]},
+        "inferer": {"_target_": "SlidingWindowInferer", "roi_size": [32, 32, 32], "sw_batch_size": 4}}
+    (folder / "configs" / "inference.json").write_text(json.dumps(config))
+    state = {"weight": torch.tensor([0.0, 1.0]).reshape(2, 1, 1, 1, 1), "bias": torch.tensor([0.5, 0.0])}
+    torch.save(state, folder / "models" / "model.pt")
+
+
+def test_a_model_zoo_bundles_spacing_and_intensity_transforms_are_applied(tmp_path):
+    """A ramp from -200 to 300 HU along x: on the image's own spacing the bundle's label is exactly
+    ``HU > 53.5`` (ScaleIntensityRanged applied; without it the cut would lie at 0.5 HU); on a 3x coarser
+    Spacingd grid the cut moves by up to half a coarse voxel (Spacingd applied; without it, exact again)."""
+    x = np.linspace(-200.0, 300.0, 60)
+    array = np.broadcast_to(x, (20, 24, 60)).astype(np.float32)  # z, y, x
+    image = sitk.GetImageFromArray(np.ascontiguousarray(array))
+    image.SetSpacing((1.0, 1.0, 1.5))
+    exact = (array > 53.5).astype(np.uint8)
+    _threshold_bundle(tmp_path / "fine", (1.0, 1.0, 1.5))
+    _threshold_bundle(tmp_path / "coarse", (3.0, 3.0, 4.5))
+    fine = sitk.GetArrayFromImage(segment(load_bundle(tmp_path / "fine"), image, postprocess=False,
+                                          warn=lambda message: None))
+    coarse = sitk.GetArrayFromImage(segment(load_bundle(tmp_path / "coarse"), image, postprocess=False,
+                                            warn=lambda message: None))
+    np.testing.assert_array_equal(fine, exact)
+    assert (coarse != exact).any(), "the coarse grid changed nothing: Spacingd was not applied"
+    moved = np.abs(np.argmax(coarse, axis=2) - np.argmax(exact, axis=2))  # where the cut lies, per row
+    assert moved.max() <= 2, moved.max()  # half a 3 mm voxel, in 1 mm voxels (and rounding)
+
+
 class _StopAfter:
     """A progress sink that interrupts training after a number of epochs (as Cancel or kill would)."""
 
@@ -257,6 +303,16 @@ def test_segresnet_trains_and_its_bundle_segments(cohort, tmp_path):
     assert len(result.history) == 2
     config = json.loads((tmp_path / "segresnet" / "configs" / "inference.json").read_text())
     assert config["network_def"]["_target_"] == "SegResNet"
-    labels = segment(load_bundle(tmp_path / "segresnet"), sitk.ReadImage(str(held_out[0].image)),
-                     warn=lambda message: None)
+    assert config["network_def"]["init_filters"] == 8 and config["network_def"]["out_channels"] == 2
+    assert result.history[1]["loss"] < result.history[0]["loss"], result.history  # it learns
+    # The bundle's network is the trained one: built from network_def, holding models/model.pt's weights.
+    import torch
+
+    bundle = load_bundle(tmp_path / "segresnet")
+    saved = torch.load(tmp_path / "segresnet" / "models" / "model.pt", map_location="cpu", weights_only=True)
+    loaded = bundle.network.state_dict()
+    assert type(bundle.network).__name__ == "SegResNet" and saved.keys() == loaded.keys()
+    assert all(torch.equal(loaded[name].cpu(), tensor) for name, tensor in saved.items())
+    assert any(tensor.float().abs().sum() > 0 for tensor in saved.values())
+    labels = segment(bundle, sitk.ReadImage(str(held_out[0].image)), warn=lambda message: None)
     assert labels.GetSize() == sitk.ReadImage(str(held_out[0].image)).GetSize()

@@ -44,6 +44,22 @@ class _Selector(SelectorMixin, BaseEstimator):
         return tags
 
 
+def dominant_fraction(X: np.ndarray) -> np.ndarray:
+    """Per column, the share of its non-NaN values taken by its most frequent value (1 for an all-NaN column).
+
+    All columns at once: sorted, equal neighbours form runs, and the longest run is counted with one bincount
+    (a loop of np.unique per column cost 2 s of the demo's training, over its 2,000 columns and 150 fits)."""
+    n, m = X.shape
+    ordered = np.sort(X, axis=0)  # NaN last
+    valid = ~np.isnan(ordered)
+    starts = np.ones_like(ordered, dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    runs = np.cumsum(starts, axis=0) + np.arange(m) * (n + 1)  # run ids, disjoint between columns
+    longest = np.bincount(runs[valid], minlength=(n + 1) * m).reshape(m, n + 1).max(axis=1)
+    present = valid.sum(axis=0)
+    return np.where(present > 0, longest / np.maximum(present, 1), 1.0)
+
+
 class NearConstantFilter(_Selector):
     """Drop features whose most frequent value (NaN ignored) covers more than ``max_fraction`` of the rows."""
 
@@ -52,15 +68,8 @@ class NearConstantFilter(_Selector):
 
     def fit(self, X, y=None) -> "NearConstantFilter":
         X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=float)
-        dominant = np.zeros(X.shape[1])
-        for j in range(X.shape[1]):
-            column = X[:, j][~np.isnan(X[:, j])]
-            if column.size:
-                dominant[j] = np.unique(column, return_counts=True)[1].max() / column.size
-            else:
-                dominant[j] = 1.0
-        self.dominant_fraction_ = dominant
-        self.support_ = dominant <= self.max_fraction
+        self.dominant_fraction_ = dominant_fraction(X)
+        self.support_ = self.dominant_fraction_ <= self.max_fraction
         if not self.support_.any():
             raise InputError("every feature is constant (or nearly so) on the training rows",
                              hint="check the feature table: were the features extracted from the right images?")
