@@ -158,7 +158,8 @@ def test_multiclass_three_tumour_types(tmp_path):
     table = signal_table(patients=120, features=100, classes=3, seed=2)
     table.to_csv(tmp_path / "f.csv", index=False)
     result = train_model([tmp_path / "f.csv"], "outcome", tmp_path / "model",
-                         ModelSettings(classifier="random_forest", selection="mrmr", k=(8,), bootstrap=100).check(),
+                         ModelSettings(classifier="random_forest", selection="mrmr", k=(8,), bootstrap=100,
+                                       outer_folds=3, inner_folds=3).check(),
                          jobs=2)
     cv = result.card["cross_validation"]
     assert cv["classes"] == ["glioma", "meningioma", "metastasis"]
