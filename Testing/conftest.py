@@ -17,21 +17,6 @@ sys.path.insert(0, str(REPO / "RadiomicsWorkshop"))
 
 SAMPLE_CASES = ["brain1", "brain2", "breast1", "lung1", "lung2"]
 
-#: The test files that take longest (pytest --durations), run first: `make test` runs one file per worker
-#: (pytest-xdist --dist loadfile), and a long file started last would hold the whole run up. A scheduling
-#: hint only: a file missing here, or a name gone stale, changes the order, never a result.
-LONGEST_FIRST = ("examples/test_demo_report.py", "cnn/test_cnn.py", "segmentation/test_autoseg.py",
-                 "slicer_module/test_slicer_python_lane.py", "batch/test_dask.py", "modeling/test_modeling.py",
-                 "slicer_module/test_slicer_commands.py")
-
-
-def pytest_collection_modifyitems(config, items):
-    def rank(item) -> int:
-        path = Path(str(item.fspath)).resolve().relative_to(REPO / "Testing").as_posix()
-        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: the order inside each file, and of the other files, is kept
-
 
 def sample_data_dir() -> Path:
     from RadiomicsWorkshopLib.examples.sampledata import default_data_dir, has_sample_data
