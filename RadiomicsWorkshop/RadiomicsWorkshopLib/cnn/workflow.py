@@ -361,9 +361,9 @@ def train_cnn(manifest: str | Path, outcome: str, out: str | Path, settings: Cnn
     write_result_tables(folder, card)
     write_json(card, folder / "card.json")
     if report:
-        from ..modeling.report import write_cnn_report
+        from ..modeling.report import write_report
 
-        write_cnn_report(card, folder / "report.html")
+        write_report(card, folder / "report.html")
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     if progress is not None:
         progress.result(str(folder), auc=cv_eval.metrics["auc"])

@@ -258,12 +258,18 @@ def build_report(card: dict, comparison=None) -> str:
         "<h2>Software</h2>", _kv_table(card["library_versions"]),
         "</body></html>",
     ]
+    return _page(parts, comparison)
+
+
+def _page(parts: list[str], comparison=None) -> str:
+    """The report's HTML, with the comparison of models on the same folds after the per-fold table."""
     if comparison is not None:
         parts.insert(parts.index("<h3>Per fold</h3>") + 2, comparison_section(comparison))
     return "\n".join(parts)
 
 
 def write_report(card: dict, path: str | Path, comparison=None) -> Path:
+    """The report of a radiomics model or of an end-to-end CNN classifier (``kind: cnn``), by its card."""
     from ..io.tables import write_text
 
     if card.get("kind") == "cnn":
@@ -330,12 +336,6 @@ def build_cnn_report(card: dict, comparison=None) -> str:
         "<h2>Software</h2>", _kv_table(card["library_versions"]),
         "</body></html>",
     ]
-    if comparison is not None:
-        parts.insert(parts.index("<h3>Per fold</h3>") + 2, comparison_section(comparison))
-    return "\n".join(parts)
+    return _page(parts, comparison)
 
 
-def write_cnn_report(card: dict, path: str | Path, comparison=None) -> Path:
-    from ..io.tables import write_text
-
-    return write_text(build_cnn_report(card, comparison), path)
