@@ -7,6 +7,7 @@ A missing data folder is an error, not a skip: the tests exist to run on it.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,29 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "RadiomicsWorkshop"))
+
+# Under pytest-xdist every worker runs on its share of the cores, and so does every command it starts: the
+# default of --jobs (RADIOMICS_WORKSHOP_JOBS, io/threads.py) and the jobs of in-process calls (JOBS). Two
+# workers each training with torch on both cores of this machine took twice the CPU time of one thread each.
+# Tests about parallelism pass their own --jobs.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+JOBS = max(1, len(os.sched_getaffinity(0)) // _WORKERS)
+if _WORKERS > 1:
+    os.environ.setdefault("RADIOMICS_WORKSHOP_JOBS", str(JOBS))
+
+
+@pytest.fixture(autouse=True)
+def _worker_share_of_the_cores():
+    """In-process work (a network trained here, N4 on an image) on this worker's share of the cores too."""
+    if _WORKERS > 1:
+        import SimpleITK as sitk
+        from threadpoolctl import threadpool_limits
+
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(JOBS)
+        threadpool_limits(limits=JOBS)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(JOBS)
+    yield
 
 SAMPLE_CASES = ["brain1", "brain2", "breast1", "lung1", "lung2"]
 

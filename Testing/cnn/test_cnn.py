@@ -40,10 +40,10 @@ def study(tmp_path_factory):
     manifest = root / "cohort" / "manifest.csv"
     (root / "params.yaml").write_text(PARAMS)
     cli("extract", "--manifest", manifest, "--params", root / "params.yaml", "--out", root / "radiomics.csv",
-        "--jobs", 2, "--progress", "none")
+        "--progress", "none")
     cli("deep-features", "--manifest", manifest, "--model", "resnet18", "--weights", "random",
         "--out", root / "deep.csv", "--progress", "none")
-    common = ["--clinical", manifest, "--outcome", "label", "--bootstrap", 100, "--jobs", 2, "--progress", "none"]
+    common = ["--clinical", manifest, "--outcome", "label", "--bootstrap", 100, "--progress", "none"]
     cli("train", "--table", root / "radiomics.csv", *common, "--out", root / "radiomics")
     folds = root / "radiomics" / "folds.csv"
     cli("train", "--table", root / "deep.csv", *common, "--k", 5, "--inner-folds", 3, "--folds", folds,
@@ -264,14 +264,16 @@ def test_a_3d_network_on_patches(tmp_path):
     """--dims 3: one ROI-centred patch per case (the 3D lesion phantoms), through train-cnn and predict-cnn."""
     cli("sample-data", "--phantoms", 12, "--dest", tmp_path / "cohort")
     manifest = tmp_path / "cohort" / "manifest.csv"
-    cli("train-cnn", "--manifest", manifest, "--outcome", "label", "--dims", 3, "--backbone", "resnet10",
-        "--width", 8, "--crop", 24, "--epochs", 3, "--outer-folds", 2, "--validation-fraction", 0.25,
-        "--bootstrap", 20, "--batch-size", 4, "--progress", "none", "--out", tmp_path / "cnn")
+    done = cli("train-cnn", "--manifest", manifest, "--outcome", "label", "--dims", 3, "--backbone", "resnet10",
+               "--width", 8, "--crop", 24, "--epochs", 3, "--outer-folds", 2, "--validation-fraction", 0.25,
+               "--bootstrap", 20, "--batch-size", 4, "--jobs", 1, "--progress", "none", "--out", tmp_path / "cnn")
     card = _card(tmp_path / "cnn")
     assert card["training_data"]["inputs"] == 12 and card["network_def"]["spatial_dims"] == 3
+    # --jobs 1 on this 2-core machine: torch trained on one thread (torch.get_num_threads() in the training loop)
+    assert card["threads"] == 1 and "1 thread(s)" in done.stderr, (card["threads"], done.stderr)
     assert not (tmp_path / "cnn" / "slice_predictions.csv").exists()
     assert not (tmp_path / "cnn" / "checkpoints").exists()  # removed once training is done
-    cli("predict-cnn", "--model", tmp_path / "cnn", "--manifest", manifest, "--out", tmp_path / "again.csv")
+    cli("predict-cnn", "--model", tmp_path / "cnn", "--manifest", manifest, "--jobs", 1, "--out", tmp_path / "again.csv")
     trained = pd.read_csv(tmp_path / "cnn" / "training_predictions.csv")
     again = pd.read_csv(tmp_path / "again.csv")
     assert np.abs(again["probability_fine"] - trained["probability_fine"]).max() <= 1e-6

@@ -117,7 +117,7 @@ def browser():
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("demo") / "demo"
-    done = cli("demo", "--out", out, "--data", data_dir, "--jobs", "2", "--progress", "none")
+    done = cli("demo", "--out", out, "--data", data_dir, "--progress", "none")
     return out, done
 
 

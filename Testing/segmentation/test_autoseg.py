@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 from clitools import cli
+from conftest import JOBS
 from RadiomicsWorkshopLib.io.errors import InputError
 from RadiomicsWorkshopLib.io.manifest import read_manifest
 from RadiomicsWorkshopLib.segmentation.autoseg import load_bundle, segment, train_segmentation
@@ -68,7 +69,8 @@ def cohort(tmp_path_factory):
 def trained(cohort, tmp_path_factory):
     folder, training, _ = cohort
     bundle = tmp_path_factory.mktemp("bundle") / "phantom_bundle"
-    result = train_segmentation(training, bundle, SegSettings(epochs=30, **SETTINGS).check(), device="cpu")
+    settings = SegSettings(epochs=30, **SETTINGS).check()
+    result = train_segmentation(training, bundle, settings, device="cpu", jobs=JOBS)
     return result
 
 
@@ -288,26 +290,32 @@ def test_interrupted_training_resumes_from_its_checkpoint(cohort, tmp_path):
     assert not (tmp_path / "bundle" / "models" / "model.pt").exists()
     done = cli("train-seg", "--manifest", tmp_path / "six.csv", "--out", tmp_path / "bundle", "--epochs", "3",
                "--patch", "48", "48", "32", "--channels", "8", "16", "32", "64", "--patience", "10",
-               "--device", "cpu", "--progress", "none")
+               "--device", "cpu", "--jobs", "1", "--progress", "none")
     assert "resumed at epoch 3" in done.stderr, done.stderr
+    # --jobs 1: torch trained on one thread (torch.get_num_threads() inside the training loop), on this 2-core machine
+    assert "1 thread(s)" in done.stderr, done.stderr
     metadata = json.loads((tmp_path / "bundle" / "configs" / "metadata.json").read_text())
     assert [h["epoch"] for h in metadata["radiomics_workshop"]["history"]] == [1, 2, 3]
+    assert metadata["radiomics_workshop"]["threads"] == 1
     assert not (tmp_path / "bundle" / "checkpoint.pt").exists()
 
 
 @pytest.mark.slow
 def test_segresnet_trains_and_its_bundle_segments(cohort, tmp_path):
     _, training, held_out = cohort
+    import torch
+
     settings = SegSettings(network="segresnet", epochs=2, patch=(48, 48, 32), channels=(8,)).check()
-    result = train_segmentation(training[:6], tmp_path / "segresnet", settings, device="cpu")
+    threads_before = torch.get_num_threads()
+    result = train_segmentation(training[:6], tmp_path / "segresnet", settings, device="cpu", jobs=1)
     assert len(result.history) == 2
+    # The budget held while it trained, and torch has its threads back.
+    assert result.threads == 1 and torch.get_num_threads() == threads_before
     config = json.loads((tmp_path / "segresnet" / "configs" / "inference.json").read_text())
     assert config["network_def"]["_target_"] == "SegResNet"
     assert config["network_def"]["init_filters"] == 8 and config["network_def"]["out_channels"] == 2
     assert result.history[1]["loss"] < result.history[0]["loss"], result.history  # it learns
     # The bundle's network is the trained one: built from network_def, holding models/model.pt's weights.
-    import torch
-
     bundle = load_bundle(tmp_path / "segresnet")
     saved = torch.load(tmp_path / "segresnet" / "models" / "model.pt", map_location="cpu", weights_only=True)
     loaded = bundle.network.state_dict()

@@ -14,6 +14,7 @@ from ..io import images, tables, validation
 from ..io.errors import WorkshopError
 from ..io.manifest import Case
 from ..io.progress import Progress
+from ..io.threads import default_jobs
 from .runner import CohortSummary, StepOutput, case_key, commit_case, run_step
 
 _EXTRACTORS: dict[str, Any] = {}
@@ -82,4 +83,4 @@ def run_deep_features(cases: list[Case], settings: DeepSettings, out: str | Path
         provenance={"settings": asdict(settings), "settings_digest": settings.digest()},
         progress=progress or Progress("none", step="deep-features"), overwrite=overwrite,
         retry_failed=retry_failed, jobs=jobs, scheduler=scheduler, timeout=timeout,
-        prepare=functools.partial(extractor_for, settings))
+        prepare=functools.partial(extractor_for, settings), threads=default_jobs())  # jobs 1: torch on every core

@@ -206,7 +206,8 @@ def prepare_parts(out: Path, digest: str, settings: dict, overwrite: bool) -> Pa
 def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple[str, dict]], task: Callable,
                   summary: CohortSummary, *, jobs: int = 1, retry_failed: bool = False,
                   progress: Progress | None = None, scheduler: str | None = None,
-                  timeout: float | None = None, prepare: Callable[[], Any] | None = None) -> None:
+                  timeout: float | None = None, prepare: Callable[[], Any] | None = None,
+                  threads: int | None = None) -> None:
     """Run ``task(case, part_file, keyed)`` for every case not already committed under this key.
 
     The one runner of every batch step: skips done cases, runs the others in
@@ -217,7 +218,8 @@ def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple
     status dict; ``task`` must be picklable (a module-level function or a
     functools.partial of one). With ``timeout`` each case runs in a child process that is killed when it
     takes longer (``run_with_timeout``). ``prepare`` is run once per worker before its first case (on Dask,
-    on every worker up front, so that a worker missing a dependency fails the run at once).
+    on every worker up front, so that a worker missing a dependency fails the run at once). ``threads``: the
+    cores of a run in this process (default ``jobs``; the torch steps give their one process every core).
     """
     progress = progress or Progress("none")
     if timeout:
@@ -254,7 +256,7 @@ def process_cases(cases: list[Case], parts: Path, key_fn: Callable[[Case], tuple
     if prepare is not None and todo:
         prepare()  # here, so that forked workers inherit what it loads
     if jobs <= 1 or len(todo) <= 1:
-        with thread_budget(jobs):
+        with thread_budget(threads or jobs):
             for case, part_file, keyed in todo:
                 finished(task(case, part_file, keyed))
         return
@@ -360,7 +362,8 @@ def run_step(cases: list[Case], out: Path, *, step: str, digest: str, settings: 
              key_fn: Callable[[Case], tuple[str, dict]], task: Callable, output: StepOutput,
              provenance: dict[str, Any] | None = None, progress: Progress | None = None,
              overwrite: bool = False, retry_failed: bool = False, jobs: int = 1, scheduler: str | None = None,
-             timeout: float | None = None, prepare: Callable[[], Any] | None = None) -> CohortSummary:
+             timeout: float | None = None, prepare: Callable[[], Any] | None = None,
+             threads: int | None = None) -> CohortSummary:
     """Run one batch step over a cohort: commit every case, then assemble ``out`` and its provenance.
 
     Shared by extract, preprocess, deep-features and segment; see ``process_cases`` for the backends.
@@ -370,7 +373,7 @@ def run_step(cases: list[Case], out: Path, *, step: str, digest: str, settings: 
     parts = prepare_parts(out, digest, settings, overwrite)
     summary = CohortSummary(table=out)
     process_cases(cases, parts, key_fn, task, summary, jobs=jobs, retry_failed=retry_failed, progress=progress,
-                  scheduler=scheduler, timeout=timeout, prepare=prepare)
+                  scheduler=scheduler, timeout=timeout, prepare=prepare, threads=threads)
     summary.compute_seconds = time.perf_counter() - t0
     head = {"table": out.name, "step": step, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(provenance or {}),
             "versions": library_versions()}

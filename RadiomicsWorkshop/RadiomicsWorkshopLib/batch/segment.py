@@ -21,6 +21,7 @@ from typing import Any
 from ..io.errors import SettingsError
 from ..io.manifest import Case
 from ..io.progress import Progress
+from ..io.threads import default_jobs
 from ..io.provenance import file_digest
 from .runner import CohortSummary, StepOutput, case_key, commit_case, run_step
 
@@ -134,4 +135,5 @@ def run_segmentation(cases: list[Case], options: SegmentOptions, out_dir: str | 
         task=functools.partial(segment_case, options=options, out_dir=out_dir), output=SEGMENT_OUTPUT,
         provenance={"options": asdict(options), "settings_digest": options.digest()},
         progress=progress or Progress("none", step="segment"), overwrite=overwrite, retry_failed=retry_failed,
-        jobs=jobs, scheduler=scheduler, timeout=timeout, prepare=functools.partial(bundle_for, options))
+        jobs=jobs, scheduler=scheduler, timeout=timeout, prepare=functools.partial(bundle_for, options),
+        threads=default_jobs())  # one process (jobs 1): torch uses every core

@@ -3,6 +3,7 @@ batch run, and the one handling of errors and exit codes (``runs``)."""
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import sys
@@ -11,6 +12,25 @@ from typing import Callable
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
 PROGRESS_CHOICES = ["auto", "bar", "jsonl", "none"]
+
+
+def default_cores() -> str:
+    """The default of every ``--jobs``: $RADIOMICS_WORKSHOP_JOBS, else the cores this process may use. A text,
+    which argparse turns into a number with ``cores`` (so that a bad variable is an error like a bad option)."""
+    from ..io.threads import JOBS_VARIABLE, cores_available
+
+    return os.environ.get(JOBS_VARIABLE, "").strip() or str(cores_available())
+
+
+def cores(text: str) -> int:
+    """The type of ``--jobs``: a whole number of cores, at least 1."""
+    from ..io.threads import JOBS_VARIABLE, jobs_from_text
+
+    jobs = jobs_from_text(text)
+    if jobs is None:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of cores (a whole number, at least 1; without "
+                                         f"--jobs the default comes from ${JOBS_VARIABLE} when it is set)")
+    return jobs
 
 
 def add_progress_option(group, help: str = "progress display; jsonl: one JSON event per line on stdout (for Slicer)",
@@ -42,7 +62,7 @@ def add_run_options(p, *, out_help: str | None = "output table, .csv or .parquet
     if out_help:
         group.add_argument("--out", required=True, help=out_help)
     if jobs:
-        group.add_argument("--jobs", type=int, default=default_jobs or os.cpu_count() or 1,
+        group.add_argument("--jobs", type=cores, default=str(default_jobs) if default_jobs else default_cores(),
                            help=jobs_help or "cores to use: cases run in parallel processes (ITK filters get the "
                                              "cores left over)")
         group.add_argument("--scheduler", metavar="ADDRESS",
@@ -53,6 +73,12 @@ def add_run_options(p, *, out_help: str | None = "output table, .csv or .parquet
     group.add_argument("--overwrite", action="store_true", help="replace existing outputs and start again")
     group.add_argument("--retry-failed", action="store_true", help="recompute cases that failed in an earlier run")
     add_progress_option(group)
+
+
+def add_threads_option(group) -> None:
+    """``--jobs`` of the commands that train or run a network in one process: the cores its libraries may use."""
+    group.add_argument("--jobs", type=cores, default=default_cores(),
+                       help="cores that torch, ITK and numpy may use in this process")
 
 
 def check_jobs(args, *names: str) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from .common import EXIT_OK, add_progress_option, runs
+from .common import EXIT_OK, add_progress_option, cores, default_cores, runs
 
 
 def add_parsers(sub) -> None:
@@ -54,7 +53,7 @@ def add_demo(sub) -> None:
     p.add_argument("--ibsi", help="IBSI data folder (digital_phantom/nifti/...): also extract the IBSI phantom")
     p.add_argument("--phantoms", type=int, default=40, help="lesion phantoms in the generated cohort")
     p.add_argument("--seg-epochs", type=int, default=8, help="training epochs of the segmentation network")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cores to use")
+    p.add_argument("--jobs", type=cores, default=default_cores(), help="cores to use")
     p.add_argument("--overwrite", action="store_true", help="run again into an --out that holds a previous demo")
     add_progress_option(p, help="progress of each step", choices=["auto", "bar", "none"])
     p.set_defaults(func=cmd_demo)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from .common import EXIT_OK, add_progress_option, check_jobs, predictions_done, runs
+from .common import (EXIT_OK, add_progress_option, add_threads_option, check_jobs, cores, default_cores, predictions_done,
+                     runs)
 
 
 def add_parsers(sub) -> None:
@@ -75,7 +75,7 @@ def add_train(sub) -> None:
     validation.add_argument("--seed", type=int, default=0)
     run = p.add_argument_group("run")
     run.add_argument("--out", required=True, help="model folder to write")
-    run.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for the inner grid search")
+    run.add_argument("--jobs", type=cores, default=default_cores(), help="processes for the inner grid search")
     run.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     add_progress_option(run, help=None)
     p.set_defaults(func=cmd_train)
@@ -162,17 +162,20 @@ def add_cnn(sub) -> None:
     run = p.add_argument_group("run")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     run.add_argument("--workers", type=int, default=defaults.workers, help="DataLoader worker processes")
+    add_threads_option(run)
     run.add_argument("--no-cache", action="store_true", help="read every crop again every epoch (less memory)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing classifier folder")
     add_progress_option(run, help=None)
     p.set_defaults(func=cmd_train_cnn)
     p = sub.add_parser("predict-cnn", help="apply a trained CNN classifier to the cases of a manifest",
                        description="One row per case: the predicted class and per-class probabilities (slices "
-                                   "averaged per case for a 2D network).")
+                                   "averaged per case for a 2D network).",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", required=True, help="classifier folder written by `train-cnn`")
     p.add_argument("--manifest", required=True, help="manifest CSV (case_id,image,mask)")
     p.add_argument("--out", required=True, help="predictions table, .csv or .parquet")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    add_threads_option(p)
     p.add_argument("--overwrite", action="store_true")
     add_progress_option(p, help=None)
     p.set_defaults(func=cmd_predict_cnn)
@@ -248,6 +251,7 @@ def cmd_train_cnn(args, progress) -> int:
     from ..cnn.settings import CnnSettings
     from ..cnn.workflow import describe, train_cnn
 
+    check_jobs(args)
     settings = CnnSettings(
         dims=args.dims, backbone=args.backbone, width=args.width, crop=args.crop, mask_channel=args.mask_channel,
         intensity=args.intensity, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
@@ -257,14 +261,14 @@ def cmd_train_cnn(args, progress) -> int:
         seed=args.seed, workers=args.workers, cache=not args.no_cache)
     result = train_cnn(args.manifest, args.outcome, args.out, settings, group=args.group, folds_file=args.folds,
                        weights=args.weights, positive_class=args.positive, device=args.device,
-                       overwrite=args.overwrite, progress=progress)
+                       overwrite=args.overwrite, progress=progress, jobs=args.jobs)
     progress.close()
     if progress.mode != "jsonl":
         summary = describe(result.card)
         low, high = summary["ci95"]
         print(f"cross-validation: AUC {summary['auc']:.3f} (95% CI {low:.3f}-{high:.3f}) over {summary['folds']} "
               f"folds (best epochs {summary['best_epochs']}) -> {result.folder} (report.html, "
-              f"{result.seconds:.1f} s)", file=sys.stderr)
+              f"{result.seconds:.1f} s, {result.card['threads']} thread(s))", file=sys.stderr)
     return EXIT_OK
 
 
@@ -272,5 +276,7 @@ def cmd_train_cnn(args, progress) -> int:
 def cmd_predict_cnn(args, progress) -> int:
     from ..cnn.workflow import predict_cnn
 
-    predictions = predict_cnn(args.model, args.manifest, args.out, device=args.device, overwrite=args.overwrite)
+    check_jobs(args)
+    predictions = predict_cnn(args.model, args.manifest, args.out, device=args.device, overwrite=args.overwrite,
+                              jobs=args.jobs)
     return predictions_done(progress, args.out, predictions)

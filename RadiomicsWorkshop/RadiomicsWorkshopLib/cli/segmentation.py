@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import EXIT_OK, add_progress_option, add_run_options, batch_done, check_jobs, runs
+from .common import EXIT_OK, add_progress_option, add_run_options, add_threads_option, batch_done, check_jobs, runs
 
 
 def add_parsers(sub) -> None:
@@ -35,6 +35,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--label-name", default="lesion", help="name of label 1 (recorded in the bundle)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
+    add_threads_option(p)
     p.add_argument("--overwrite", action="store_true", help="replace a trained bundle in --out")
     add_progress_option(p, help=None)
     p.set_defaults(func=cmd_train_seg)
@@ -89,14 +90,15 @@ def cmd_train_seg(args, progress) -> int:
                            patience=args.patience,
                            learning_rate=args.learning_rate, elastic=args.elastic, seed=args.seed,
                            labels={"0": "background", "1": args.label_name})
+    check_jobs(args)
     result = train_segmentation(read_manifest(args.manifest), args.out, settings, device=args.device,
-                                overwrite=args.overwrite, progress=progress)
+                                overwrite=args.overwrite, progress=progress, jobs=args.jobs)
     progress.close()
     progress.result(str(result.folder), dice=result.best_dice)
     if progress.mode != "jsonl":
         print(f"best validation Dice {result.best_dice:.3f} after {result.epochs} epoch(s)"
               f"{f' (resumed at epoch {result.resumed_from + 1})' if result.resumed_from else ''} -> {result.folder} "
-              f"({result.seconds:.0f} s)", file=sys.stderr)
+              f"({result.seconds:.0f} s, {result.threads} thread(s))", file=sys.stderr)
     return EXIT_OK
 
 

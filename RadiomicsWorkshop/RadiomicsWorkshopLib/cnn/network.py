@@ -87,6 +87,7 @@ class FitResult:
     seconds: float
     images_per_second: float
     weights: dict | None = None  # what load_pretrained loaded, when fine-tuning
+    threads: int = 0  # torch's threads while it trained
 
 
 def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -163,7 +164,8 @@ def fit_network(train_items: list[dict], val_items: list[dict], settings: CnnSet
               epoch_loss=lambda losses: sum(loss * n for loss, n in losses) / max(len(train_items), 1),
               learning_rate_in_history=True, on_epoch=on_epoch)
     return FitResult(run.best_state, run.history, run.best_epoch, time.monotonic() - start,
-                     run.seen / run.train_seconds if run.train_seconds else float("nan"), weights_record)
+                     run.seen / run.train_seconds if run.train_seconds else float("nan"), weights_record,
+                     run.threads)
 
 
 def predict_items(network, items: list[dict], settings: CnnSettings, device) -> np.ndarray:

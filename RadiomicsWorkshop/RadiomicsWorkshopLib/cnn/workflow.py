@@ -302,6 +302,7 @@ def _card(cohort: CnnCohort, settings: CnnSettings, *, manifest, outcome, folds_
         "weights": {"initial": final.weights or "random (seeded)",
                     "file": WEIGHTS_FILE, "sha256": file_digest(folder / WEIGHTS_FILE)},
         "device": str(dev),
+        "threads": final.threads,
         "library_versions": library_versions() | model_library_versions(),
         "seconds": round(time.monotonic() - start, 2),
     }
@@ -310,64 +311,69 @@ def _card(cohort: CnnCohort, settings: CnnSettings, *, manifest, outcome, folds_
 def train_cnn(manifest: str | Path, outcome: str, out: str | Path, settings: CnnSettings, *,
               group: str | None = None, folds_file: str | Path | None = None, weights: str | Path | None = None,
               positive_class: str | None = None, device: str = "auto", overwrite: bool = False, progress=None,
-              report: bool = True) -> CnnTrainResult:
-    """Cross-validate and train a CNN classifier; write the classifier folder (see the module doc)."""
+              report: bool = True, jobs: int | None = None) -> CnnTrainResult:
+    """Cross-validate and train a CNN classifier; write the classifier folder (see the module doc).
+
+    ``jobs``: the cores torch, ITK and BLAS may use (``--jobs``); None leaves each library its default."""
     import shutil
 
     from ..deep.device import torch_device
     from ..io.tables import write_json
+    from ..io.threads import thread_budget
     from ..modeling.metrics import evaluate
     from ..modeling.workflow import write_result_tables
 
-    start = time.monotonic()
-    settings.check()
-    folder = Path(out)
-    _prepare_folder(folder, overwrite)
-    cohort = read_cohort(manifest, outcome, settings, group=group)
-    folds = _folds_for(cohort, settings, manifest, folds_file, positive_class, weights)
-    splits = outer_folds(cohort, settings, folds)
-    dev = torch_device(device)
-    n_classes = len(cohort.classes)
-    if progress is not None:
-        progress.start((len(splits) + 1) * settings.epochs, f"{len(cohort.cases)} cases, {len(set(cohort.groups))} "
-                                                            f"patients, {len(splits)} folds + final network")
+    with thread_budget(jobs, torch=True):
+        start = time.monotonic()
+        settings.check()
+        folder = Path(out)
+        _prepare_folder(folder, overwrite)
+        cohort = read_cohort(manifest, outcome, settings, group=group)
+        folds = _folds_for(cohort, settings, manifest, folds_file, positive_class, weights)
+        splits = outer_folds(cohort, settings, folds)
+        dev = torch_device(device)
+        n_classes = len(cohort.classes)
+        if progress is not None:
+            progress.start((len(splits) + 1) * settings.epochs,
+                           f"{len(cohort.cases)} cases, {len(set(cohort.groups))} patients, {len(splits)} folds + "
+                           "final network")
 
-    def fit(rows: np.ndarray, name: str, seed: int) -> tuple[FitResult, np.ndarray, np.ndarray]:
-        train_rows, val_rows = validation_split(cohort, rows, settings)
-        counter = {"epochs": 0}
+        def fit(rows: np.ndarray, name: str, seed: int) -> tuple[FitResult, np.ndarray, np.ndarray]:
+            train_rows, val_rows = validation_split(cohort, rows, settings)
+            counter = {"epochs": 0}
 
-        def on_epoch(record: dict) -> None:
-            counter["epochs"] += 1
-            if progress is not None:
-                progress.advance(f"{name} epoch {record['epoch']}: loss {record['loss']:.3f}, "
-                                 f"validation {record['validation_loss']:.3f}")
+            def on_epoch(record: dict) -> None:
+                counter["epochs"] += 1
+                if progress is not None:
+                    progress.advance(f"{name} epoch {record['epoch']}: loss {record['loss']:.3f}, "
+                                     f"validation {record['validation_loss']:.3f}")
 
-        result = fit_network(items_for(cohort, train_rows, settings), items_for(cohort, val_rows, settings), settings,
-                             n_classes, dev, weights=weights, checkpoint=folder / "checkpoints" / f"{name}.pt",
-                             seed=seed, on_epoch=on_epoch)
-        if progress is not None:  # the epochs early stopping (or an earlier, resumed run) left out
-            for _ in range(settings.epochs - counter["epochs"]):
-                progress.advance(f"{name}: stopped early", skipped=True)
-        return result, train_rows, val_rows
+            result = fit_network(items_for(cohort, train_rows, settings), items_for(cohort, val_rows, settings),
+                                 settings, n_classes, dev, weights=weights,
+                                 checkpoint=folder / "checkpoints" / f"{name}.pt", seed=seed, on_epoch=on_epoch)
+            if progress is not None:  # the epochs early stopping (or an earlier, resumed run) left out
+                for _ in range(settings.epochs - counter["epochs"]):
+                    progress.advance(f"{name}: stopped early", skipped=True)
+            return result, train_rows, val_rows
 
-    cv = _cross_validate(cohort, splits, settings, fit, dev, positive_class)
-    cv_eval = evaluate(cohort.y, cv.oof, cohort.classes, cohort.groups, positive=positive_class,
-                       n_bootstrap=settings.bootstrap, seed=settings.seed)
-    final, final_train, final_val = fit(np.arange(len(cohort.cases)), "final", settings.seed + len(splits))
-    inputs = _write_networks_outputs(folder, cohort, cv, final, settings, dev)
-    card = _card(cohort, settings, manifest=manifest, outcome=outcome, folds_file=folds_file,
-                 positive_class=positive_class, cv_eval=cv_eval, cv=cv, final=final, final_train=final_train,
-                 final_val=final_val, inputs=inputs, folder=folder, dev=dev, start=start)
-    write_result_tables(folder, card)
-    write_json(card, folder / "card.json")
-    if report:
-        from ..modeling.report import write_report
+        cv = _cross_validate(cohort, splits, settings, fit, dev, positive_class)
+        cv_eval = evaluate(cohort.y, cv.oof, cohort.classes, cohort.groups, positive=positive_class,
+                           n_bootstrap=settings.bootstrap, seed=settings.seed)
+        final, final_train, final_val = fit(np.arange(len(cohort.cases)), "final", settings.seed + len(splits))
+        inputs = _write_networks_outputs(folder, cohort, cv, final, settings, dev)
+        card = _card(cohort, settings, manifest=manifest, outcome=outcome, folds_file=folds_file,
+                     positive_class=positive_class, cv_eval=cv_eval, cv=cv, final=final, final_train=final_train,
+                     final_val=final_val, inputs=inputs, folder=folder, dev=dev, start=start)
+        write_result_tables(folder, card)
+        write_json(card, folder / "card.json")
+        if report:
+            from ..modeling.report import write_report
 
-        write_report(card, folder / "report.html")
-    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
-    if progress is not None:
-        progress.result(str(folder), auc=cv_eval.metrics["auc"])
-    return CnnTrainResult(folder, card, time.monotonic() - start)
+            write_report(card, folder / "report.html")
+        shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+        if progress is not None:
+            progress.result(str(folder), auc=cv_eval.metrics["auc"])
+        return CnnTrainResult(folder, card, time.monotonic() - start)
 
 
 def _inference_config(settings: CnnSettings, n_classes: int) -> dict:
@@ -426,10 +432,11 @@ def load_classifier(folder: str | Path, device: str = "cpu"):
 
 
 def predict_cnn(model: str | Path, manifest: str | Path, out: str | Path | None = None, *, device: str = "cpu",
-                overwrite: bool = False) -> pd.DataFrame:
+                overwrite: bool = False, jobs: int | None = None) -> pd.DataFrame:
     """A saved classifier's predictions for the cases of a manifest: one row per case (slices averaged)."""
     from ..deep.device import torch_device
     from ..io.tables import check_table_path, write_table
+    from ..io.threads import thread_budget
 
     if out is not None:
         out = check_table_path(out)
@@ -440,7 +447,9 @@ def predict_cnn(model: str | Path, manifest: str | Path, out: str | Path | None 
     cohort = read_cohort(manifest, None, settings, classes=card["classes"])
     rows = np.arange(len(cohort.cases))
     items = items_for(cohort, rows, settings, with_labels=False)
-    frame = _frame(cohort, rows, per_case(items, predict_items(network, items, settings, torch_device(device)), rows))
+    with thread_budget(jobs, torch=True):
+        probabilities = predict_items(network, items, settings, torch_device(device))
+    frame = _frame(cohort, rows, per_case(items, probabilities, rows))
     if out is not None:
         write_table(frame, out)
     return frame

@@ -26,6 +26,7 @@ class TrainingRun:
     first_epoch: int = 0  # epochs done before this run (a resumed run)
     seen: int = 0  # training items seen by this run
     train_seconds: float = 0.0  # time spent in training batches (for throughput)
+    threads: int = 0  # torch's intra-op threads while it trained (the --jobs budget, or torch's default)
 
 
 def _mean(losses: list[tuple[float, int]]) -> float:
@@ -81,7 +82,9 @@ def fit(network, optimizer, train_loader, *, loss_fn: Callable[[Any], tuple[Any,
 
     ``loss_fn(batch)`` -> (loss tensor, items in the batch); ``evaluate()`` -> the validation metric, named
     ``metric`` in the history; ``epoch_loss`` turns the epoch's (loss, items) pairs into its training loss."""
-    run = TrainingRun(best_state=None)
+    import torch
+
+    run = TrainingRun(best_state=None, threads=torch.get_num_threads())
     best_metric = float("-inf") if higher_is_better else float("inf")
     if resume and checkpoint is not None and checkpoint.is_file():
         saved = _resume(checkpoint, signature, network, optimizer, scheduler, train_loader)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..io.errors import InputError, OutputExistsError, SettingsError, WorkshopError
+from ..io.threads import default_jobs
 
 # Resampling to one grid (the phantoms' own, 1 x 1 x 2 mm; real cohorts mix voxel sizes) and a z-score over
 # the image, which removes the two sites' intensity scales. The segmentation network is trained on the raw
@@ -59,7 +60,7 @@ class DemoSettings:
 
     phantoms: int = 40
     seg_epochs: int = 8
-    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    jobs: int = field(default_factory=default_jobs)
     progress: str = "auto"  # auto, bar or none (each step's display)
 
     def check(self) -> "DemoSettings":

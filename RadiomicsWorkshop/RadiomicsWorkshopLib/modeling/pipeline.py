@@ -230,7 +230,10 @@ def build_pipeline(settings: ModelSettings, *, n_classes: int = 2, site_column: 
     steps.append(("classifier", classifier))
     grid.update({f"classifier__{k}": v for k, v in classifier_grid.items()})
     pipeline = Pipeline(steps)
-    pipeline.set_output(transform="pandas")
+    # Each step hands on a plain array (feature names follow through get_feature_names_out): a DataFrame between
+    # steps had scikit-learn check the dtype of each of its 2,000 columns in every step of every fit (a third of
+    # the demo's training time). The deep-feature PCA finds its columns by name, so it needs one.
+    pipeline.set_output(transform="pandas" if settings.deep_pca is not None else "default")
     return pipeline, grid
 
 
@@ -333,11 +336,17 @@ def _fit_search(search, data: ModelData, what: str):
     The search runs its candidates in ``--jobs`` processes (joblib gives each worker one BLAS / OpenMP thread);
     what it fits in this process gets one thread too: the models are small, and HistGradientBoosting's OpenMP
     threads beside the workers' oversubscribe the cores (85 s against 11 s for one test on two cores)."""
-    with warnings.catch_warnings(), thread_budget(1):
+    import tempfile
+
+    with warnings.catch_warnings(), thread_budget(1), tempfile.TemporaryDirectory(prefix="radiomics-cv-") as cache:
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*(converge|ConvergenceWarning).*")
+        # The steps before the searched ones (filters, imputation, scaling) are fitted once per training fold, not
+        # once per candidate: scikit-learn's transformer cache (Pipeline memory), kept for this search only.
+        search.estimator.set_params(memory=cache)
         try:
             search.fit(data.X, data.target(), groups=data.groups)
+            search.best_estimator_.set_params(memory=None)
         except ValueError as exc:
             text = str(exc)
             if "n_neighbors" in text or "n_samples_fit" in text:
@@ -443,7 +452,7 @@ def permutation_importances(pipeline, data: ModelData, seed: int = 0, repeats: i
     result = permutation_importance(pipeline.steps[-1][1], transformed, data.target(), scoring="neg_log_loss",
                                     n_repeats=repeats, random_state=seed, n_jobs=1)
     rows = [{"feature": str(name), "importance_mean": float(m), "importance_std": float(s)}
-            for name, m, s in zip(transformed.columns, result.importances_mean, result.importances_std)]
+            for name, m, s in zip(selected_features(pipeline), result.importances_mean, result.importances_std)]
     return sorted(rows, key=lambda r: -r["importance_mean"])
 
 

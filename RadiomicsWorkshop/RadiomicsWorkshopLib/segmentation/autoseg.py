@@ -30,7 +30,7 @@ import SimpleITK as sitk
 
 from ..commands import bundle_label_names
 from ..deep.device import torch_device
-from ..io.errors import InputError
+from ..io.errors import InputError, OutputExistsError
 from .settings import SegSettings
 
 logger = logging.getLogger(__name__)
@@ -313,92 +313,106 @@ class TrainSegResult:
     history: list[dict]
     seconds: float
     resumed_from: int
+    threads: int = 0  # torch's threads while it trained
+
+
+def _training_data(cases: list, validation_cases: list, settings: SegSettings, n_classes: int):
+    """The training loader (cached, augmented crops), the validation items (whole images) and the training
+    images' voxel sizes."""
+    from monai.data import CacheDataset, DataLoader
+
+    train_items = [_case_data(c) for c in cases]
+    val_items = [_case_data(c) for c in validation_cases]
+    spacings = np.array([np.abs(np.diag(np.asarray(item["image"].affine)[:3, :3])) for item in train_items])
+    deterministic, augmenting = _train_transforms(settings, n_classes)
+    train_loader = DataLoader(CacheDataset(train_items, augmenting, progress=False),
+                              batch_size=settings.batch_size, shuffle=True, num_workers=0)
+    val_data = [deterministic({k: v for k, v in item.items()}) for item in val_items]
+    return train_loader, val_data, spacings
 
 
 def train_segmentation(cases: list, out: str | Path, settings: SegSettings, *, device: str = "auto",
-                       overwrite: bool = False, progress=None, validation_cases: list | None = None) -> TrainSegResult:
+                       overwrite: bool = False, progress=None, validation_cases: list | None = None,
+                       jobs: int | None = None) -> TrainSegResult:
     """Train a segmentation network on image/mask pairs and write a MONAI bundle.
 
     A fraction of the cases (or ``validation_cases``) is held out to pick the best epoch by mean Dice;
     training stops early after ``patience`` epochs without improvement. A checkpoint is written after every
-    epoch (``checkpoint.pt`` in the bundle folder): the same command resumes an interrupted training."""
+    epoch (``checkpoint.pt`` in the bundle folder): the same command resumes an interrupted training.
+    ``jobs``: the cores torch, ITK and BLAS may use (``--jobs``); None leaves each library its default."""
     import torch
-    from monai.data import CacheDataset, DataLoader
+    from monai.inferers import SlidingWindowInferer
     from monai.losses import DiceCELoss
     from monai.metrics import DiceMetric
     from monai.utils import set_determinism
 
     from ..deep.training import fit
+    from ..io.threads import thread_budget
 
-    settings.check()
-    start = time.monotonic()
-    folder = Path(out)
-    checkpoint_file = folder / "checkpoint.pt"
-    if folder.exists() and (folder / "models" / "model.pt").exists() and not checkpoint_file.exists() and not overwrite:
-        from ..io.errors import OutputExistsError
+    with thread_budget(jobs, torch=True):
+        settings.check()
+        start = time.monotonic()
+        folder = Path(out)
+        checkpoint_file = folder / "checkpoint.pt"
+        if (folder / "models" / "model.pt").exists() and not checkpoint_file.exists() and not overwrite:
+            raise OutputExistsError("the bundle folder holds a trained model", file=folder,
+                                    hint="pass --overwrite or choose another --out")
+        set_determinism(seed=settings.seed)
+        n_classes = len(settings.labels)
+        cases, validation_cases = _split(cases, validation_cases, settings)
+        train_loader, val_data, spacings = _training_data(cases, validation_cases, settings, n_classes)
+        dev = torch_device(device)
+        network = build_network(settings, n_classes).to(dev)
+        optimizer = torch.optim.AdamW(network.parameters(), lr=settings.learning_rate, weight_decay=1e-5)
+        loss_function = DiceCELoss(to_onehot_y=True, softmax=True)
+        dice_metric = DiceMetric(include_background=False, reduction="mean")
+        inferer = SlidingWindowInferer(roi_size=settings.patch, sw_batch_size=4, overlap=0.25, mode="gaussian")
+        # A checkpoint resumes when everything but the stopping rules (epochs, patience) is the same.
+        signature = {k: v for k, v in asdict(settings).items() if k not in ("epochs", "patience")}
+        signature["cases"] = [str(c.case_id) for c in cases] + ["|"] + [str(c.case_id) for c in validation_cases]
+        folder.mkdir(parents=True, exist_ok=True)
 
-        raise OutputExistsError("the bundle folder holds a trained model", file=folder,
-                                hint="pass --overwrite or choose another --out")
-    set_determinism(seed=settings.seed)
-    n_classes = len(settings.labels)
-    cases, validation_cases = _split(cases, validation_cases, settings)
-    train_items = [_case_data(c) for c in cases]
-    val_items = [_case_data(c) for c in validation_cases]
-    spacings = np.array([np.abs(np.diag(np.asarray(item["image"].affine)[:3, :3])) for item in train_items])
-    deterministic, augmenting = _train_transforms(settings, n_classes)
-    train_loader = DataLoader(CacheDataset(train_items, augmenting, progress=False), batch_size=settings.batch_size,
-                              shuffle=True, num_workers=0)
-    val_data = [deterministic({k: v for k, v in item.items()}) for item in val_items]
-    dev = torch_device(device)
-    network = build_network(settings, n_classes).to(dev)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=settings.learning_rate, weight_decay=1e-5)
-    loss_function = DiceCELoss(to_onehot_y=True, softmax=True)
-    dice_metric = DiceMetric(include_background=False, reduction="mean")
-    from monai.inferers import SlidingWindowInferer
+        def loss_fn(batch):
+            return loss_function(network(batch["image"].to(dev)), batch["label"].to(dev)), len(batch["image"])
 
-    inferer = SlidingWindowInferer(roi_size=settings.patch, sw_batch_size=4, overlap=0.25, mode="gaussian")
-    # A checkpoint resumes when everything but the stopping rules (epochs, patience) is the same.
-    signature = {k: v for k, v in asdict(settings).items() if k not in ("epochs", "patience")}
-    signature["cases"] = [str(c.case_id) for c in cases] + ["|"] + [str(c.case_id) for c in validation_cases]
-    folder.mkdir(parents=True, exist_ok=True)
+        def validation_dice() -> float:
+            with torch.inference_mode():
+                for item in val_data:
+                    logits = inferer(item["image"][None].to(dev), network)
+                    prediction = torch.nn.functional.one_hot(logits.argmax(1), n_classes).permute(0, 4, 1, 2, 3)
+                    truth = torch.nn.functional.one_hot(item["label"][None, 0].long().to(dev), n_classes)
+                    truth = truth.permute(0, 4, 1, 2, 3)
+                    dice_metric(prediction, truth)
+            dice = float(dice_metric.aggregate())
+            dice_metric.reset()
+            return dice
 
-    def loss_fn(batch):
-        return loss_function(network(batch["image"].to(dev)), batch["label"].to(dev)), len(batch["image"])
+        def started(first_epoch: int) -> None:
+            if progress is not None:
+                progress.start(settings.epochs, f"{len(cases)} training, {len(validation_cases)} validation case(s)")
+                for _ in range(first_epoch):
+                    progress.advance("resumed", skipped=True)
 
-    def validation_dice() -> float:
-        with torch.inference_mode():
-            for item in val_data:
-                logits = inferer(item["image"][None].to(dev), network)
-                prediction = torch.nn.functional.one_hot(logits.argmax(1), n_classes).permute(0, 4, 1, 2, 3)
-                truth = torch.nn.functional.one_hot(item["label"][None, 0].long().to(dev), n_classes).permute(0, 4, 1, 2, 3)
-                dice_metric(prediction, truth)
-        dice = float(dice_metric.aggregate())
-        dice_metric.reset()
-        return dice
+        def epoch_done(record: dict) -> None:
+            if progress is not None:
+                progress.advance(f"epoch {record['epoch']}: loss {record['loss']:.3f}, "
+                                 f"validation Dice {record['validation_dice']:.3f}")
 
-    def started(first_epoch: int) -> None:
-        if progress is not None:
-            progress.start(settings.epochs, f"{len(cases)} training, {len(validation_cases)} validation case(s)")
-            for _ in range(first_epoch):
-                progress.advance("resumed", skipped=True)
-
-    def epoch_done(record: dict) -> None:
-        if progress is not None:
-            progress.advance(f"epoch {record['epoch']}: loss {record['loss']:.3f}, "
-                             f"validation Dice {record['validation_dice']:.3f}")
-
-    run = fit(network, optimizer, train_loader, loss_fn=loss_fn, evaluate=validation_dice, epochs=settings.epochs,
-              patience=settings.patience, metric="validation_dice", higher_is_better=True, signature=signature,
-              checkpoint=checkpoint_file, resume=not overwrite, on_start=started, on_epoch=epoch_done)
-    write_bundle(folder, run.best_state, settings, n_classes, run.history, spacings.mean(axis=0).tolist(), len(cases))
-    checkpoint_file.unlink(missing_ok=True)
-    best_dice = max((h["validation_dice"] for h in run.history), default=-1.0)
-    epochs_run = run.history[-1]["epoch"] if run.history else run.first_epoch
-    return TrainSegResult(folder, best_dice, epochs_run, run.history, time.monotonic() - start, run.first_epoch)
+        run = fit(network, optimizer, train_loader, loss_fn=loss_fn, evaluate=validation_dice,
+                  epochs=settings.epochs, patience=settings.patience, metric="validation_dice", higher_is_better=True,
+                  signature=signature, checkpoint=checkpoint_file, resume=not overwrite, on_start=started,
+                  on_epoch=epoch_done)
+        write_bundle(folder, run.best_state, settings, n_classes, run.history, spacings.mean(axis=0).tolist(),
+                     len(cases), threads=run.threads)
+        checkpoint_file.unlink(missing_ok=True)
+        best_dice = max((h["validation_dice"] for h in run.history), default=-1.0)
+        epochs_run = run.history[-1]["epoch"] if run.history else run.first_epoch
+        return TrainSegResult(folder, best_dice, epochs_run, run.history, time.monotonic() - start, run.first_epoch,
+                              run.threads)
 
 
 def write_bundle(folder: Path, state: dict, settings: SegSettings, n_classes: int, history: list[dict],
-                 training_spacing: list[float], n_training: int) -> Path:
+                 training_spacing: list[float], n_training: int, *, threads: int = 0) -> Path:
     """models/model.pt, configs/inference.json and configs/metadata.json (MONAI bundle layout)."""
     import monai
     import torch
@@ -424,7 +438,7 @@ def write_bundle(folder: Path, state: dict, settings: SegSettings, n_classes: in
         "radiomics_workshop": {"settings": asdict(settings), "spacing": list(settings.spacing),
                                "training_image_spacing": training_spacing, "training_cases": n_training,
                                "best_epoch": best.get("epoch"), "best_validation_dice": best.get("validation_dice"),
-                               "history": history},
+                               "history": history, "threads": threads},
     }
     write_json(metadata, folder / "configs" / "metadata.json")
     return folder
