@@ -12,7 +12,7 @@ SHARED := ../shared/data/ibsi
 # The suite on every core, one test file per worker (pytest-xdist); PYTEST_PARALLEL= runs it in one process.
 PYTEST_PARALLEL ?= -n auto --dist loadfile
 
-.PHONY: setup browser sample-data demo test test-fast bench clean
+.PHONY: setup browser sample-data slicer-lane demo test test-fast bench clean
 
 setup: $(VENV)/.installed browser
 
@@ -50,10 +50,15 @@ demo: $(VENV)/.installed sample-data
 	$(CLI) demo --out $(OUT) --data $(DATA) --overwrite $(if $(wildcard $(SHARED)),--ibsi $(SHARED))
 	@echo "demo outputs in $(OUT)/:"; ls -1 $(OUT)
 
-# The whole suite, the Slicer lanes included: Testing/slicer_module/test_slicer_python_lane.py builds Slicer 5.10's Python
-# (Python 3.12: python3.12 on the PATH or in pyenv, or SLICER_PYTHON312=/path/to/python3.12) in .cache/.
-test: setup sample-data
+# The whole suite, the Slicer lanes included: Testing/slicer_module/test_slicer_python_lane.py runs in Slicer 5.10's
+# Python, which slicer-lane builds first (Python 3.12: python3.12 on the PATH or in pyenv, or
+# SLICER_PYTHON312=/path/to/python3.12) in .cache/.
+test: setup sample-data slicer-lane
 	$(PY) -m pytest $(PYTEST_PARALLEL)
+
+# Slicer 5.10's Python for the Slicer-Python lane, built (or found up to date) before the suite runs.
+slicer-lane: setup
+	$(PY) Testing/tools/slicer_lane.py
 
 # The edit loop: everything but the tests marked slow (the demo, the Slicer-Python lane, long trainings).
 test-fast: setup sample-data

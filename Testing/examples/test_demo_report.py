@@ -1,8 +1,8 @@
 """`make demo`: the whole workflow through the command line into one folder, and its report in a real browser.
 
 The demo (``radiomics-workshop demo``, what ``make demo`` runs) goes once into a
-temporary folder: PyRadiomics' sample cases, a generated cohort of 40 lesion
-phantoms, preprocessing, radiomics and deep features, a model with nested
+temporary folder: PyRadiomics' sample cases, a generated cohort of 20 lesion
+phantoms (the fewest it takes; 40 by default), preprocessing, radiomics and deep features, a model with nested
 patient-grouped cross-validation, predictions, auto-segmentation. The model's
 ``report.html`` is then opened in headless Chromium (selenium with the system's
 chromedriver; nothing is downloaded): every figure must have loaded, decode to
@@ -114,10 +114,13 @@ def browser():
     driver.quit()
 
 
+PHANTOMS = 20  # the fewest the demo takes (5-fold CV); `make demo` runs its default, 40
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("demo") / "demo"
-    done = cli("demo", "--out", out, "--data", data_dir, "--progress", "none")
+    done = cli("demo", "--out", out, "--data", data_dir, "--phantoms", PHANTOMS, "--progress", "none")
     return out, done
 
 
@@ -151,9 +154,9 @@ def test_demo_runs_the_whole_workflow_into_one_folder(demo):
     assert steps == ["sample-data", "extract", "extract", "preprocess", "extract", "sample-data", "preprocess",
                      "extract", "deep-features", "merge", "train", "preprocess", "extract", "deep-features", "merge",
                      "predict", "train-seg", "sample-data", "segment", "evaluate-seg"]
-    # The model was trained on radiomics and deep features of the 40 phantoms, validated by patient.
+    # The model was trained on radiomics and deep features of the phantoms, validated by patient.
     card = json.loads((out / "model" / "card.json").read_text())
-    assert card["training_data"]["patients"] == 40 and card["cv_design"]["grouped_by"] == "patient_id"
+    assert card["training_data"]["patients"] == PHANTOMS and card["cv_design"]["grouped_by"] == "patient_id"
     assert any(f.startswith("deep_resnet18") for f in card["features"])
     assert any(f.startswith("original_glcm") for f in card["features"])
     assert card["cross_validation"]["metrics"]["auc"] >= 0.9  # the classes differ in texture and shape
