@@ -152,44 +152,66 @@ INTERPOLATORS = {"nearest": sitk.sitkNearestNeighbor, "linear": sitk.sitkLinear,
                  "lanczos": sitk.sitkLanczosWindowedSinc}
 
 
-def _reference_grid(image: sitk.Image, spacing: Sequence[float]) -> sitk.Image:
+GRIDS = ("extent", "ibsi")
+
+
+def _reference_grid(image: sitk.Image, spacing: Sequence[float], grid: str = "extent") -> sitk.Image:
+    """The new voxel grid. "extent": the size rounded, the physical extent kept. "ibsi": the IBSI-1 reference
+    manual's grid ("Notes on interpolation", docs/05_Reference_data_sets.rst): the size rounded up (never smaller
+    than the original extent) and the grid centred on the original grid's centre."""
     spacing = [float(s) if s else float(o) for s, o in zip(spacing, image.GetSpacing())]  # 0/None keeps an axis
-    size = [max(1, int(round(n * o / s))) for n, o, s in zip(image.GetSize(), image.GetSpacing(), spacing)]
-    # Keep the physical extent centred: the first voxel centre moves by half the change of voxel size.
+    old_size, old_spacing = np.array(image.GetSize()), np.array(image.GetSpacing())
     direction = np.array(image.GetDirection()).reshape(3, 3)
-    shift = (np.array(spacing) - np.array(image.GetSpacing())) / 2.0
-    origin = np.array(image.GetOrigin()) + direction @ shift
-    reference = sitk.Image(size, sitk.sitkUInt8)
+    if grid == "ibsi":
+        size = [max(1, math.ceil(n * o / s - 1e-6)) for n, o, s in zip(old_size, old_spacing, spacing)]
+        centre = np.array(image.GetOrigin()) + direction @ ((old_size - 1) * old_spacing / 2.0)
+        origin = centre - direction @ ((np.array(size) - 1) * np.array(spacing) / 2.0)
+    else:
+        size = [max(1, int(round(n * o / s))) for n, o, s in zip(old_size, old_spacing, spacing)]
+        # Keep the physical extent: the first voxel centre moves by half the change of voxel size.
+        origin = np.array(image.GetOrigin()) + direction @ ((np.array(spacing) - old_spacing) / 2.0)
+    reference = sitk.Image([int(n) for n in size], sitk.sitkUInt8)
     reference.SetSpacing(spacing)
     reference.SetDirection(image.GetDirection())
-    reference.SetOrigin(tuple(origin))
+    reference.SetOrigin(tuple(float(v) for v in origin))
     return reference
 
 
 def resample(image: sitk.Image, mask: sitk.Image | None = None, *, spacing: Sequence[float] = (1.0, 1.0, 1.0),
              interpolator: str = "bspline", mask_mode: str = "partial_volume",
-             mask_threshold: float = 0.5) -> StepResult:
-    """Resample to ``spacing`` (mm) over the same physical extent and orientation.
+             mask_threshold: float = 0.5, grid: str = "extent", round_intensities: bool = False) -> StepResult:
+    """Resample to ``spacing`` (mm; 0 keeps an axis, e.g. [2, 2, 0] in-plane only) in the same orientation.
 
     Masks: "nearest" neighbour, or "partial_volume": each label is resampled as a
     fraction (linear) and kept where it covers at least ``mask_threshold`` of the
     voxel, which keeps ROI volumes where nearest neighbour would not.
+    ``grid``: "extent" keeps the physical extent; "ibsi" is the IBSI's grid (size rounded up, centred on the
+    original). Its outer voxel centres never leave the original extent, ((m - 1) s < n o), where ITK's
+    interpolators take the border voxels' values: the IBSI's nearest-intensity padding. ``round_intensities``: round
+    the interpolated intensities to the nearest integer (the IBSI's CT configurations: Hounsfield units stay
+    integers).
     """
     if image.GetDimension() != 3:
         raise InputError(f"resampling needs a 3D image; this one has size {image.GetSize()}",
                          hint="2D data sets are used at their own pixel size")
     if len(spacing) != 3 or any(s is not None and s < 0 for s in spacing):
-        raise SettingsError(f"resample spacing must be three positive numbers (mm), not {list(spacing)}")
+        raise SettingsError(f"resample spacing must be three positive numbers (mm), not {list(spacing)}",
+                            hint="0 keeps an axis's voxel size, e.g. [2, 2, 0] resamples in-plane only")
     if interpolator not in INTERPOLATORS:
         raise SettingsError(f"unknown interpolator '{interpolator}'", hint=f"use one of: {', '.join(INTERPOLATORS)}")
-    reference = _reference_grid(image, spacing)
+    if grid not in GRIDS:
+        raise SettingsError(f"unknown resampling grid '{grid}'", hint=f"use one of: {', '.join(GRIDS)}")
+    reference = _reference_grid(image, spacing, grid)
     out = sitk.Resample(_as_float(image), reference, sitk.Transform(), INTERPOLATORS[interpolator], 0.0,
                         sitk.sitkFloat32)
+    if round_intensities:
+        out = sitk.Round(out)
     new_mask = None
     if mask is not None:
         new_mask = resample_mask(mask, reference, mode=mask_mode, threshold=mask_threshold)
     return StepResult(out, new_mask, info={"spacing": list(reference.GetSpacing()), "size": list(reference.GetSize()),
-                                           "interpolator": interpolator, "mask_mode": mask_mode})
+                                           "interpolator": interpolator, "mask_mode": mask_mode, "grid": grid,
+                                           "round_intensities": round_intensities})
 
 
 def resample_mask(mask: sitk.Image, reference: sitk.Image, *, mode: str = "partial_volume",
