@@ -274,7 +274,8 @@ def _ibsi_families(image, mask, roi, params, case_id, mask_file) -> dict[str, fl
     image, mask = _with_background(image, mask)
     try:
         return case_features(image, mask, roi.label, params.settings, params.ibsi_families,
-                             ibsi_texture_aggregations(params))
+                             ibsi_texture_aggregations(params), ivh=params.ivh,
+                             discretisation=params.discretisation)
     except (ValueError, RuntimeError, IndexError) as exc:
         raise InputError(f"the IBSI families cannot be computed for ROI '{roi.name}': {' '.join(str(exc).split())}",
                          case_id=case_id, file=mask_file, hint="check the ROI and the settings") from None

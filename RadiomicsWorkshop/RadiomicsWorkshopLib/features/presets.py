@@ -14,7 +14,17 @@ works as it is. Its options:
   slice by slice and averaged over slices. Their columns are named
   ``<imageType>-<name>_<class>_<feature>``, e.g. ``original-2D-averaged_glcm_Contrast``;
 - ``ibsi_families: true`` (or a list) -- the IBSI-1 features PyRadiomics lacks,
-  in the same table (``RadiomicsWorkshopLib.features.ibsi.families``).
+  in the same table (``RadiomicsWorkshopLib.features.ibsi.families``);
+- ``ivh:`` -- the intensity-volume histogram's own discretisation, as the IBSI
+  gives it one: ``none`` (CT's discrete HU as they are), ``{bin_width: 2.5}``,
+  ``{bin_count: 1000}``; default: the texture's grey levels
+  (``RadiomicsWorkshopLib.features.ibsi.intensity.ivh_option``);
+- ``extends: NAME`` -- this file is the preset NAME with its own sections laid
+  over it (e.g. the IBSI CT configurations: ``extends: IBSI`` and their settings);
+- ``discretisation: ibsi`` -- our families' fixed bin size counted from the
+  re-segmentation range's lower bound, as the IBSI counts it (default
+  ``pyradiomics``: PyRadiomics' grey levels, from the ROI's lowest intensity;
+  PyRadiomics' own classes always use those).
 """
 
 from __future__ import annotations
@@ -29,7 +39,9 @@ from typing import Any
 from ..io.errors import SettingsError
 from ..io.locations import resource_dirs
 
-WORKSHOP_KEYS = {"slicewise": bool, "minimum_roi_voxels": int, "aggregations": dict, "ibsi_families": (bool, list)}
+WORKSHOP_KEYS = {"slicewise": bool, "minimum_roi_voxels": int, "aggregations": dict, "ibsi_families": (bool, list),
+                 "ivh": (str, dict), "discretisation": str, "extends": str}
+DISCRETISATIONS = ("pyradiomics", "ibsi")
 AGGREGATION_KEYS = {"setting", "featureClass", "per_slice"}
 
 
@@ -68,6 +80,10 @@ class ExtractionParams:
     aggregations: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the IBSI-1 families PyRadiomics lacks, computed beside it (``ibsi_families.FAMILIES``)
     ibsi_families: tuple[str, ...] = ()
+    #: the IVH's own discretisation (``ibsi.intensity.ivh_option``); None: the texture's grey levels
+    ivh: dict[str, Any] | None = None
+    #: how our families number fixed-size bins: "pyradiomics" or "ibsi" (from the re-segmentation bound)
+    discretisation: str = "pyradiomics"
     #: a preprocessing recipe applied on the fly before extraction (``extract --preprocess``)
     recipe: Any = None
 
@@ -76,10 +92,16 @@ class ExtractionParams:
         return self.pyradiomics.get("setting") or {}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source, "slicewise": self.slicewise,
-                "minimum_roi_voxels": self.minimum_roi_voxels, "pyradiomics": self.pyradiomics,
-                "aggregations": self.aggregations, "ibsi_families": list(self.ibsi_families),
-                "preprocess": self.recipe.to_dict() if self.recipe is not None else None}
+        out = {"name": self.name, "source": self.source, "slicewise": self.slicewise,
+               "minimum_roi_voxels": self.minimum_roi_voxels, "pyradiomics": self.pyradiomics,
+               "aggregations": self.aggregations, "ibsi_families": list(self.ibsi_families),
+               "preprocess": self.recipe.to_dict() if self.recipe is not None else None}
+        # only when set, so that the digests of tables without them stay as they were
+        if self.ivh is not None:
+            out["ivh"] = self.ivh
+        if self.discretisation != "pyradiomics":
+            out["discretisation"] = self.discretisation
+        return out
 
     def digest(self) -> str:
         """Stable hash of everything that changes the numbers."""
@@ -105,9 +127,35 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+def _merged(base: dict, over: dict) -> dict:
+    """``over`` laid over ``base``: mappings merged key by key, anything else replaced."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else copy.deepcopy(value)
+    return out
+
+
+def _extended(data: dict, source: str | None, seen: tuple[str, ...] = ()) -> dict:
+    """A file with ``workshop: extends: NAME`` is the preset NAME with the file's own sections laid over it (its
+    ``setting`` keys replace the preset's, its feature classes join them): a variant without a copy."""
+    base_name = (data.get("workshop") or {}).get("extends")
+    if base_name is None:
+        return data
+    if not isinstance(base_name, str):
+        raise SettingsError("'workshop: extends' must name a preset", file=source, hint="e.g. extends: IBSI")
+    if base_name in seen:
+        raise SettingsError(f"presets extend each other in a loop: {' -> '.join(seen + (base_name,))}", file=source)
+    base_file = preset_path(base_name)
+    base = _extended(_read_yaml(base_file), str(base_file), seen + (base_name,))
+    merged = _merged(base, data)
+    merged["workshop"] = {k: v for k, v in merged["workshop"].items() if k != "extends"}
+    return merged
+
+
 def params_from_dict(data: dict, *, name: str = "custom", source: str | None = None) -> ExtractionParams:
     """Split our ``workshop`` section off and validate the rest with PyRadiomics' own schema."""
-    data = copy.deepcopy(data)
+    data = _extended(copy.deepcopy(data), source, (name,))
     ours = data.pop("workshop", None) or {}
     for key, value in ours.items():
         if key not in WORKSHOP_KEYS:
@@ -129,9 +177,16 @@ def params_from_dict(data: dict, *, name: str = "custom", source: str | None = N
     if families and ours.get("slicewise"):
         raise SettingsError("'workshop: ibsi_families' and 'slicewise' do not go together", file=source,
                             hint="the IBSI families are computed per ROI; use aggregations for 2D texture")
+    from .ibsi.intensity import ivh_option
+
+    discretisation = ours.get("discretisation", "pyradiomics")
+    if discretisation not in DISCRETISATIONS:
+        raise SettingsError(f"'workshop: discretisation: {discretisation}' is unknown", file=source,
+                            hint=f"use one of: {', '.join(DISCRETISATIONS)}")
     return ExtractionParams(name=name, pyradiomics=data, slicewise=bool(ours.get("slicewise", False)),
                             minimum_roi_voxels=int(ours.get("minimum_roi_voxels", 2)), source=source,
-                            aggregations=aggregations, ibsi_families=families)
+                            aggregations=aggregations, ibsi_families=families,
+                            ivh=ivh_option(ours.get("ivh"), source=source), discretisation=discretisation)
 
 
 def _aggregation(name: str, spec: dict, main: dict, source: str | None) -> dict[str, Any]:

@@ -111,3 +111,33 @@ def test_ct_phantom_morphology_statistics_and_local_intensity_on_the_ibsi_grid(c
     missed = compared.loc[~compared["reproduced"], ["family", "feature", "reference", "tolerance", "ours"]]
     assert missed.empty, f"configuration {config}:\n{missed.to_string()}"
     assert len(compared) == {"B": 45, "C": 44}[config]  # 25 + 18 + 2 values; C has 24 morphological ones
+
+
+def test_a_preset_that_extends_another_and_the_ivh_and_discretisation_options(tmp_path):
+    from RadiomicsWorkshopLib.features.presets import load_params
+    from RadiomicsWorkshopLib.io.errors import SettingsError
+
+    ibsi, config_c = load_params("IBSI"), load_params("IBSI_CT_C")
+    # the IBSI preset with C's settings laid over it: its own keys replaced, the others kept
+    assert config_c.settings == {**ibsi.settings, "binWidth": 25, "resegmentRange": [-1000, 400]}
+    assert config_c.pyradiomics["featureClass"] == ibsi.pyradiomics["featureClass"]
+    assert config_c.aggregations.keys() == ibsi.aggregations.keys() and config_c.ibsi_families == ibsi.ibsi_families
+    assert all(a["pyradiomics"]["setting"]["binWidth"] == 25 for a in config_c.aggregations.values())  # inherited
+    assert (config_c.ivh, config_c.discretisation) == ({"method": "bin_width", "bin_width": 2.5}, "ibsi")
+    assert (ibsi.ivh, ibsi.discretisation) == (None, "pyradiomics")
+    assert "ivh" not in ibsi.to_dict()  # tables made before these options keep their settings digest
+    cases = {
+        "workshop: {extends: NoSuchPreset}": "unknown preset 'NoSuchPreset'",
+        "workshop: {extends: IBSI, ivh: {bin_width: -1}}": "is not an IVH discretisation",
+        "workshop: {extends: IBSI, ivh: sometimes}": "is not an IVH discretisation",
+        "workshop: {extends: IBSI, discretisation: mirp}": "'workshop: discretisation: mirp' is unknown",
+    }
+    for text, message in cases.items():
+        (tmp_path / "p.yaml").write_text(text + "\n")
+        with pytest.raises(SettingsError, match=message):
+            load_params(params_file=tmp_path / "p.yaml")
+    (tmp_path / "loop.yaml").write_text("workshop: {extends: loop}\n")  # a file that extends itself, by name
+    import RadiomicsWorkshopLib.features.presets as presets
+
+    with pytest.raises(SettingsError, match="in a loop: loop -> loop"):
+        presets._extended({"workshop": {"extends": "loop"}}, str(tmp_path / "loop.yaml"), ("loop",))

@@ -134,11 +134,15 @@ def _prepared(image: sitk.Image, mask: sitk.Image, label: int, settings: Mapping
 
 def case_features(image: sitk.Image, mask: sitk.Image, label: int, settings: Mapping[str, Any],
                   families: Iterable[str] = FAMILIES,
-                  texture_aggregations: Mapping[str, tuple[str, int]] | None = None) -> dict[str, float]:
+                  texture_aggregations: Mapping[str, tuple[str, int]] | None = None,
+                  ivh: Mapping[str, Any] | None = None, discretisation: str = "pyradiomics") -> dict[str, float]:
     """Our families' columns for one ROI (see the module doc).
 
     ``settings``: PyRadiomics' ``setting`` section. ``texture_aggregations``: column prefix ->
     (IBSI aggregation, slice axis in numpy order) for GLDZM and NGLDM; default ``{"original": ("3D", 0)}``.
+    ``ivh``: the IVH's own discretisation (``intensity.ivh_option``); None: the texture's grey levels.
+    ``discretisation``: "pyradiomics" (its grey levels, as its classes see them) or "ibsi" (a fixed bin size
+    counted from the re-segmentation range's lower bound).
     """
     families = tuple(families)
     values, morph_mask, intensity_mask, spacing = _prepared(image, mask, label, settings)
@@ -148,6 +152,12 @@ def case_features(image: sitk.Image, mask: sitk.Image, label: int, settings: Map
 
     levels, edges = imageoperations.binImage(values, intensity_mask, **settings)
     level_range = (1, len(edges) - 1)
+    if discretisation == "ibsi" and settings.get("binCount") is None and settings.get("resegmentRange"):
+        # the IBSI's fixed bin size: bins counted from the re-segmentation range's lower bound (PyRadiomics
+        # counts them from the ROI's lowest intensity, rounded down to a multiple of the bin width)
+        lowest, width = float(settings["resegmentRange"][0]), float(settings.get("binWidth", 25))
+        levels = np.where(intensity_mask, np.floor((values - lowest) / width) + 1, 0).astype(int)
+        level_range = (int(levels[intensity_mask].min()), int(levels[intensity_mask].max()))
     roi_levels = levels[intensity_mask]
     out: dict[str, float] = {}
 
@@ -166,16 +176,22 @@ def case_features(image: sitk.Image, mask: sitk.Image, label: int, settings: Map
     if "histogram" in families:
         add("histogram", statistics.histogram_features(roi_levels, level_range=level_range))
     if "ivh" in families:
-        add("ivh", intensity.ivh_features(roi_levels, level_range=level_range))
+        if ivh is None:
+            add("ivh", intensity.ivh_features(roi_levels, level_range=level_range))
+        else:
+            ivh_levels, ivh_range, interval = intensity.ivh_discretised(values[intensity_mask], ivh,
+                                                                        settings.get("resegmentRange"))
+            add("ivh", intensity.ivh_features(ivh_levels, level_range=ivh_range, interval=interval))
     by_axis: dict[int, dict[str, list[str]]] = {}  # slice axis -> {IBSI aggregation: column prefixes}
     for prefix, (aggregation, axis) in (texture_aggregations or {"original": ("3D", 0)}).items():
         by_axis.setdefault(axis, {}).setdefault(aggregation, []).append(prefix)
     for axis, prefixes in by_axis.items():
         texture_levels = np.moveaxis(np.where(intensity_mask, levels, 0), axis, 0)
         texture_mask = np.moveaxis(intensity_mask, axis, 0)
-        if "gldzm" in families:
+        if "gldzm" in families:  # zones in the intensity mask, distances to the morphological mask's edge
             for aggregation, features in gldzm.gldzm_by_aggregation(texture_levels, texture_mask, level_range[1],
-                                                                         prefixes).items():
+                                                                         prefixes,
+                                                                         np.moveaxis(morph_mask, axis, 0)).items():
                 for prefix in prefixes[aggregation]:
                     add("gldzm", features, prefix, keep=GLDZM_COLUMNS)
         if "ngldm" in families:

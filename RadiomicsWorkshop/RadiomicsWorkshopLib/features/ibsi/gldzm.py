@@ -56,10 +56,13 @@ def _zones(levels: np.ndarray, mask: np.ndarray, in_plane: bool) -> np.ndarray:
     return label(spaced, background=0, connectivity=3)[::2]
 
 
-def _zone_table(levels: np.ndarray, mask: np.ndarray, in_plane: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per zone: grey level, distance (its voxels' smallest distance to the edge) and slice (axis 0)."""
+def _zone_table(levels: np.ndarray, mask: np.ndarray, in_plane: bool,
+                distance_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per zone: grey level, distance (its voxels' smallest distance to the edge) and slice (axis 0). Zones
+    are found in ``mask`` (the intensity mask), distances to the edge of ``distance_mask`` (the morphological
+    mask, as the IBSI defines the GLDZM; default ``mask``)."""
     zones = _zones(levels, mask, in_plane)
-    distance = distance_to_edge(mask, in_plane)
+    distance = distance_to_edge(mask if distance_mask is None else distance_mask, in_plane)
     count = int(zones.max())
     inside = zones > 0
     ids = zones[inside] - 1
@@ -72,15 +75,18 @@ def _zone_table(levels: np.ndarray, mask: np.ndarray, in_plane: bool) -> tuple[n
     return zone_level, zone_distance, zone_slice
 
 
-def gldzm(levels: np.ndarray, mask: np.ndarray, n_levels: int) -> tuple[np.ndarray, int]:
+def gldzm(levels: np.ndarray, mask: np.ndarray, n_levels: int,
+          distance_mask: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """The matrix (grey level 1..n_levels x distance 1..max) of one 2D slice or 3D volume, and its voxel count.
 
-    ``levels`` holds discretised grey levels 1..n_levels inside ``mask``.
+    ``levels`` holds discretised grey levels 1..n_levels inside ``mask``; distances to ``distance_mask``'s edge.
     """
     mask = mask.astype(bool)
+    distance_mask = mask if distance_mask is None else distance_mask.astype(bool)
     flat = mask.ndim == 2  # one slice: 8-connected zones, 4-connected distances
     zone_level, zone_distance, _ = _zone_table(levels[None] if flat else levels, mask[None] if flat else mask,
-                                               in_plane=flat)
+                                               in_plane=flat,
+                                               distance_mask=distance_mask[None] if flat else distance_mask)
     matrix = np.zeros((n_levels, max(int(zone_distance.max(initial=1)), 1)), dtype=np.int64)
     np.add.at(matrix, (zone_level - 1, zone_distance - 1), 1)
     return matrix, int(mask.sum())
@@ -98,9 +104,11 @@ def features_from_matrix(matrix: np.ndarray, voxels: int) -> dict[str, float]:
 
 
 def gldzm_by_aggregation(levels: np.ndarray, mask: np.ndarray, n_levels: int | None = None,
-                         aggregations: Iterable[str] = ("3D",)) -> dict[str, dict[str, float]]:
+                         aggregations: Iterable[str] = ("3D",),
+                         distance_mask: np.ndarray | None = None) -> dict[str, dict[str, float]]:
     """GLDZM features of a discretised ROI (arrays in z, y, x order; slices along z) for each aggregation;
-    2D and 2.5D share the in-plane zones."""
+    2D and 2.5D share the in-plane zones. ``mask``: the intensity mask (zones); ``distance_mask``: the
+    morphological mask (distances to its edge; default ``mask``)."""
     aggregations = tuple(aggregations)
     if not set(aggregations) <= set(AGGREGATIONS):
         raise ValueError(f"aggregation must be one of {AGGREGATIONS}")
@@ -108,9 +116,9 @@ def gldzm_by_aggregation(levels: np.ndarray, mask: np.ndarray, n_levels: int | N
     n_levels = n_levels or int(levels[mask].max(initial=1))
     out = {}
     if "3D" in aggregations:
-        out["3D"] = features_from_matrix(*gldzm(levels, mask, n_levels))
+        out["3D"] = features_from_matrix(*gldzm(levels, mask, n_levels, distance_mask))
     if {"2D", "2.5D"} & set(aggregations):
-        zone_level, zone_distance, zone_slice = _zone_table(levels, mask, in_plane=True)
+        zone_level, zone_distance, zone_slice = _zone_table(levels, mask, in_plane=True, distance_mask=distance_mask)
         width = max(int(zone_distance.max(initial=1)), 1)
         if "2.5D" in aggregations:
             matrix = np.zeros((n_levels, width), dtype=np.int64)
@@ -127,6 +135,6 @@ def gldzm_by_aggregation(levels: np.ndarray, mask: np.ndarray, n_levels: int | N
 
 
 def gldzm_features(levels: np.ndarray, mask: np.ndarray, n_levels: int | None = None,
-                   aggregation: str = "3D") -> dict[str, float]:
+                   aggregation: str = "3D", distance_mask: np.ndarray | None = None) -> dict[str, float]:
     """GLDZM features of a discretised ROI for one aggregation (see ``gldzm_by_aggregation``)."""
-    return gldzm_by_aggregation(levels, mask, n_levels, (aggregation,))[aggregation]
+    return gldzm_by_aggregation(levels, mask, n_levels, (aggregation,), distance_mask)[aggregation]

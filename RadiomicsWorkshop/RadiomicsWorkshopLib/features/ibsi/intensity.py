@@ -4,6 +4,8 @@ histogram (section 3.5), as the IBSI reference manual defines them.
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 import numpy as np
 
 #: The radius (mm) of a sphere of 1 cm^3: the local intensity peak's neighbourhood.
@@ -62,11 +64,52 @@ def local_intensity_features(image: np.ndarray, mask: np.ndarray,
     return {"LocalIntensityPeak": float(means[brightest].max()), "GlobalIntensityPeak": float(means[mask].max())}
 
 
+IVH_DISCRETISATIONS = ("texture", "none", "bin_width", "bin_count")
+
+
+def ivh_option(value: Any, *, source: str | None = None) -> dict[str, Any] | None:
+    """``workshop: ivh`` checked: None / "texture" (the texture's grey levels), "none" (calibrated, discrete
+    intensities such as CT's, taken as they are), ``{bin_width: w}`` (calibrated, continuous: fixed bin size from
+    the re-segmentation range's lower bound, as bin centres) or ``{bin_count: n}`` (arbitrary units: fixed bin
+    number). The IBSI reference manual, "Intensity-volume histogram features"."""
+    from ...io.errors import SettingsError
+
+    if value in (None, "texture"):
+        return None
+    if value == "none":
+        return {"method": "none"}
+    if isinstance(value, dict) and len(value) == 1:
+        (key, number), = value.items()
+        if key in ("bin_width", "bin_count") and isinstance(number, (int, float)) and number > 0 \
+                and (key == "bin_width" or float(number).is_integer()):
+            return {"method": key, key: number}
+    raise SettingsError(f"'workshop: ivh: {value}' is not an IVH discretisation", file=source,
+                        hint="use texture (the default), none (CT), {bin_width: 2.5} or {bin_count: 1000}")
+
+
+def ivh_discretised(values: np.ndarray, option: Mapping[str, Any],
+                    resegment_range: Sequence[float] | None = None) -> tuple[np.ndarray, tuple[float, float], float]:
+    """The ROI's intensities ``values`` as the IVH takes them, its total range G and its interval w_d."""
+    values = np.asarray(values, dtype=float).ravel()
+    low = float(resegment_range[0]) if resegment_range else float(values.min())
+    high = float(resegment_range[1]) if resegment_range and len(resegment_range) > 1 else float(values.max())
+    if option["method"] == "none":
+        return values, (low, high), 1.0
+    if option["method"] == "bin_width":
+        width = float(option["bin_width"])
+        bins = np.floor((values - low) / width) + 1
+        return low + (bins - 0.5) * width, (low + 0.5 * width, high - 0.5 * width), width
+    count = int(option["bin_count"])
+    low, high = float(values.min()), float(values.max())
+    bins = np.floor(count * (values - low) / (high - low)) + 1 if high > low else np.ones_like(values)
+    return np.minimum(bins, count), (1.0, float(count)), 1.0
+
+
 def ivh_features(levels: np.ndarray, level_range: tuple[float, float] | None = None,
-                 fractions: tuple[float, float] = (0.10, 0.90)) -> dict[str, float]:
+                 fractions: tuple[float, float] = (0.10, 0.90), interval: float = 1.0) -> dict[str, float]:
     """Intensity-volume histogram features of the ROI's discretised intensities ``levels`` (any shape,
     ROI voxels only). ``level_range``: the lowest and highest grey level of the discretisation (default:
-    those present); every level in between counts, present or not.
+    those present), every level in between, ``interval`` apart, counts, present or not.
 
     Volume fraction of level i: the fraction of voxels at or above it; intensity fraction of level i:
     (i - lowest) / (highest - lowest). V_x: the largest volume fraction of a level with intensity
@@ -76,7 +119,7 @@ def ivh_features(levels: np.ndarray, level_range: tuple[float, float] | None = N
     if levels.size == 0:
         return {}
     low, high = level_range or (float(levels.min()), float(levels.max()))
-    grid = np.arange(low, high + 1.0)
+    grid = low + interval * np.arange(int(round((high - low) / interval)) + 1)
     volume = 1.0 - np.searchsorted(np.sort(levels), grid, side="left") / levels.size  # fraction >= level
     intensity = (grid - low) / (high - low) if high > low else np.zeros_like(grid)
     low_fraction, high_fraction = fractions
@@ -85,7 +128,7 @@ def ivh_features(levels: np.ndarray, level_range: tuple[float, float] | None = N
         tag = f"{round(100 * x)}"
         out[f"VolumeAtIntensityFraction{tag}"] = float(volume[intensity >= x].max()) if (intensity >= x).any() else 0.0
         at_most = grid[volume <= x]
-        out[f"IntensityAtVolumeFraction{tag}"] = float(at_most.min()) if at_most.size else float(high + 1)
+        out[f"IntensityAtVolumeFraction{tag}"] = float(at_most.min()) if at_most.size else float(high + interval)
     lo, hi = f"{round(100 * low_fraction)}", f"{round(100 * high_fraction)}"
     out[f"VolumeFractionDifference{lo}_{hi}"] = out[f"VolumeAtIntensityFraction{lo}"] - \
         out[f"VolumeAtIntensityFraction{hi}"]
