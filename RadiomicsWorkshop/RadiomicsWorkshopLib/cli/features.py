@@ -1,4 +1,4 @@
-"""Commands of the feature steps: extract, preprocess, deep-features, merge, presets."""
+"""Commands of the feature steps: extract, preprocess, deep-features, merge, presets, ibsi-check."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from ..deep.names import DEEP_FEATURE_MODELS_2D, DEEP_FEATURE_MODELS_3D, canonical_name
-from .common import EXIT_OK, add_case_inputs, add_run_options, batch_done, cases_from_args, check_jobs, runs
+from .common import (EXIT_OK, EXIT_SOME_FAILED, add_case_inputs, add_progress_option, add_run_options, batch_done,
+                     cases_from_args, check_jobs, runs)
 
 
 def add_parsers(sub) -> None:
@@ -99,6 +100,21 @@ def add_presets(sub) -> None:
                                    "to start your own from.")
     p.add_argument("name", nargs="?", help="preset to print")
     p.set_defaults(func=cmd_presets)
+    p = sub.add_parser(
+        "ibsi-check", help="check this installation against the IBSI-1 reference values",
+        description="Extract every IBSI-1 reference data set found under --data (the digital phantom: preset "
+                    "IBSI; the CT phantom's configurations A, B, C: presets and recipes IBSI_CT_A ...) and "
+                    "compare with its consensus values, family by family. Exit status 1 when a family "
+                    "reproduces fewer values than a correct installation does.")
+    p.add_argument("--data", help="the IBSI data folder, holding digital_phantom/, ct_phantom/ and their reference "
+                                  "CSVs (default: $RADIOMICS_WORKSHOP_IBSI_DIR, else ../shared/data/ibsi)")
+    p.add_argument("--configuration", action="append", choices=["digital phantom", "A", "B", "C"],
+                   help="check only this one (repeatable; default: every one found)")
+    p.add_argument("--out", help="the table as CSV (configuration, family, reproduced, compared, expected, "
+                                 "regressed); every compared value beside it as <out>.values.csv")
+    p.add_argument("--overwrite", action="store_true")
+    add_progress_option(p, help=None)
+    p.set_defaults(func=cmd_ibsi_check)
 
 
 
@@ -185,4 +201,39 @@ def cmd_presets(args, progress) -> int:
     else:
         for name in list_presets():
             print(name)
+    return EXIT_OK
+
+
+@runs("ibsi-check")
+def cmd_ibsi_check(args, progress) -> int:
+    from ..features.compliance import run_check, worst_misses
+    from ..features.ibsi.reference import default_reference_dir
+    from ..io.errors import OutputExistsError
+    from ..io.tables import check_table_path, write_table
+
+    out = check_table_path(args.out) if args.out else None
+    if out is not None and out.exists() and not args.overwrite:
+        raise OutputExistsError("output exists", file=out, hint="pass --overwrite or choose another --out")
+    table, values = run_check(args.data or default_reference_dir(), args.configuration, progress=progress)
+    progress.close()
+    for name, rows in table.groupby("configuration", sort=False):
+        done, of = int(rows["reproduced"].sum()), int(rows["compared"].sum())
+        print(f"\n{name}: {done} / {of} reference values reproduced", file=sys.stderr)
+        for row in rows.itertuples():
+            expected = "" if row.expected != row.expected else f" (expected {int(row.expected)})"
+            flag = "  REGRESSED" if row.regressed else ""
+            print(f"  {row.family:<52} {row.reproduced:>4} / {row.compared:<4}{expected}{flag}", file=sys.stderr)
+        for miss in worst_misses(values, name).itertuples():
+            print(f"  furthest off: {miss.feature} ({miss.aggregation or 'no aggregation'}): ours {miss.ours:.6g}, "
+                  f"reference {miss.reference:.6g} +- {miss.tolerance:.3g}", file=sys.stderr)
+    if out is not None:
+        write_table(table, out)
+        write_table(values, out.with_name(f"{out.stem}.values{out.suffix}"))
+    progress.result(str(out) if out else "", regressed=int(table["regressed"].sum()))
+    regressed = table[table["regressed"]]
+    if len(regressed):
+        print(f"\nradiomics-workshop: {len(regressed)} famil{'y' if len(regressed) == 1 else 'ies'} regressed: "
+              + "; ".join(f"{r.configuration} {r.family} ({int(r.reproduced)} < {int(r.expected)})"
+                          for r in regressed.itertuples()), file=sys.stderr)
+        return EXIT_SOME_FAILED
     return EXIT_OK

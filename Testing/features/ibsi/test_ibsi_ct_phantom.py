@@ -2,8 +2,8 @@
 
 ``radiomics-workshop extract --preset IBSI_CT_<X> [--preprocess IBSI_CT_<X>]`` on the phantom
 (``../shared/data/ibsi/ct_phantom``, CC BY-NC: read there, never copied), compared with the consensus values of
-``ct_phantom_reference.csv`` by ``ibsi.compare_to_reference``. Counted family by family against
-``EXPECTED``: the families our chain and our families compute are reproduced in full (morphology,
+``ct_phantom_reference.csv`` by ``ibsi.compare_to_reference``. Counted family by family against the counts
+``ibsi-check`` expects (``features/ibsi/compliance_expected.csv``): the families our chain and our families compute are reproduced in full (morphology,
 intensity statistics, local intensity, intensity histogram, IVH, GLDZM); the texture classes PyRadiomics
 computes are not yet, for two reasons the IBSI's definitions expose and PyRadiomics cannot follow (its
 bins are counted from the ROI's lowest intensity, not from the re-segmentation bound, which moves the
@@ -16,41 +16,20 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from clitools import cli
+from RadiomicsWorkshopLib.features.compliance import expected_counts
 from RadiomicsWorkshopLib.features.ibsi.reference import compare_to_reference, default_reference_dir, load_reference
-
-pytestmark = pytest.mark.slow
 
 CT = default_reference_dir() / "ct_phantom" / "nifti"
 CT_REFERENCE = default_reference_dir() / "ct_phantom_reference.csv"
 FULL = ("Morphological features", "Intensity-based statistical features", "Local intensity features",
         "Intensity histogram features", "Intensity-volume histogram features",
         "Grey level distance zone based features")
-#: configuration -> family -> (reproduced, reference values with a consensus)
-EXPECTED = {
-    "A": {"Morphological features": (25, 25), "Intensity-based statistical features": (18, 18),
-          "Local intensity features": (2, 2), "Intensity histogram features": (23, 23),
-          "Intensity-volume histogram features": (6, 6), "Grey level distance zone based features": (32, 32),
-          "Grey level co-occurrence based features": (90, 100), "Grey level run length based features": (52, 64),
-          "Grey level size zone based features": (28, 32),
-          "Neighbourhood grey tone difference based features": (10, 10),
-          "Neighbouring grey level dependence based features": (29, 34)},
-    "B": {"Morphological features": (25, 25), "Intensity-based statistical features": (18, 18),
-          "Local intensity features": (2, 2), "Intensity histogram features": (23, 23),
-          "Intensity-volume histogram features": (6, 6), "Grey level distance zone based features": (32, 32),
-          "Grey level co-occurrence based features": (50, 100), "Grey level run length based features": (32, 64),
-          "Grey level size zone based features": (18, 32),
-          "Neighbourhood grey tone difference based features": (5, 10),
-          "Neighbouring grey level dependence based features": (20, 34)},
-    "C": {"Morphological features": (24, 24), "Intensity-based statistical features": (18, 18),
-          "Local intensity features": (2, 2), "Intensity histogram features": (23, 23),
-          "Intensity-volume histogram features": (6, 6), "Grey level distance zone based features": (16, 16),
-          "Grey level co-occurrence based features": (44, 50), "Grey level run length based features": (20, 32),
-          "Grey level size zone based features": (10, 16),
-          "Neighbourhood grey tone difference based features": (4, 5),
-          "Neighbouring grey level dependence based features": (11, 17)},
-}
+#: configuration -> family -> (reproduced, reference values with a consensus): what ibsi-check expects too
+EXPECTED = {name: {row.family: (int(row.reproduced), int(row.compared)) for row in rows.itertuples()}
+            for name, rows in expected_counts().groupby("configuration", sort=False) if name != "digital phantom"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", sorted(EXPECTED))
 def test_ct_phantom_configuration(config, tmp_path):
     if not (CT / "image" / "phantom.nii.gz").is_file():
@@ -70,3 +49,52 @@ def test_ct_phantom_configuration(config, tmp_path):
     assert missed.empty, missed[["family", "feature", "aggregation", "reference", "tolerance", "ours"]].to_string()
     assert measured == EXPECTED[config], {f: (measured.get(f), e) for f, e in EXPECTED[config].items()
                                           if measured.get(f) != e}
+
+
+def _markdown(expected: dict) -> str:
+    """README's table of the CT configurations, rendered from EXPECTED."""
+    configs = sorted(expected)
+    lines = []
+    for family in expected[configs[0]]:
+        lines.append(f"| {family} | " + " | ".join(f"{expected[c][family][0]} / {expected[c][family][1]}"
+                                                  for c in configs) + " |")
+    totals = [(sum(v[0] for v in expected[c].values()), sum(v[1] for v in expected[c].values())) for c in configs]
+    lines.append("| **Total** | " + " | ".join(f"**{done} / {of}**" for done, of in totals) + " |")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("doc", ["README.md"])
+def test_the_readme_table_is_the_measured_one(doc):
+    """README's CT table is EXPECTED, which test_ct_phantom_configuration holds against the measurement."""
+    from conftest import REPO
+
+    table = _markdown(EXPECTED)
+    assert table in (REPO / doc).read_text(encoding="utf-8"), f"update the CT phantom table in {doc} to:\n{table}"
+
+
+@pytest.mark.slow
+def test_ibsi_check_reproduces_every_configuration_and_reports_a_regression(tmp_path):
+    data = default_reference_dir()
+    done = cli("ibsi-check", "--data", data, "--out", tmp_path / "check.csv", "--progress", "none")
+    table = pd.read_csv(tmp_path / "check.csv")
+    expected = expected_counts()
+    counts = ["reproduced", "compared"]
+    pd.testing.assert_frame_equal(table.set_index(["configuration", "family"])[counts].sort_index(),
+                                  expected.set_index(["configuration", "family"])[counts].sort_index(),
+                                  check_dtype=False)
+    assert not table["regressed"].any() and "digital phantom: 482 / 482" in done.stderr
+    assert (tmp_path / "check.values.csv").is_file()
+    # A reference value moved (configuration A's mesh volume, by 10%): the family regresses, the exit says so.
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "ct_phantom").symlink_to(data / "ct_phantom")  # the CC BY-NC phantom is linked, never copied
+    reference = pd.read_csv(data / "ct_phantom_reference.csv", keep_default_na=False, dtype=str)
+    at = (reference["data"] == "config. A") & (reference["ibsi_id"] == "RNU0")
+    reference.loc[at, "value"] = str(1.1 * float(reference.loc[at, "value"].iloc[0]))
+    reference.to_csv(moved / "ct_phantom_reference.csv", index=False)
+    done = cli("ibsi-check", "--data", moved, "--configuration", "A", "--progress", "none", check=False)
+    assert done.returncode == 1, done.stderr
+    assert "A Morphological features (24 < 25)" in done.stderr and "REGRESSED" in done.stderr, done.stderr
+    # nothing to check: a clear error
+    done = cli("ibsi-check", "--data", tmp_path / "empty", "--progress", "none", check=False)
+    assert done.returncode == 2 and "no IBSI reference data set found" in done.stderr, done.stderr
