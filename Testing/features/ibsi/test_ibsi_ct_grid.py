@@ -141,3 +141,25 @@ def test_a_preset_that_extends_another_and_the_ivh_and_discretisation_options(tm
 
     with pytest.raises(SettingsError, match="in a loop: loop -> loop"):
         presets._extended({"workshop": {"extends": "loop"}}, str(tmp_path / "loop.yaml"), ("loop",))
+
+
+def test_the_ivh_takes_its_range_in_hu_only_from_an_absolute_resegmentation_range():
+    """``resegmentRange`` is in HU for PyRadiomics' "absolute" mode only; with "sigma" it is [-3, 3] standard
+    deviations, so the IVH's total range is then the re-segmented ROI's own minimum and maximum."""
+    from RadiomicsWorkshopLib.features.ibsi import intensity
+    from RadiomicsWorkshopLib.features.ibsi.families import case_features
+
+    rng = np.random.default_rng(0)
+    array = rng.integers(-200, 300, size=(12, 12, 12)).astype(np.float32)
+    array[5, 5, 5] = 2000.0  # an outlier that 3 sigma re-segmentation removes
+    image = sitk.GetImageFromArray(array)
+    mask = sitk.GetImageFromArray(np.pad(np.ones((10, 10, 10), np.uint8), 1))
+    for mode, bounds in (("absolute", [-100, 250]), ("sigma", [-3, 3])):
+        settings = {"binWidth": 25, "resegmentRange": bounds, "resegmentMode": mode, "label": 1}
+        ours = case_features(image, mask, 1, settings, families=("ivh",), ivh={"method": "none"})
+        roi = array[1:11, 1:11, 1:11].ravel()
+        kept = roi[(roi >= bounds[0]) & (roi <= bounds[1])] if mode == "absolute" else \
+            roi[np.abs(roi - roi.mean()) <= 3 * roi.std()]
+        total = (bounds[0], bounds[1]) if mode == "absolute" else (kept.min(), kept.max())
+        expected = intensity.ivh_features(kept, level_range=total)
+        assert ours == pytest.approx({f"original_ivh_{k}": v for k, v in expected.items()}), mode

@@ -152,10 +152,12 @@ def case_features(image: sitk.Image, mask: sitk.Image, label: int, settings: Map
 
     levels, edges = imageoperations.binImage(values, intensity_mask, **settings)
     level_range = (1, len(edges) - 1)
-    if discretisation == "ibsi" and settings.get("binCount") is None and settings.get("resegmentRange"):
+    # a range in HU (PyRadiomics' resegmentMode "absolute"); "relative" and "sigma" ranges are no intensities
+    bounds = settings.get("resegmentRange") if settings.get("resegmentMode", "absolute") == "absolute" else None
+    if discretisation == "ibsi" and settings.get("binCount") is None and bounds:
         # the IBSI's fixed bin size: bins counted from the re-segmentation range's lower bound (PyRadiomics
         # counts them from the ROI's lowest intensity, rounded down to a multiple of the bin width)
-        lowest, width = float(settings["resegmentRange"][0]), float(settings.get("binWidth", 25))
+        lowest, width = float(bounds[0]), float(settings.get("binWidth", 25))
         levels = np.where(intensity_mask, np.floor((values - lowest) / width) + 1, 0).astype(int)
         level_range = (int(levels[intensity_mask].min()), int(levels[intensity_mask].max()))
     roi_levels = levels[intensity_mask]
@@ -179,8 +181,7 @@ def case_features(image: sitk.Image, mask: sitk.Image, label: int, settings: Map
         if ivh is None:
             add("ivh", intensity.ivh_features(roi_levels, level_range=level_range))
         else:
-            ivh_levels, ivh_range, interval = intensity.ivh_discretised(values[intensity_mask], ivh,
-                                                                        settings.get("resegmentRange"))
+            ivh_levels, ivh_range, interval = intensity.ivh_discretised(values[intensity_mask], ivh, bounds)
             add("ivh", intensity.ivh_features(ivh_levels, level_range=ivh_range, interval=interval))
     by_axis: dict[int, dict[str, list[str]]] = {}  # slice axis -> {IBSI aggregation: column prefixes}
     for prefix, (aggregation, axis) in (texture_aggregations or {"original": ("3D", 0)}).items():
