@@ -63,7 +63,7 @@ def _markdown(expected: dict) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("doc", ["README.md"])
+@pytest.mark.parametrize("doc", ["README.md", "docs/ibsi_phantom.md"])
 def test_the_readme_table_is_the_measured_one(doc):
     """README's CT table is EXPECTED, which test_ct_phantom_configuration holds against the measurement."""
     from conftest import REPO
