@@ -1192,6 +1192,23 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         return self._runAndWait(self.startComparison, modelFolder=modelFolder, otherFolders=otherFolders,
                                 outputTableNode=outputTableNode)
 
+    def startIbsiCheck(self, dataFolder: str, outputTableNode=None,
+                       onFinished: Optional[Callable] = None) -> CoreProcess:
+        """This installation against the IBSI-1 reference values found in ``dataFolder`` (``ibsi-check``: the
+        digital phantom, the CT phantom's configurations); ``onFinished(tableNode, error)``, the table per
+        configuration and family. A family reproducing fewer values than it should is an error."""
+        if not os.path.isdir(dataFolder):
+            raise ValueError(_("Not a folder: {folder}").format(folder=dataFolder))
+        folder = self._newWorkFolder()
+        outFile = os.path.join(folder, "ibsi_check.csv")
+        return self._startCore(coreCommand(*commands.ibsi_check_args(dataFolder, outFile)), folder, _("IBSI check"),
+                               lambda: self.loadFeatureTable(outFile, outputTableNode, name="IBSI check"),
+                               None, onFinished)
+
+    def ibsiCheck(self, dataFolder: str, outputTableNode=None):
+        """Check and wait: returns the table node (e.g. from Slicer's Python console)."""
+        return self._runAndWait(self.startIbsiCheck, dataFolder=dataFolder, outputTableNode=outputTableNode)
+
     def predictionCommand(self, modelFolder: str, tableFiles: list[str], outFile: str) -> list[str]:
         return coreCommand(*commands.prediction_args(modelFolder, tableFiles, outFile))
 

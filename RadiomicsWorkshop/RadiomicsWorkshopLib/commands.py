@@ -169,6 +169,12 @@ def segmentation_args(image: str, bundle_dir: str, out: str, tta: bool = False, 
     return args
 
 
+def ibsi_check_args(data_dir: str, out: str) -> list[str]:
+    """``ibsi-check``: the installation against the IBSI-1 reference data sets found in ``data_dir``; the table
+    (configuration, family, reproduced, compared, expected, regressed) in ``out``."""
+    return ["ibsi-check", "--data", data_dir, "--out", out, "--overwrite", "--progress", "jsonl"]
+
+
 def parse_event(line: str) -> Optional[dict[str, Any]]:
     """The progress event on one line of the core's output (``--progress jsonl``), or None for any other
     line (a library's warning, say, which the module logs)."""

@@ -155,3 +155,31 @@ def test_cnn_training_and_comparison_as_the_module_runs_them(tmp_path):
     assert_succeeded(commands.comparison_args(str(first), [str(second)]), report)
     table = pd.read_csv(first / "comparison.csv")
     assert table["model"].tolist() == ["cnn", "cnn2"] and "Comparison on the same patients" in report.read_text()
+
+
+@pytest.mark.slow
+def test_the_ibsi_check_as_the_module_runs_it(tmp_path):
+    """Logic.ibsiCheck: ``ibsi-check`` on the CT phantom's configuration-A data, read as the module reads it; a
+    regression (a reference value moved) is a failure whose message names the family."""
+    import shutil
+
+    from RadiomicsWorkshopLib.features.ibsi.reference import default_reference_dir
+
+    data = default_reference_dir()
+    if not (data / "ct_phantom").is_dir():
+        pytest.fail(f"the IBSI data are not in {data} (see ../shared/data/ibsi/README.md)", pytrace=False)
+    only_ct = tmp_path / "ct"  # the CT phantom alone, linked (CC BY-NC: never copied)
+    only_ct.mkdir()
+    (only_ct / "ct_phantom").symlink_to(data / "ct_phantom")
+    shutil.copy(data / "ct_phantom_reference.csv", only_ct)
+    table = tmp_path / "check.csv"
+    reader = assert_succeeded(commands.ibsi_check_args(str(only_ct), str(table)), table)
+    checked = pd.read_csv(table)
+    assert sorted(set(checked["configuration"])) == ["A", "B", "C"] and not checked["regressed"].any()
+    assert reader.result is not None
+    reference = pd.read_csv(only_ct / "ct_phantom_reference.csv", keep_default_na=False, dtype=str)
+    reference.loc[(reference["data"] == "config. C") & (reference["ibsi_id"] == "RNU0"), "value"] = "1"
+    reference.to_csv(only_ct / "ct_phantom_reference.csv", index=False)
+    code, reader, lines = run_as_the_module_does(commands.ibsi_check_args(str(only_ct), str(table)))
+    failure = reader.failure(code, lines)
+    assert code == 1 and failure and "C Morphological features (23 < 24)" in failure, failure

@@ -232,8 +232,10 @@ def cmd_ibsi_check(args, progress) -> int:
     progress.result(str(out) if out else "", regressed=int(table["regressed"].sum()))
     regressed = table[table["regressed"]]
     if len(regressed):
-        print(f"\nradiomics-workshop: {len(regressed)} famil{'y' if len(regressed) == 1 else 'ies'} regressed: "
-              + "; ".join(f"{r.configuration} {r.family} ({int(r.reproduced)} < {int(r.expected)})"
-                          for r in regressed.itertuples()), file=sys.stderr)
+        progress.error(f"{len(regressed)} famil{'y' if len(regressed) == 1 else 'ies'} regressed: "
+                       + "; ".join(f"{r.configuration} {r.family} ({int(r.reproduced)} < {int(r.expected)})"
+                                   for r in regressed.itertuples()),
+                       hint="the values furthest off are listed above; compare with a fresh installation "
+                            "(make setup) and report it if it persists")
         return EXIT_SOME_FAILED
     return EXIT_OK
