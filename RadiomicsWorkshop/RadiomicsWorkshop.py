@@ -1192,7 +1192,7 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         return self._runAndWait(self.startComparison, modelFolder=modelFolder, otherFolders=otherFolders,
                                 outputTableNode=outputTableNode)
 
-    def startIbsiCheck(self, dataFolder: str, outputTableNode=None,
+    def startIbsiCheck(self, dataFolder: str, outputTableNode=None, configurations: Optional[list[str]] = None,
                        onFinished: Optional[Callable] = None) -> CoreProcess:
         """This installation against the IBSI-1 reference values found in ``dataFolder`` (``ibsi-check``: the
         digital phantom, the CT phantom's configurations); ``onFinished(tableNode, error)``, the table per
@@ -1201,13 +1201,15 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
             raise ValueError(_("Not a folder: {folder}").format(folder=dataFolder))
         folder = self._newWorkFolder()
         outFile = os.path.join(folder, "ibsi_check.csv")
-        return self._startCore(coreCommand(*commands.ibsi_check_args(dataFolder, outFile)), folder, _("IBSI check"),
+        return self._startCore(coreCommand(*commands.ibsi_check_args(dataFolder, outFile, configurations)), folder,
+                               _("IBSI check"),
                                lambda: self.loadFeatureTable(outFile, outputTableNode, name="IBSI check"),
                                None, onFinished)
 
-    def ibsiCheck(self, dataFolder: str, outputTableNode=None):
+    def ibsiCheck(self, dataFolder: str, outputTableNode=None, configurations: Optional[list[str]] = None):
         """Check and wait: returns the table node (e.g. from Slicer's Python console)."""
-        return self._runAndWait(self.startIbsiCheck, dataFolder=dataFolder, outputTableNode=outputTableNode)
+        return self._runAndWait(self.startIbsiCheck, dataFolder=dataFolder, outputTableNode=outputTableNode,
+                                configurations=configurations)
 
     def predictionCommand(self, modelFolder: str, tableFiles: list[str], outFile: str) -> list[str]:
         return coreCommand(*commands.prediction_args(modelFolder, tableFiles, outFile))
