@@ -51,8 +51,30 @@ def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def make_extractor(params: ExtractionParams):
-    """A PyRadiomics extractor for these settings (quiet: warnings only)."""
-    return extractor_for(params.pyradiomics)
+    """A PyRadiomics extractor for these settings (quiet: warnings only); None when PyRadiomics has nothing
+    to compute (the IBSI convention with texture classes only)."""
+    pyradiomics = pyradiomics_params(params)
+    return extractor_for(pyradiomics) if params.convention != "ibsi" or pyradiomics["featureClass"] else None
+
+
+def pyradiomics_params(params: ExtractionParams) -> dict:
+    """What PyRadiomics computes: all of the preset, but under the IBSI convention its first-order and texture
+    classes (we compute those, ``ibsi.texture.OURS``) and its re-segmentation (shape takes the ROI as drawn,
+    the IBSI's morphological mask). An empty ``featureClass`` means nothing here, not PyRadiomics' all."""
+    from .ibsi.texture import OURS
+
+    data = params.pyradiomics
+    if params.convention != "ibsi":
+        return data
+    classes = {k: v for k, v in (data.get("featureClass") or _ALL_CLASSES).items() if k not in OURS}
+    # shape on the morphological mask, the ROI as drawn: PyRadiomics crops it to the re-segmented ROI's box
+    setting = {k: v for k, v in (data.get("setting") or {}).items()
+               if k not in ("resegmentRange", "resegmentMode", "resegmentShape")}
+    return {**data, "featureClass": classes, "setting": setting}
+
+
+#: PyRadiomics' classes when a parameter file names none (its default: every class, every feature).
+_ALL_CLASSES = {name: [] for name in ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")}
 
 
 _EXTRACTORS: dict[str, Any] = {}
@@ -158,11 +180,13 @@ def extract_case_result(
                 roi_info["slices"] = _extract_slices(extractor, image_obj, mask_img, roi, params, keys, result,
                                                      roi_crop, case_id, mask_file)
             else:
-                features, diagnostics = _run(extractor, image_obj, mask_img, roi, roi_crop, case_id, mask_file)
-                for agg_name, aggregation in params.aggregations.items():
-                    features.update(_aggregated(agg_name, aggregation, image_obj, mask_img, roi, params,
-                                                roi_crop, case_id, mask_file))
-                if params.ibsi_families:
+                features, diagnostics = ({}, {}) if extractor is None else \
+                    _run(extractor, image_obj, mask_img, roi, roi_crop, case_id, mask_file)
+                if params.convention != "ibsi":
+                    for agg_name, aggregation in params.aggregations.items():
+                        features.update(_aggregated(agg_name, aggregation, image_obj, mask_img, roi, params,
+                                                    roi_crop, case_id, mask_file))
+                if params.ibsi_families or params.convention == "ibsi":
                     features.update(_ibsi_families(image_obj, mask_img, roi, params, case_id, mask_file))
                 row = dict(keys)
                 if params.slicewise:
@@ -265,6 +289,18 @@ def ibsi_texture_aggregations(params: ExtractionParams) -> dict[str, tuple[str, 
     return out
 
 
+def our_extractions(params: ExtractionParams) -> dict[str, dict[str, Any]]:
+    """Column prefix -> the settings, ``per_slice`` and feature classes of the main extraction and of every
+    aggregation: what we compute under the IBSI convention (``ibsi.families.case_features``)."""
+    out = {"original": {"setting": params.settings, "per_slice": False,
+                        "featureClass": params.pyradiomics.get("featureClass") or _ALL_CLASSES}}
+    for name, aggregation in params.aggregations.items():
+        out[f"original-{name}"] = {"setting": aggregation["pyradiomics"]["setting"],
+                                   "per_slice": aggregation["per_slice"],
+                                   "featureClass": aggregation["pyradiomics"]["featureClass"]}
+    return out
+
+
 def _ibsi_families(image, mask, roi, params, case_id, mask_file) -> dict[str, float]:
     from .ibsi.families import case_features
 
@@ -274,8 +310,9 @@ def _ibsi_families(image, mask, roi, params, case_id, mask_file) -> dict[str, fl
     image, mask = _with_background(image, mask)
     try:
         return case_features(image, mask, roi.label, params.settings, params.ibsi_families,
-                             ibsi_texture_aggregations(params), ivh=params.ivh,
-                             discretisation=params.discretisation)
+                             ibsi_texture_aggregations(params), ivh=params.ivh, convention=params.convention,
+                             extractions=our_extractions(params) if params.convention == "ibsi" else None,
+                             outliers=params.outliers)
     except (ValueError, RuntimeError, IndexError) as exc:
         raise InputError(f"the IBSI families cannot be computed for ROI '{roi.name}': {' '.join(str(exc).split())}",
                          case_id=case_id, file=mask_file, hint="check the ROI and the settings") from None

@@ -21,10 +21,16 @@ works as it is. Its options:
   (``RadiomicsWorkshopLib.features.ibsi.intensity.ivh_option``);
 - ``extends: NAME`` -- this file is the preset NAME with its own sections laid
   over it (e.g. the IBSI CT configurations: ``extends: IBSI`` and their settings);
-- ``discretisation: ibsi`` -- our families' fixed bin size counted from the
-  re-segmentation range's lower bound, as the IBSI counts it (default
-  ``pyradiomics``: PyRadiomics' grey levels, from the ROI's lowest intensity;
-  PyRadiomics' own classes always use those).
+- ``convention: ibsi`` -- the IBSI's definitions instead of PyRadiomics' (default
+  ``pyradiomics``): fixed-size bins counted from the re-segmentation range's
+  lower bound, and the texture classes (GLCM, GLRLM, GLSZM, GLDM, NGTDM) of the
+  main extraction and of every aggregation computed by us on that one
+  discretised ROI (``RadiomicsWorkshopLib.features.ibsi.texture``), under
+  PyRadiomics' column names; PyRadiomics computes shape, we first order too;
+- ``outliers: 3`` -- with ``convention: ibsi``, the IBSI's outlier filtering: the
+  intensity mask also drops voxels further than 3 standard deviations from the
+  ROI's mean, together with ``resegmentRange`` if one is set (the intersection,
+  as the IBSI combines them; PyRadiomics' ``resegmentMode`` gives one or the other).
 """
 
 from __future__ import annotations
@@ -40,8 +46,8 @@ from ..io.errors import SettingsError
 from ..io.locations import resource_dirs
 
 WORKSHOP_KEYS = {"slicewise": bool, "minimum_roi_voxels": int, "aggregations": dict, "ibsi_families": (bool, list),
-                 "ivh": (str, dict), "discretisation": str, "extends": str}
-DISCRETISATIONS = ("pyradiomics", "ibsi")
+                 "ivh": (str, dict), "convention": str, "outliers": (int, float), "extends": str}
+CONVENTIONS = ("pyradiomics", "ibsi")
 AGGREGATION_KEYS = {"setting", "featureClass", "per_slice"}
 
 
@@ -82,8 +88,10 @@ class ExtractionParams:
     ibsi_families: tuple[str, ...] = ()
     #: the IVH's own discretisation (``ibsi.intensity.ivh_option``); None: the texture's grey levels
     ivh: dict[str, Any] | None = None
-    #: how our families number fixed-size bins: "pyradiomics" or "ibsi" (from the re-segmentation bound)
-    discretisation: str = "pyradiomics"
+    #: "pyradiomics" or "ibsi": whose bins and texture definitions (see the module doc)
+    convention: str = "pyradiomics"
+    #: the IBSI's outlier filtering: mean +- this many SD, with the range (``convention: ibsi`` only)
+    outliers: float | None = None
     #: a preprocessing recipe applied on the fly before extraction (``extract --preprocess``)
     recipe: Any = None
 
@@ -99,8 +107,10 @@ class ExtractionParams:
         # only when set, so that the digests of tables without them stay as they were
         if self.ivh is not None:
             out["ivh"] = self.ivh
-        if self.discretisation != "pyradiomics":
-            out["discretisation"] = self.discretisation
+        if self.convention != "pyradiomics":
+            out["convention"] = self.convention
+        if self.outliers is not None:
+            out["outliers"] = self.outliers
         return out
 
     def digest(self) -> str:
@@ -179,14 +189,40 @@ def params_from_dict(data: dict, *, name: str = "custom", source: str | None = N
                             hint="the IBSI families are computed per ROI; use aggregations for 2D texture")
     from .ibsi.intensity import ivh_option
 
-    discretisation = ours.get("discretisation", "pyradiomics")
-    if discretisation not in DISCRETISATIONS:
-        raise SettingsError(f"'workshop: discretisation: {discretisation}' is unknown", file=source,
-                            hint=f"use one of: {', '.join(DISCRETISATIONS)}")
+    convention = ours.get("convention", "pyradiomics")
+    if convention not in CONVENTIONS:
+        raise SettingsError(f"'workshop: convention: {convention}' is unknown", file=source,
+                            hint=f"use one of: {', '.join(CONVENTIONS)}")
+    if convention == "ibsi":
+        from .ibsi.texture import check_settings
+
+        check_settings(data.get("setting") or {}, source)
+        for agg_name, aggregation in aggregations.items():
+            check_settings(aggregation["pyradiomics"]["setting"], source, f"aggregations: {agg_name}: setting")
+    outliers = _outliers(ours.get("outliers"), convention, data.get("setting") or {}, source)
     return ExtractionParams(name=name, pyradiomics=data, slicewise=bool(ours.get("slicewise", False)),
                             minimum_roi_voxels=int(ours.get("minimum_roi_voxels", 2)), source=source,
                             aggregations=aggregations, ibsi_families=families,
-                            ivh=ivh_option(ours.get("ivh"), source=source), discretisation=discretisation)
+                            ivh=ivh_option(ours.get("ivh"), source=source), convention=convention,
+                            outliers=outliers)
+
+
+def _outliers(value: Any, convention: str, setting: dict, source: str | None) -> float | None:
+    """``workshop: outliers``: a positive number of standard deviations, only with the IBSI convention."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or value <= 0:
+        raise SettingsError(f"'workshop: outliers: {value}' must be a positive number of standard deviations",
+                            file=source, hint="the IBSI's outlier filtering uses 3")
+    if convention != "ibsi":
+        raise SettingsError("'workshop: outliers' needs 'workshop: convention: ibsi'", file=source,
+                            hint="PyRadiomics' classes take one re-segmentation; for outlier filtering alone use "
+                                 "PyRadiomics' resegmentMode: sigma with resegmentRange: [-3, 3]")
+    if setting.get("resegmentMode", "absolute") != "absolute":
+        raise SettingsError(f"'workshop: outliers' with 'setting: resegmentMode: {setting['resegmentMode']}'",
+                            file=source, hint="outliers combine with an absolute resegmentRange (HU); drop "
+                                              "resegmentMode or the outliers option")
+    return float(value)
 
 
 def _aggregation(name: str, spec: dict, main: dict, source: str | None) -> dict[str, Any]:

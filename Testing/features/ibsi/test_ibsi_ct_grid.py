@@ -9,7 +9,7 @@ On the CT phantom (``../shared/data/ibsi/ct_phantom``, CC BY-NC: read there, nev
 and C through ``radiomics-workshop extract --preprocess`` as a user runs them: with the IBSI grid every
 morphological, intensity-based statistical and local intensity reference value is reproduced (with the
 plain grid: 16/25, 17/18 and 0/2 for B; 14/24, 16/18 and 0/2 for C). The texture and histogram families,
-which also depend on the IBSI's bin numbering and aggregation, are issue 19's next steps.
+which also depend on the IBSI's bin numbering and aggregation: test_ibsi_ct_phantom.py and test_ibsi_texture.py.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def test_ct_phantom_morphology_statistics_and_local_intensity_on_the_ibsi_grid(c
     assert len(compared) == {"B": 45, "C": 44}[config]  # 25 + 18 + 2 values; C has 24 morphological ones
 
 
-def test_a_preset_that_extends_another_and_the_ivh_and_discretisation_options(tmp_path):
+def test_a_preset_that_extends_another_and_the_ivh_and_convention_options(tmp_path):
     from RadiomicsWorkshopLib.features.presets import load_params
     from RadiomicsWorkshopLib.io.errors import SettingsError
 
@@ -123,14 +123,14 @@ def test_a_preset_that_extends_another_and_the_ivh_and_discretisation_options(tm
     assert config_c.pyradiomics["featureClass"] == ibsi.pyradiomics["featureClass"]
     assert config_c.aggregations.keys() == ibsi.aggregations.keys() and config_c.ibsi_families == ibsi.ibsi_families
     assert all(a["pyradiomics"]["setting"]["binWidth"] == 25 for a in config_c.aggregations.values())  # inherited
-    assert (config_c.ivh, config_c.discretisation) == ({"method": "bin_width", "bin_width": 2.5}, "ibsi")
-    assert (ibsi.ivh, ibsi.discretisation) == (None, "pyradiomics")
-    assert "ivh" not in ibsi.to_dict()  # tables made before these options keep their settings digest
+    assert (config_c.ivh, config_c.convention) == ({"method": "bin_width", "bin_width": 2.5}, "ibsi")
+    assert (ibsi.ivh, ibsi.convention) == (None, "pyradiomics")
+    assert not {"ivh", "convention"} & set(ibsi.to_dict())  # tables made before these options keep their digest
     cases = {
         "workshop: {extends: NoSuchPreset}": "unknown preset 'NoSuchPreset'",
         "workshop: {extends: IBSI, ivh: {bin_width: -1}}": "is not an IVH discretisation",
         "workshop: {extends: IBSI, ivh: sometimes}": "is not an IVH discretisation",
-        "workshop: {extends: IBSI, discretisation: mirp}": "'workshop: discretisation: mirp' is unknown",
+        "workshop: {extends: IBSI, convention: mirp}": "'workshop: convention: mirp' is unknown",
     }
     for text, message in cases.items():
         (tmp_path / "p.yaml").write_text(text + "\n")

@@ -132,34 +132,50 @@ def _prepared(image: sitk.Image, mask: sitk.Image, label: int, settings: Mapping
     return np.array(sitk.GetArrayViewFromImage(image)[box], dtype=float), morphological, np.array(intensity_roi), spacing
 
 
-def case_features(image: sitk.Image, mask: sitk.Image, label: int, settings: Mapping[str, Any],
-                  families: Iterable[str] = FAMILIES,
-                  texture_aggregations: Mapping[str, tuple[str, int]] | None = None,
-                  ivh: Mapping[str, Any] | None = None, discretisation: str = "pyradiomics") -> dict[str, float]:
-    """Our families' columns for one ROI (see the module doc).
-
-    ``settings``: PyRadiomics' ``setting`` section. ``texture_aggregations``: column prefix ->
-    (IBSI aggregation, slice axis in numpy order) for GLDZM and NGLDM; default ``{"original": ("3D", 0)}``.
-    ``ivh``: the IVH's own discretisation (``intensity.ivh_option``); None: the texture's grey levels.
-    ``discretisation``: "pyradiomics" (its grey levels, as its classes see them) or "ibsi" (a fixed bin size
-    counted from the re-segmentation range's lower bound).
-    """
-    families = tuple(families)
-    values, morph_mask, intensity_mask, spacing = _prepared(image, mask, label, settings)
-    if not intensity_mask.any():
-        raise ValueError("no voxel of the ROI is left after re-segmentation (resegmentRange)")
+def _discretised(values: np.ndarray, intensity_mask: np.ndarray, settings: Mapping[str, Any],
+                 convention: str) -> tuple[np.ndarray, tuple[int, int], Any]:
+    """The ROI's grey levels (0 outside the intensity mask), the discretisation's lowest and highest level,
+    and the re-segmentation range when it is one in intensities (for the IVH)."""
     from radiomics import imageoperations
 
     levels, edges = imageoperations.binImage(values, intensity_mask, **settings)
     level_range = (1, len(edges) - 1)
     # a range in HU (PyRadiomics' resegmentMode "absolute"); "relative" and "sigma" ranges are no intensities
     bounds = settings.get("resegmentRange") if settings.get("resegmentMode", "absolute") == "absolute" else None
-    if discretisation == "ibsi" and settings.get("binCount") is None and bounds:
+    if convention == "ibsi" and settings.get("binCount") is None and bounds:
         # the IBSI's fixed bin size: bins counted from the re-segmentation range's lower bound (PyRadiomics
         # counts them from the ROI's lowest intensity, rounded down to a multiple of the bin width)
         lowest, width = float(bounds[0]), float(settings.get("binWidth", 25))
         levels = np.where(intensity_mask, np.floor((values - lowest) / width) + 1, 0).astype(int)
         level_range = (int(levels[intensity_mask].min()), int(levels[intensity_mask].max()))
+    return levels, level_range, bounds
+
+
+def case_features(image: sitk.Image, mask: sitk.Image, label: int, settings: Mapping[str, Any],
+                  families: Iterable[str] = FAMILIES,
+                  texture_aggregations: Mapping[str, tuple[str, int]] | None = None,
+                  ivh: Mapping[str, Any] | None = None, convention: str = "pyradiomics",
+                  extractions: Mapping[str, Mapping[str, Any]] | None = None,
+                  outliers: float | None = None) -> dict[str, float]:
+    """Our families' columns for one ROI (see the module doc).
+
+    ``settings``: PyRadiomics' ``setting`` section. ``texture_aggregations``: column prefix ->
+    (IBSI aggregation, slice axis in numpy order) for GLDZM and NGLDM; default ``{"original": ("3D", 0)}``.
+    ``ivh``: the IVH's own discretisation (``intensity.ivh_option``); None: the texture's grey levels.
+    ``convention``: "pyradiomics" (its grey levels, as its classes see them) or "ibsi" (a fixed bin size
+    counted from the re-segmentation range's lower bound). ``extractions``: with "ibsi", PyRadiomics'
+    first-order (main extraction) and texture classes computed by us for these extractions
+    (``texture.texture_columns``). ``outliers``: the intensity mask also loses voxels further than this
+    many standard deviations from the ROI's mean (the IBSI's outlier filtering, with the range if any).
+    """
+    families = tuple(families)
+    values, morph_mask, intensity_mask, spacing = _prepared(image, mask, label, settings)
+    if outliers is not None:  # the morphological ROI's mean and (population) SD, as the IBSI defines it
+        roi_values = values[morph_mask]
+        intensity_mask = intensity_mask & (np.abs(values - roi_values.mean()) <= outliers * roi_values.std())
+    if not intensity_mask.any():
+        raise ValueError("no voxel of the ROI is left after re-segmentation (resegmentRange)")
+    levels, level_range, bounds = _discretised(values, intensity_mask, settings, convention)
     roi_levels = levels[intensity_mask]
     out: dict[str, float] = {}
 
@@ -167,6 +183,18 @@ def case_features(image: sitk.Image, mask: sitk.Image, label: int, settings: Map
             keep: Iterable[str] | None = None) -> None:
         for name in (keep if keep is not None else features):
             out[f"{prefix}_{family}_{name}"] = float(features[name])
+
+    if extractions:
+        from .firstorder import firstorder_features
+        from .texture import texture_columns
+
+        main_classes = extractions["original"]["featureClass"]
+        if "firstorder" in main_classes:
+            add("firstorder", firstorder_features(values[intensity_mask], roi_levels, float(np.prod(spacing)),
+                                                  float(settings.get("voxelArrayShift", 0)),
+                                                  main_classes["firstorder"]))
+        out.update(texture_columns(np.where(intensity_mask, levels, 0), level_range[1], extractions,
+                                   float(settings.get("gldm_a", 0))))
 
     if "morphology" in families:
         add("morphology", morphology.morphology_features(values, morph_mask, spacing, intensity_mask),

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from .matrix import matrix_features, renamed
+from .zones import zone_labels
 
 FEATURES = ("SmallDistanceEmphasis", "LargeDistanceEmphasis", "LowGrayLevelZoneEmphasis",
             "HighGrayLevelZoneEmphasis", "SmallDistanceLowGrayLevelEmphasis", "SmallDistanceHighGrayLevelEmphasis",
@@ -43,25 +44,12 @@ def distance_to_edge(mask: np.ndarray, in_plane: bool = False) -> np.ndarray:
     return distance[tuple(slice(1, -1) for _ in range(mask.ndim))]
 
 
-def _zones(levels: np.ndarray, mask: np.ndarray, in_plane: bool) -> np.ndarray:
-    """Zone ids (1..): connected voxels of one grey level, 26-connected (8 in a slice with ``in_plane``,
-    the slices apart); 0 outside the ROI. One labelling of all grey levels at once."""
-    from skimage.measure import label
-
-    data = np.where(mask, levels, 0)
-    if not in_plane:
-        return label(data, background=0, connectivity=data.ndim)
-    spaced = np.zeros((2 * data.shape[0] - 1,) + data.shape[1:], dtype=data.dtype)
-    spaced[::2] = data  # an empty slice between slices: no zone reaches across
-    return label(spaced, background=0, connectivity=3)[::2]
-
-
 def _zone_table(levels: np.ndarray, mask: np.ndarray, in_plane: bool,
                 distance_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per zone: grey level, distance (its voxels' smallest distance to the edge) and slice (axis 0). Zones
     are found in ``mask`` (the intensity mask), distances to the edge of ``distance_mask`` (the morphological
     mask, as the IBSI defines the GLDZM; default ``mask``)."""
-    zones = _zones(levels, mask, in_plane)
+    zones = zone_labels(levels, mask, in_plane)
     distance = distance_to_edge(mask if distance_mask is None else distance_mask, in_plane)
     count = int(zones.max())
     inside = zones > 0

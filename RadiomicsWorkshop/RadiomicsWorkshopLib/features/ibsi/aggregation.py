@@ -1,0 +1,102 @@
+"""The IBSI's ways of turning per-slice and per-direction texture matrices into one feature value
+(IBSI-1 reference manual, chapter 3, "Aggregating features" of each texture family).
+
+Directional matrices (GLCM, GLRLM) come as an array ``matrices[direction, slice, ...]`` where each 3D
+direction's matrix is split by the slice of its first voxel (so that summing over slices gives the 3D
+matrix, and an in-plane direction's slice part is that slice's 2D matrix):
+
+==========================  =============================================================
+aggregation                 features of ...
+==========================  =============================================================
+``2D, averaged``            each in-plane direction of each slice, averaged
+``2D, slice-merged``        each slice's in-plane directions summed, averaged over slices
+``2.5D, direction-merged``  each in-plane direction summed over slices, averaged
+``2.5D, merged``            every in-plane direction and slice summed
+``3D, averaged``            each 3D direction, averaged
+``3D, merged``              every 3D direction summed
+==========================  =============================================================
+
+Zone-type matrices (GLSZM, NGTDM, NGLDM): ``2D`` per slice averaged, ``2.5D`` slices summed, ``3D`` the
+volume's own matrix (3D zones and neighbourhoods differ from the slices').
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+
+DIRECTIONAL = ("2D, averaged", "2D, slice-merged", "2.5D, direction-merged", "2.5D, merged", "3D, averaged",
+               "3D, merged")
+ZONAL = ("2D", "2.5D", "3D")
+#: The 13 directions of a 3D neighbourhood at Chebyshev distance 1 (z, y, x; each line once), the first 4
+#: in the slice (z = 0).
+DIRECTIONS = ((0, 0, 1), (0, 1, 0), (0, 1, 1), (0, 1, -1),
+              (1, 0, 0), (1, 0, 1), (1, 0, -1), (1, 1, 0), (1, -1, 0), (1, 1, 1), (1, 1, -1), (1, -1, 1),
+              (1, -1, -1))
+IN_PLANE = 4
+
+#: A feature function: (matrix, voxel count behind it) -> {feature: value}.
+Features = Callable[[np.ndarray, int], Mapping[str, float]]
+
+
+def mean_features(values: list[Mapping[str, float]]) -> dict[str, float]:
+    """Feature-wise mean over matrices, those without a value (NaN: an empty matrix) left out."""
+    if not values:
+        return {}
+    names = list(values[0])
+    with np.errstate(all="ignore"):
+        stacked = np.array([[v[n] for n in names] for v in values], dtype=float)
+        kept = ~np.isnan(stacked)
+        means = np.where(kept.any(axis=0), np.nansum(stacked, axis=0) / np.maximum(kept.sum(axis=0), 1), np.nan)
+    return dict(zip(names, means.tolist()))
+
+
+def directional(matrices: np.ndarray, slice_voxels: np.ndarray, features: Features,
+                aggregations: Iterable[str]) -> dict[str, dict[str, float]]:
+    """Features of directional matrices for each aggregation. ``slice_voxels``: the ROI's voxels per slice;
+    a merged matrix's voxel count is the sum over the matrices merged (the IBSI's run percentage)."""
+    out = {}
+    total = int(slice_voxels.sum())
+    slices = np.nonzero(slice_voxels)[0]
+    plane = matrices[:IN_PLANE]
+    for aggregation in aggregations:
+        if aggregation == "2D, averaged":
+            out[aggregation] = mean_features([features(plane[d, z], int(slice_voxels[z]))
+                                              for z in slices for d in range(IN_PLANE)])
+        elif aggregation == "2D, slice-merged":
+            out[aggregation] = mean_features([features(plane[:, z].sum(axis=0), IN_PLANE * int(slice_voxels[z]))
+                                              for z in slices])
+        elif aggregation == "2.5D, direction-merged":
+            out[aggregation] = mean_features([features(plane[d].sum(axis=0), total) for d in range(IN_PLANE)])
+        elif aggregation == "2.5D, merged":
+            out[aggregation] = dict(features(plane.sum(axis=(0, 1)), IN_PLANE * total))
+        elif aggregation == "3D, averaged":
+            out[aggregation] = mean_features([features(m.sum(axis=0), total) for m in matrices])
+        elif aggregation == "3D, merged":
+            out[aggregation] = dict(features(matrices.sum(axis=(0, 1)), len(matrices) * total))
+        else:
+            raise ValueError(f"unknown directional aggregation {aggregation!r}; known: {DIRECTIONAL}")
+    return out
+
+
+def zonal(slice_matrices: Callable[[], np.ndarray], volume_matrix: Callable[[], np.ndarray],
+          slice_voxels: np.ndarray, features: Features, aggregations: Iterable[str]) -> dict[str, dict[str, float]]:
+    """Features of zone-type matrices for each aggregation; the matrices are made only when asked for
+    (``slice_matrices()``: ``[slice, ...]`` of the in-plane matrices; ``volume_matrix()``: the 3D one)."""
+    out = {}
+    aggregations = tuple(aggregations)
+    total = int(slice_voxels.sum())
+    if {"2D", "2.5D"} & set(aggregations):
+        per_slice = slice_matrices()
+        if "2D" in aggregations:
+            out["2D"] = mean_features([features(per_slice[z], int(slice_voxels[z]))
+                                       for z in np.nonzero(slice_voxels)[0]])
+        if "2.5D" in aggregations:
+            out["2.5D"] = dict(features(per_slice.sum(axis=0), total))
+    if "3D" in aggregations:
+        out["3D"] = dict(features(volume_matrix(), total))
+    unknown = set(aggregations) - set(ZONAL)
+    if unknown:
+        raise ValueError(f"unknown aggregation(s) {sorted(unknown)}; known: {ZONAL}")
+    return out
