@@ -103,12 +103,14 @@ def add_presets(sub) -> None:
     p = sub.add_parser(
         "ibsi-check", help="check this installation against the IBSI-1 reference values",
         description="Extract every IBSI-1 reference data set found under --data (the digital phantom: preset "
-                    "IBSI; the CT phantom's configurations A, B, C: presets and recipes IBSI_CT_A ...) and "
+                    "IBSI; the CT phantom's configurations A to E: presets and recipes IBSI_CT_A ...) and "
                     "compare with its consensus values, family by family. Exit status 1 when a family "
                     "reproduces fewer values than a correct installation does.")
     p.add_argument("--data", help="the IBSI data folder, holding digital_phantom/, ct_phantom/ and their reference "
                                   "CSVs (default: $RADIOMICS_WORKSHOP_IBSI_DIR, else ../shared/data/ibsi)")
-    p.add_argument("--configuration", action="append", choices=["digital phantom", "A", "B", "C"],
+    from ..features.ibsi.configurations import NAMES
+
+    p.add_argument("--configuration", action="append", choices=NAMES,
                    help="check only this one (repeatable; default: every one found)")
     p.add_argument("--out", help="the table as CSV (configuration, family, reproduced, compared, expected, "
                                  "regressed); every compared value beside it as <out>.values.csv")
