@@ -171,8 +171,8 @@ def segmentation_args(image: str, bundle_dir: str, out: str, tta: bool = False, 
 
 def ibsi_check_args(data_dir: str, out: str, configurations: Optional[list[str]] = None) -> list[str]:
     """``ibsi-check``: the installation against the IBSI-1 reference data sets found in ``data_dir`` (or only
-    ``configurations``: "digital phantom", "A", "B", "C"); the table (configuration, family, reproduced,
-    compared, expected, regressed) in ``out``."""
+    ``configurations``: "digital phantom", "A" ... "E", ``features.ibsi.configurations.NAMES``); the table
+    (configuration, family, reproduced, compared, expected, regressed) in ``out``."""
     args = ["ibsi-check", "--data", data_dir, "--out", out, "--overwrite", "--progress", "jsonl"]
     for configuration in configurations or []:
         args += ["--configuration", configuration]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Configuration:
-    name: str  # as in the expected counts: "digital phantom", "A", "B", "C"
+    name: str  # as in the expected counts: "digital phantom", "A" ... "E"
     folder: str  # under the IBSI data folder
     reference: str  # the reference CSV, under the IBSI data folder
     data: str  # the reference CSV's "data" column for it
