@@ -28,6 +28,11 @@ PyRadiomics' classes. Intensity-based families use the re-segmented mask,
 morphology the mask as drawn (IBSI's intensity and morphological masks).
 Computed on the original image only (no LoG or wavelet versions).
 
+Under ``workshop: convention: ibsi`` the same preparation also feeds PyRadiomics' first-order and texture
+classes, computed here with the IBSI's definitions (``firstorder``, ``texture``): fixed-size bins counted
+from the re-segmentation range's lower bound, one discretisation of the whole ROI for every aggregation,
+and the intensity mask optionally cut by outlier filtering (``outliers``) as well as by the range.
+
 GLDZM and NGLDM follow GLSZM's aggregations: every aggregation of the preset
 that computes ``glszm`` gets them too, as the IBSI aggregates zone matrices --
 ``per_slice`` ones as "2D" (features per slice, averaged), other ``force2D`` ones
