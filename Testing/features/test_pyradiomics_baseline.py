@@ -1,10 +1,11 @@
-"""Our extraction reproduces PyRadiomics' own baseline values (data/baseline).
+"""Our extraction reproduces PyRadiomics' own baseline values (data/baseline), with either engine.
 
 For every sample case and every baseline configuration (the plain case, 2D,
 fixed bin number, normalisation, resampling, resegmentation, ...), the
 settings recorded in the baseline are run through ``extract_case`` -- the
-path the CLI and Slicer use, including the ROI crop -- and every baseline
-value must agree to 1e-6 relative.
+path the CLI and Slicer use, including the ROI crop -- by our engine
+(``features/engine``) and by PyRadiomics, and every baseline value must agree
+to 1e-6 relative.
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ def test_every_sample_case_has_baselines():
     assert len(configurations()) >= 5 * 9
 
 
+@pytest.mark.parametrize("engine", ["ours", "pyradiomics"])
 @pytest.mark.parametrize("case,config", configurations())
-def test_matches_pyradiomics_baseline(case, config, sample_case):
+def test_matches_pyradiomics_baseline(case, config, engine, sample_case):
     # Group the feature classes of this configuration by identical settings.
     groups: dict[str, tuple[dict, dict, list[str]]] = {}
     for cls, frame in baselines().items():
@@ -102,7 +104,7 @@ def test_matches_pyradiomics_baseline(case, config, sample_case):
     compared = 0
     for settings, image_types, classes in groups.values():
         params = {"imageType": image_types, "featureClass": {cls: [] for cls in classes}, "setting": settings}
-        row = extract_case(image, mask, params=params, case_id=config).iloc[0]
+        row = extract_case(image, mask, params={**params, "workshop": {"engine": engine}}, case_id=config).iloc[0]
         for cls in classes:
             frame = baselines()[cls]
             expected = frame[config].drop(index=[i for i in frame.index if i.startswith("diagnostics_")]).dropna()

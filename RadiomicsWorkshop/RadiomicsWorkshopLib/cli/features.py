@@ -30,6 +30,10 @@ def add_extract(sub) -> None:
     cfg.add_argument("--params", help="your own PyRadiomics parameter file (YAML)")
     cfg.add_argument("--preprocess", metavar="RECIPE",
                      help="apply a preprocessing recipe (shipped name or YAML/JSON file) on the fly")
+    cfg.add_argument("--engine", choices=["auto", "ours", "pyradiomics"],
+                     help="who computes PyRadiomics' classes: our engine, PyRadiomics, or auto: ours wherever it "
+                          "computes everything the preset asks for (default: the preset's 'workshop: engine', "
+                          "else auto)")
     cfg.add_argument("--no-roi-crop", action="store_true",
                      help="filter the whole image as plain PyRadiomics does (slower, same numbers within 0.1%%)")
     add_run_options(p)
@@ -128,6 +132,10 @@ def cmd_extract(args, progress) -> int:
 
     check_jobs(args)
     params = load_params(preset=args.preset, params_file=args.params)
+    if args.engine:
+        from ..features.presets import with_engine
+
+        params = with_engine(params, args.engine)
     if args.preprocess:
         from ..preprocessing.recipes import load_recipe
 

@@ -1,4 +1,5 @@
-"""Radiomics feature extraction for one case with PyRadiomics' Python API.
+"""Radiomics feature extraction for one case: PyRadiomics' classes by our engine (``engine``) or by
+PyRadiomics' Python API (``ExtractionParams.engine``), plus our IBSI families.
 
 One call handles every ROI of a case (labels of a label map, segments of a
 segmentation) and returns one row per (case_id, roi) -- or, with slice-wise
@@ -51,10 +52,12 @@ def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def make_extractor(params: ExtractionParams):
-    """A PyRadiomics extractor for these settings (quiet: warnings only); None when PyRadiomics has nothing
-    to compute (the IBSI convention with texture classes only)."""
+    """The extractor of these settings: PyRadiomics' or our engine's (``params.engine``; both have PyRadiomics'
+    ``execute``); None when nothing is left for it (the IBSI convention without shape)."""
     pyradiomics = pyradiomics_params(params)
-    return extractor_for(pyradiomics) if params.convention != "ibsi" or pyradiomics["featureClass"] else None
+    if params.convention == "ibsi" and not pyradiomics["featureClass"]:
+        return None
+    return extractor_for(pyradiomics, params.engine)
 
 
 def pyradiomics_params(params: ExtractionParams) -> dict:
@@ -80,19 +83,28 @@ _ALL_CLASSES = {name: [] for name in ("firstorder", "shape", "glcm", "glrlm", "g
 _EXTRACTORS: dict[str, Any] = {}
 
 
-def extractor_for(pyradiomics_params: dict):
-    """A PyRadiomics extractor, one per distinct settings per process (construction validates a schema)."""
-    import radiomics
-    from radiomics import featureextractor
-
-    key = json.dumps(pyradiomics_params, sort_keys=True, default=str)
+def extractor_for(pyradiomics_params: dict, engine: str = "pyradiomics"):
+    """An extractor, one per engine and distinct settings per process (PyRadiomics' validates a schema)."""
+    key = engine + json.dumps(pyradiomics_params, sort_keys=True, default=str)
     if key not in _EXTRACTORS:
-        radiomics.setVerbosity(logging.ERROR)
-        _EXTRACTORS[key] = featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(pyradiomics_params))
+        if engine == "ours":
+            from .engine.extractor import Extractor
+
+            _EXTRACTORS[key] = Extractor(copy.deepcopy(pyradiomics_params))
+        else:
+            import radiomics
+            from radiomics import featureextractor
+
+            radiomics.setVerbosity(logging.ERROR)
+            _EXTRACTORS[key] = featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(pyradiomics_params))
     return _EXTRACTORS[key]
 
 
 def _execute(extractor, image: sitk.Image, mask: sitk.Image, label: int, crop: bool) -> dict[str, Any]:
+    from .engine.extractor import Extractor
+
+    if isinstance(extractor, Extractor):  # ours crops to the ROI itself
+        return extractor.execute(image, mask, label=label)
     if crop:
         from .roi_crop import execute_with_roi_crop
 
@@ -248,14 +260,15 @@ def _run(extractor, image, mask, roi, crop, case_id, mask_file):
         return _split_result(_execute(extractor, image, mask, roi.label, crop))
     except (ValueError, RuntimeError, IndexError) as exc:
         # PyRadiomics raises ValueError for ROIs it cannot use (e.g. too few dimensions).
-        raise InputError(f"PyRadiomics cannot extract ROI '{roi.name}': {' '.join(str(exc).split())}",
+        who = "our feature engine" if type(extractor).__name__ == "Extractor" else "PyRadiomics"
+        raise InputError(f"{who} cannot extract ROI '{roi.name}': {' '.join(str(exc).split())}",
                          case_id=case_id, file=mask_file,
                          hint="check the ROI and the settings (a 2D ROI needs a 2D preset, e.g. MR_2D)") from None
 
 
 def _aggregated(name: str, aggregation: dict, image, mask, roi, params, crop, case_id, mask_file) -> dict[str, float]:
     """Texture features of one extra aggregation, renamed ``<imageType>-<name>_<class>_<feature>``."""
-    extractor = extractor_for(aggregation["pyradiomics"])
+    extractor = extractor_for(aggregation["pyradiomics"], params.engine)
     if aggregation["per_slice"]:  # IBSI "2D": features per slice, averaged over the slices
         axis = _slice_axis(aggregation["pyradiomics"]["setting"])
         per_slice = []

@@ -27,6 +27,9 @@ works as it is. Its options:
   main extraction and of every aggregation computed by us on that one
   discretised ROI (``RadiomicsWorkshopLib.features.ibsi.texture``), under
   PyRadiomics' column names; PyRadiomics computes shape, we first order too;
+- ``engine: auto | ours | pyradiomics`` -- who computes PyRadiomics' classes (``extract --engine`` too):
+  ``auto`` (default) our engine wherever it computes everything the file asks for
+  (``RadiomicsWorkshopLib.features.engine``), PyRadiomics otherwise;
 - ``outliers: 3`` -- with ``convention: ibsi``, the IBSI's outlier filtering: the
   intensity mask also drops voxels further than 3 standard deviations from the
   ROI's mean, together with ``resegmentRange`` if one is set (the intersection,
@@ -46,7 +49,7 @@ from ..io.errors import SettingsError
 from ..io.locations import resource_dirs
 
 WORKSHOP_KEYS = {"slicewise": bool, "minimum_roi_voxels": int, "aggregations": dict, "ibsi_families": (bool, list),
-                 "ivh": (str, dict), "convention": str, "outliers": (int, float), "extends": str}
+                 "ivh": (str, dict), "convention": str, "outliers": (int, float), "engine": str, "extends": str}
 CONVENTIONS = ("pyradiomics", "ibsi")
 AGGREGATION_KEYS = {"setting", "featureClass", "per_slice"}
 
@@ -92,6 +95,8 @@ class ExtractionParams:
     convention: str = "pyradiomics"
     #: the IBSI's outlier filtering: mean +- this many SD, with the range (``convention: ibsi`` only)
     outliers: float | None = None
+    #: who computes PyRadiomics' classes: "ours" or "pyradiomics" (``engine.choice.engine_for``)
+    engine: str = "pyradiomics"
     #: a preprocessing recipe applied on the fly before extraction (``extract --preprocess``)
     recipe: Any = None
 
@@ -111,11 +116,13 @@ class ExtractionParams:
             out["convention"] = self.convention
         if self.outliers is not None:
             out["outliers"] = self.outliers
+        out["engine"] = self.engine
         return out
 
     def digest(self) -> str:
         """Stable hash of everything that changes the numbers."""
-        payload = {k: v for k, v in self.to_dict().items() if k not in ("name", "source")}
+        # the engine is not in it: both compute the same numbers (to 1e-6, Testing/features/engine/)
+        payload = {k: v for k, v in self.to_dict().items() if k not in ("name", "source", "engine")}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -200,11 +207,25 @@ def params_from_dict(data: dict, *, name: str = "custom", source: str | None = N
         for agg_name, aggregation in aggregations.items():
             check_settings(aggregation["pyradiomics"]["setting"], source, f"aggregations: {agg_name}: setting")
     outliers = _outliers(ours.get("outliers"), convention, data.get("setting") or {}, source)
-    return ExtractionParams(name=name, pyradiomics=data, slicewise=bool(ours.get("slicewise", False)),
+    params = ExtractionParams(name=name, pyradiomics=data, slicewise=bool(ours.get("slicewise", False)),
                             minimum_roi_voxels=int(ours.get("minimum_roi_voxels", 2)), source=source,
                             aggregations=aggregations, ibsi_families=families,
                             ivh=ivh_option(ours.get("ivh"), source=source), convention=convention,
                             outliers=outliers)
+    return with_engine(params, ours.get("engine", "auto"))
+
+
+def with_engine(params: ExtractionParams, requested: str) -> ExtractionParams:
+    """``params`` with the engine that computes them (``engine.choice``; "auto": ours where it can)."""
+    from .engine.choice import engine_for
+
+    extractions = [params.pyradiomics] + [a["pyradiomics"] for a in params.aggregations.values()]
+    if params.convention == "ibsi":  # PyRadiomics' part is shape only (extraction.pyradiomics_params)
+        extractions = [{**params.pyradiomics, "featureClass": {k: v for k, v in
+                                                              (params.pyradiomics.get("featureClass") or {}).items()
+                                                              if k.startswith("shape")}}]
+    params.engine = engine_for(requested, extractions, params.source)
+    return params
 
 
 def _outliers(value: Any, convention: str, setting: dict, source: str | None) -> float | None:
@@ -241,10 +262,14 @@ def _aggregation(name: str, spec: dict, main: dict, source: str | None) -> dict[
 
 
 def validate_pyradiomics(data: dict, *, source: str | None = None) -> None:
+    """PyRadiomics' own schema check; without PyRadiomics, the sections' shapes and what our engine knows."""
     import logging
 
-    import radiomics
-    from radiomics import featureextractor
+    try:
+        import radiomics
+        from radiomics import featureextractor
+    except ImportError:
+        return _validate_without_pyradiomics(data, source)
 
     radiomics.setVerbosity(logging.ERROR)
     try:
@@ -253,6 +278,24 @@ def validate_pyradiomics(data: dict, *, source: str | None = None) -> None:
         text = " ".join(str(exc).split())
         raise SettingsError(f"invalid PyRadiomics parameters: {text}", file=source,
                             hint="see https://pyradiomics.readthedocs.io/en/latest/customization.html") from None
+
+
+def _validate_without_pyradiomics(data: dict, source: str | None) -> None:
+    from .engine.classes import FEATURES, IMAGE_TYPES
+
+    for section in ("imageType", "featureClass", "setting"):
+        if data.get(section) is not None and not isinstance(data[section], dict):
+            raise SettingsError(f"invalid PyRadiomics parameters: '{section}' must be a mapping", file=source)
+    unknown = [c for c in (data.get("featureClass") or {}) if c not in FEATURES] + \
+              [t for t in (data.get("imageType") or {}) if t not in IMAGE_TYPES + _PYRADIOMICS_IMAGE_TYPES]
+    if unknown:
+        raise SettingsError(f"invalid PyRadiomics parameters: unknown {', '.join(unknown)}", file=source,
+                            hint="see https://pyradiomics.readthedocs.io/en/latest/customization.html")
+
+
+#: PyRadiomics' image types besides Original (``imageoperations.getImageTypes``).
+_PYRADIOMICS_IMAGE_TYPES = ("LoG", "Wavelet", "Square", "SquareRoot", "Logarithm", "Exponential", "Gradient",
+                            "LBP2D", "LBP3D")
 
 
 def load_params(preset: str | None = None, params_file: str | Path | None = None,

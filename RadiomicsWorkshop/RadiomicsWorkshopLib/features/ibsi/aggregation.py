@@ -40,6 +40,15 @@ IN_PLANE = 4
 Features = Callable[[np.ndarray, int], Mapping[str, float]]
 
 
+def flat_directions(levels: np.ndarray, directions) -> list[int]:
+    """The directions that step along an axis the ROI (levels > 0) spans one voxel of: no pairs or runs
+    there but single voxels, which PyRadiomics leaves out (``imageoperations.generateAngles``) and so do we."""
+    inside = levels > 0
+    extent = [np.nonzero(inside.any(axis=tuple(a for a in range(3) if a != axis)))[0] for axis in range(3)]
+    flat = [axis for axis, e in enumerate(extent) if e.size and e[-1] == e[0]]
+    return [d for d, direction in enumerate(directions) if any(direction[axis] for axis in flat)]
+
+
 def mean_features(values: list[Mapping[str, float]]) -> dict[str, float]:
     """Feature-wise mean over matrices, those without a value (NaN: an empty matrix) left out."""
     if not values:

@@ -22,8 +22,8 @@ ngldm             the NGLDM features PyRadiomics' GLDM lacks (``ngldm``)
 ================  ============================================================
 
 The image goes through PyRadiomics' own steps first (``loadImage``: normalisation
-and resampling; ``checkMask``; ``resegmentMask``; ``binImage``), with the
-preset's settings, so that our families see the same voxels and grey levels as
+and resampling; ``checkMask``; ``resegmentMask``; ``binImage``; done by us with its
+numbers: ``features.preparation``), with the preset's settings, so that our families see the same voxels and grey levels as
 PyRadiomics' classes. Intensity-based families use the re-segmented mask,
 morphology the mask as drawn (IBSI's intensity and morphological masks).
 Computed on the original image only (no LoG or wavelet versions).
@@ -48,6 +48,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ...io.errors import SettingsError
+from ..preparation import bin_edges, prepare
 from . import gldzm, intensity, morphology, ngldm, statistics
 
 FAMILIES = ("morphology", "localintensity", "statistics", "histogram", "ivh", "gldzm", "ngldm")
@@ -86,64 +87,25 @@ def texture_aggregation(pyradiomics_settings: Mapping[str, Any], per_slice: bool
     return "2.5D" if pyradiomics_settings.get("force2D") else "3D"
 
 
-def _roi_box(mask_array: np.ndarray, margin: list[int]) -> tuple[slice, ...] | None:
-    """The ROI's bounding box (numpy order) grown by ``margin`` voxels per axis, within the array."""
-    box = []
-    for axis in range(mask_array.ndim):
-        present = np.nonzero(mask_array.any(axis=tuple(a for a in range(mask_array.ndim) if a != axis)))[0]
-        if present.size == 0:
-            return None
-        box.append(slice(max(int(present[0]) - margin[axis], 0),
-                         min(int(present[-1]) + margin[axis] + 1, mask_array.shape[axis])))
-    return tuple(box)
-
-
 def _margin(spacing_zyx) -> list[int]:
     """Voxels around the ROI that its local intensity sphere can reach (and one more)."""
     return [int(np.ceil(intensity.PEAK_RADIUS_MM / s)) + 1 for s in spacing_zyx]
 
 
 def _prepared(image: sitk.Image, mask: sitk.Image, label: int, settings: Mapping[str, Any]):
-    """PyRadiomics' own preparation: the image and mask as its feature classes see them, as arrays (z, y, x)
-    of the ROI's bounding box with a margin for the local intensity sphere.
-
-    Without normalisation or resampling (which look at the whole image) the box is cut out first, so that
-    PyRadiomics' checks run on it instead of the whole image: the same voxels either way."""
-    from radiomics import imageoperations
-    from radiomics.featureextractor import RadiomicsFeatureExtractor
-
-    kwargs = {**settings, "label": label}
-    if not settings.get("normalize") and not settings.get("resampledPixelSpacing"):
-        box = _roi_box(sitk.GetArrayViewFromImage(mask) == label, _margin(image.GetSpacing()[::-1]))
-        if box is not None:
-            index = [b.start for b in box[::-1]]
-            size = [b.stop - b.start for b in box[::-1]]
-            image, mask = (sitk.RegionOfInterest(x, size, index) for x in (image, mask))
-    image, mask = RadiomicsFeatureExtractor.loadImage(image, mask, None, **kwargs)
-    bounding_box, corrected = imageoperations.checkMask(image, mask, **kwargs)
-    if bounding_box is None:
-        raise ValueError(f"label {label} is not a usable ROI")
-    if corrected is not None:
-        mask = corrected
-    intensity_mask = imageoperations.resegmentMask(image, mask, **kwargs) \
-        if kwargs.get("resegmentRange") is not None else None
-    spacing = image.GetSpacing()[::-1]
-    mask_array = sitk.GetArrayViewFromImage(mask) == label
-    box = _roi_box(mask_array, _margin(spacing))
-    morphological = mask_array[box].copy()
-    intensity_roi = morphological if intensity_mask is None \
-        else sitk.GetArrayViewFromImage(intensity_mask)[box] == label
-    # a copy: a view would outlive the image it looks into
-    return np.array(sitk.GetArrayViewFromImage(image)[box], dtype=float), morphological, np.array(intensity_roi), spacing
+    """PyRadiomics' preparation (``preparation.prepare``): the image and masks as its feature classes see
+    them, as arrays (z, y, x) of the ROI's bounding box with a margin for the local intensity sphere."""
+    roi = prepare(image, mask, label, settings, margin=_margin)
+    return roi.values.astype(float), roi.drawn_mask, roi.intensity_mask, roi.spacing
 
 
 def _discretised(values: np.ndarray, intensity_mask: np.ndarray, settings: Mapping[str, Any],
                  convention: str) -> tuple[np.ndarray, tuple[int, int], Any]:
     """The ROI's grey levels (0 outside the intensity mask), the discretisation's lowest and highest level,
     and the re-segmentation range when it is one in intensities (for the IVH)."""
-    from radiomics import imageoperations
-
-    levels, edges = imageoperations.binImage(values, intensity_mask, **settings)
+    edges = bin_edges(values[intensity_mask], settings)
+    levels = np.zeros(values.shape, dtype=np.int64)
+    levels[intensity_mask] = np.digitize(values[intensity_mask], edges)
     level_range = (1, len(edges) - 1)
     # a range in HU (PyRadiomics' resegmentMode "absolute"); "relative" and "sigma" ranges are no intensities
     bounds = settings.get("resegmentRange") if settings.get("resegmentMode", "absolute") == "absolute" else None

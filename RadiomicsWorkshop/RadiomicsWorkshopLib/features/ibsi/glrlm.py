@@ -13,7 +13,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .aggregation import DIRECTIONS, directional
+from .aggregation import DIRECTIONS, directional, flat_directions
 from .matrix import matrix_features, renamed
 
 FEATURES = ("ShortRunEmphasis", "LongRunEmphasis", "GrayLevelNonUniformity", "GrayLevelNonUniformityNormalized",
@@ -72,5 +72,7 @@ def glrlm_by_aggregation(levels: np.ndarray, n_levels: int, aggregations: Iterab
     of the IBSI's directional aggregations (``aggregation.DIRECTIONAL``)."""
     aggregations = tuple(aggregations)
     three_d = any(a.startswith("3D") for a in aggregations)
-    matrices = run_length_matrices(levels, n_levels, DIRECTIONS if three_d else DIRECTIONS[:4])
+    directions = DIRECTIONS if three_d else DIRECTIONS[:4]
+    matrices = run_length_matrices(levels, n_levels, directions)
+    matrices[flat_directions(levels, directions)] = 0  # runs of one voxel across a flat ROI: no direction
     return directional(matrices, (levels > 0).sum(axis=(1, 2)), features_from_matrix, aggregations)

@@ -1,0 +1,1 @@
+"""Our feature engine: PyRadiomics' feature classes computed by us (``shape`` ...)."""

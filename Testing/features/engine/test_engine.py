@@ -1,0 +1,120 @@
+"""Our feature engine (features/engine, features/preparation) against PyRadiomics itself, called directly on
+the sample cases with settings the baseline files do not cover (every class, the deprecated shape
+features, fixed bin number, a wider NGLDM coarseness, relative re-segmentation, in-plane texture along
+another axis, a voxel shift); the choice between the engines; the command line's --engine; and an
+extraction where PyRadiomics cannot be imported at all. (The baseline files: test_pyradiomics_baseline.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from clitools import cli
+from RadiomicsWorkshopLib.features.extraction import extract_case
+from RadiomicsWorkshopLib.features.presets import load_params, with_engine
+from RadiomicsWorkshopLib.io.errors import SettingsError
+
+ALL = {"firstorder": [], "shape": [], "glcm": [], "glrlm": [], "glszm": [], "gldm": [], "ngtdm": []}
+SETTINGS = {
+    "defaults": {},
+    "fixed bin number, NGLDM alpha 1, voxel shift": {"binCount": 16, "gldm_a": 1, "voxelArrayShift": 1000},
+    "relative re-segmentation": {"resegmentRange": [0.2, 0.9], "resegmentMode": "relative", "binWidth": 10},
+    "in-plane along y, merged": {"force2D": True, "force2Ddimension": 1, "weightingNorm": "no_weighting"},
+}
+
+
+def _pyradiomics(image, mask, params) -> dict[str, float]:
+    import radiomics
+    from radiomics import featureextractor
+
+    radiomics.setVerbosity(logging.ERROR)
+    result = featureextractor.RadiomicsFeatureExtractor(params).execute(str(image), str(mask))
+    return {k: float(v) for k, v in result.items() if not k.startswith("diagnostics_")}
+
+
+@pytest.mark.parametrize("case", ["brain2", "breast1"])
+@pytest.mark.parametrize("name", SETTINGS)
+def test_every_feature_equals_pyradiomics(case, name, sample_case):
+    image, mask = sample_case(case)
+    classes = {**ALL, "shape": ["Compactness1", "Compactness2", "SphericalDisproportion", "Maximum3DDiameter",
+                                "Maximum2DDiameterColumn", "MeshVolume", "Flatness"]}
+    params = {"imageType": {"Original": {}}, "featureClass": classes, "setting": {"label": 1, **SETTINGS[name]}}
+    theirs = _pyradiomics(image, mask, params)
+    ours = extract_case(image, mask, params={**params, "workshop": {"engine": "ours"}}).iloc[0]
+    assert set(ours.index) - {"case_id", "roi"} == set(theirs)
+    off = {k: (ours[k], v) for k, v in theirs.items() if not abs(ours[k] - v) <= 1e-6 * abs(v) + 1e-12}
+    assert not off, off
+
+
+def test_auto_takes_our_engine_where_it_computes_everything():
+    assert load_params("IBSI").engine == "ours"  # original image only
+    assert load_params("CT").engine == "pyradiomics"  # LoG and wavelet: PyRadiomics for now
+    assert with_engine(load_params("CT"), "pyradiomics").engine == "pyradiomics"
+    with pytest.raises(SettingsError, match="our feature engine cannot compute image type LoG"):
+        with_engine(load_params("CT"), "ours")
+    with pytest.raises(SettingsError, match="our feature engine cannot compute setting distances: \\[1, 2\\]"):
+        load_params(params={"setting": {"distances": [1, 2]}, "workshop": {"engine": "ours"}})
+    with pytest.raises(SettingsError, match="unknown engine 'fast'"):
+        load_params(params={"workshop": {"engine": "fast"}})
+    # the engine is recorded, and left out of the settings digest: both compute the same numbers
+    ours, theirs = (load_params(params={"workshop": {"engine": e}}) for e in ("ours", "pyradiomics"))
+    assert ours.to_dict()["engine"] == "ours" and ours.digest() == theirs.digest()
+
+
+def test_the_command_line_chooses_the_engine(sample_case, tmp_path):
+    image, mask = sample_case("breast1")
+    tables = {}
+    for engine in ("ours", "pyradiomics"):
+        out = tmp_path / f"{engine}.csv"
+        cli("extract", "--image", image, "--mask", mask, "--preset", "IBSI", "--engine", engine, "--out", out,
+            "--progress", "none", "--jobs", 1)
+        tables[engine] = pd.read_csv(out).iloc[0]
+        provenance = json.loads(out.with_suffix(".provenance.json").read_text())
+        assert provenance["settings"]["engine"] == engine
+    ours, theirs = tables["ours"], tables["pyradiomics"]
+    columns = [c for c in theirs.index if c not in ("case_id", "roi")]
+    assert list(ours.index) == list(theirs.index)
+    assert np.allclose(ours[columns].astype(float), theirs[columns].astype(float), rtol=1e-6, atol=1e-12)
+    done = cli("extract", "--image", image, "--mask", mask, "--preset", "CT", "--engine", "ours", "--out",
+               tmp_path / "ct.csv", "--progress", "none", check=False)
+    assert done.returncode == 2 and "our feature engine cannot compute image type LoG" in done.stderr
+
+
+BLOCK_PYRADIOMICS = """
+import sys
+class _NoPyRadiomics:
+    def find_spec(self, name, path=None, target=None):
+        if name == "radiomics" or name.startswith("radiomics."):
+            raise ImportError("PyRadiomics is blocked for this test")
+sys.meta_path.insert(0, _NoPyRadiomics())
+"""
+
+
+def test_extraction_works_where_pyradiomics_cannot_be_imported(tmp_path):
+    """The IBSI preset on the IBSI digital phantom, in a Python where ``import radiomics`` fails: all 482
+    reference values by our engine and families; a preset that needs PyRadiomics fails, saying so."""
+    from RadiomicsWorkshopLib.features.ibsi import reference as ibsi
+
+    (tmp_path / "sitecustomize.py").write_text(BLOCK_PYRADIOMICS)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    probe = subprocess.run([sys.executable, "-c", "import radiomics"], env=env, capture_output=True, text=True)
+    assert probe.returncode != 0 and "blocked" in probe.stderr
+    nifti = ibsi.default_reference_dir() / "digital_phantom" / "nifti"
+    command = [sys.executable, "-m", "RadiomicsWorkshopLib", "extract", "--image", nifti / "image" / "phantom.nii.gz",
+               "--mask", nifti / "mask" / "mask.nii.gz", "--preset", "IBSI", "--progress", "none", "--jobs", "1"]
+    done = subprocess.run([*map(str, command), "--out", str(tmp_path / "ibsi.csv")], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    compared = ibsi.compare_to_reference(pd.read_csv(tmp_path / "ibsi.csv").iloc[0], reference=ibsi.load_reference())
+    assert len(compared) == 482 and compared["reproduced"].all()
+    done = subprocess.run([*map(str, command[:-6]), "--preset", "CT", "--out", str(tmp_path / "ct.csv"),
+                           "--progress", "none"], env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and "PyRadiomics is not installed (our engine cannot compute image type LoG" \
+        in done.stderr, done.stderr
