@@ -103,8 +103,8 @@ def extractor_for(pyradiomics_params: dict, engine: str = "pyradiomics"):
 def _execute(extractor, image: sitk.Image, mask: sitk.Image, label: int, crop: bool) -> dict[str, Any]:
     from .engine.extractor import Extractor
 
-    if isinstance(extractor, Extractor):  # ours crops to the ROI itself
-        return extractor.execute(image, mask, label=label)
+    if isinstance(extractor, Extractor):  # ours crops around the ROI itself
+        return extractor.execute(image, mask, label=label, crop=crop)
     if crop:
         from .roi_crop import execute_with_roi_crop
 

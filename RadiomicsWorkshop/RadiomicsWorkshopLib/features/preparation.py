@@ -38,6 +38,7 @@ class PreparedRoi:
     image: sitk.Image  # the image after normalisation and resampling (filters start from it)
     mask: sitk.Image  # the mask on its grid
     dimension: int = 3  # the image's own: a 2D image is prepared as one slice
+    box: tuple[slice, ...] = ()  # where the arrays lie in ``image`` (z, y, x)
 
 
 def normalised(image: sitk.Image, settings: Mapping[str, Any]) -> sitk.Image:
@@ -191,7 +192,7 @@ def prepare(image: sitk.Image, mask: sitk.Image, label: int, settings: Mapping[s
         shape[inner] = drawn[inner]
     else:
         shape = drawn
-    return PreparedRoi(values, drawn, intensity, shape, spacing, image, mask, dimension)
+    return PreparedRoi(values, drawn, intensity, shape, spacing, image, mask, dimension, box)
 
 
 def bin_edges(values: np.ndarray, settings: Mapping[str, Any]) -> np.ndarray:

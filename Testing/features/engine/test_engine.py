@@ -53,12 +53,31 @@ def test_every_feature_equals_pyradiomics(case, name, sample_case):
     assert not off, off
 
 
+IMAGE_TYPES = {"Original": {}, "LoG": {"sigma": [1.0, 3.0]}, "Wavelet": {}, "Square": {}, "SquareRoot": {},
+               "Logarithm": {}, "Exponential": {}, "Gradient": {"binWidth": 5}}
+
+
+@pytest.mark.parametrize("case", ["brain2", "breast1"])
+def test_every_image_type_equals_pyradiomics(case, sample_case):
+    """Filtered around the ROI as the ROI crop does (LoG: 12 sigmas; its IIR edge moves LoG features by at
+    most 6e-8 here), every image type's features equal PyRadiomics' on the whole image, in its order."""
+    image, mask = sample_case(case)
+    params = {"imageType": IMAGE_TYPES, "featureClass": {"firstorder": [], "glcm": [], "glszm": []},
+              "setting": {"label": 1, "binWidth": 25}}
+    theirs = _pyradiomics(image, mask, params)
+    ours = extract_case(image, mask, params={**params, "workshop": {"engine": "ours"}}).iloc[0]
+    assert list(ours.index)[2:] == list(theirs) and len(theirs) == 16 * (18 + 24 + 16)
+    off = {k: (ours[k], v) for k, v in theirs.items() if not abs(ours[k] - v) <= 1e-6 * abs(v) + 1e-12}
+    assert not off, off
+
+
 def test_auto_takes_our_engine_where_it_computes_everything():
-    assert load_params("IBSI").engine == "ours"  # original image only
-    assert load_params("CT").engine == "pyradiomics"  # LoG and wavelet: PyRadiomics for now
+    assert load_params("IBSI").engine == load_params("CT").engine == load_params("MR").engine == "ours"
+    lbp = {"imageType": {"Original": {}, "LBP3D": {}}}
+    assert load_params(params=lbp).engine == "pyradiomics"  # LBP: PyRadiomics for now
     assert with_engine(load_params("CT"), "pyradiomics").engine == "pyradiomics"
-    with pytest.raises(SettingsError, match="our feature engine cannot compute image type LoG"):
-        with_engine(load_params("CT"), "ours")
+    with pytest.raises(SettingsError, match="our feature engine cannot compute image type LBP3D"):
+        load_params(params={**lbp, "workshop": {"engine": "ours"}})
     with pytest.raises(SettingsError, match="our feature engine cannot compute setting distances: \\[1, 2\\]"):
         load_params(params={"setting": {"distances": [1, 2]}, "workshop": {"engine": "ours"}})
     with pytest.raises(SettingsError, match="unknown engine 'fast'"):
@@ -82,9 +101,11 @@ def test_the_command_line_chooses_the_engine(sample_case, tmp_path):
     columns = [c for c in theirs.index if c not in ("case_id", "roi")]
     assert list(ours.index) == list(theirs.index)
     assert np.allclose(ours[columns].astype(float), theirs[columns].astype(float), rtol=1e-6, atol=1e-12)
-    done = cli("extract", "--image", image, "--mask", mask, "--preset", "CT", "--engine", "ours", "--out",
-               tmp_path / "ct.csv", "--progress", "none", check=False)
-    assert done.returncode == 2 and "our feature engine cannot compute image type LoG" in done.stderr
+    lbp = tmp_path / "lbp.yaml"
+    lbp.write_text("imageType: {Original: {}, LBP2D: {}}\n")
+    done = cli("extract", "--image", image, "--mask", mask, "--params", lbp, "--engine", "ours", "--out",
+               tmp_path / "lbp.csv", "--progress", "none", check=False)
+    assert done.returncode == 2 and "our feature engine cannot compute image type LBP2D" in done.stderr
 
 
 BLOCK_PYRADIOMICS = """
@@ -99,7 +120,7 @@ sys.meta_path.insert(0, _NoPyRadiomics())
 
 def test_extraction_works_where_pyradiomics_cannot_be_imported(tmp_path):
     """The IBSI preset on the IBSI digital phantom, in a Python where ``import radiomics`` fails: all 482
-    reference values by our engine and families; a preset that needs PyRadiomics fails, saying so."""
+    reference values by our engine and families; settings that need PyRadiomics fail, saying so."""
     from RadiomicsWorkshopLib.features.ibsi import reference as ibsi
 
     (tmp_path / "sitecustomize.py").write_text(BLOCK_PYRADIOMICS)
@@ -114,7 +135,9 @@ def test_extraction_works_where_pyradiomics_cannot_be_imported(tmp_path):
     assert done.returncode == 0, done.stderr
     compared = ibsi.compare_to_reference(pd.read_csv(tmp_path / "ibsi.csv").iloc[0], reference=ibsi.load_reference())
     assert len(compared) == 482 and compared["reproduced"].all()
-    done = subprocess.run([*map(str, command[:-6]), "--preset", "CT", "--out", str(tmp_path / "ct.csv"),
+    lbp = tmp_path / "lbp.yaml"
+    lbp.write_text("imageType: {Original: {}, LBP3D: {}}\n")
+    done = subprocess.run([*map(str, command[:-6]), "--params", str(lbp), "--out", str(tmp_path / "lbp.csv"),
                            "--progress", "none"], env=env, capture_output=True, text=True)
-    assert done.returncode == 2 and "PyRadiomics is not installed (our engine cannot compute image type LoG" \
+    assert done.returncode == 2 and "PyRadiomics is not installed (our engine cannot compute image type LBP3D" \
         in done.stderr, done.stderr

@@ -16,6 +16,7 @@ import numpy as np
 from ..ibsi import firstorder, glcm, glrlm, glszm, ngtdm
 from ..ibsi.texture import GLDM_NAMES, texture_columns
 from . import shape
+from .filters import IMAGE_TYPES
 from ..preparation import PreparedRoi, discretised
 
 #: class -> the features our engine computes (PyRadiomics' defaults, plus the deprecated ones we have).
@@ -23,7 +24,6 @@ FEATURES = {"firstorder": firstorder.ALL, "shape": shape.FEATURES + shape.DEPREC
             "shape2D": shape.FEATURES_2D + shape.DEPRECATED_2D, "glcm": glcm.FEATURES,
             "glrlm": glrlm.FEATURES, "glszm": glszm.FEATURES, "gldm": tuple(GLDM_NAMES.values()),
             "ngtdm": ngtdm.FEATURES}
-IMAGE_TYPES = ("Original",)
 #: settings -> (what our engine needs, said as a condition)
 _SETTINGS = {"distances": (lambda v: list(v) == [1], "distances: [1]"),
              "symmetricalGLCM": (lambda v: v is True, "symmetricalGLCM: true"),

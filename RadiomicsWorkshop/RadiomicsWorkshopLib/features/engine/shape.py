@@ -116,10 +116,9 @@ def diameters(vertices: np.ndarray) -> dict[str, float]:
     out = {"Maximum3DDiameter": _farthest(vertices)}
     for axis, name in enumerate(("Maximum2DDiameterSlice", "Maximum2DDiameterColumn", "Maximum2DDiameterRow")):
         others = [a for a in range(3) if a != axis]
-        best = 0.0
-        for value in np.unique(vertices[:, axis]):
-            best = max(best, _farthest(vertices[vertices[:, axis] == value][:, others]))
-        out[name] = best
+        ordered = vertices[np.argsort(vertices[:, axis], kind="stable")]
+        planes = np.split(ordered[:, others], np.flatnonzero(np.diff(ordered[:, axis])) + 1)
+        out[name] = max((_farthest(plane) for plane in planes), default=0.0)
     return out
 
 

@@ -1,0 +1,115 @@
+"""PyRadiomics' image types (``imageoperations.get<Type>Image``, PyRadiomics 3.0.1) made by us with its
+operations and names, so that their features come from our engine: ``Original``, ``LoG`` (SimpleITK's
+LaplacianRecursiveGaussian, normalised across scale, per sigma, skipped where the image is too small),
+``Wavelet`` (PyWavelets' stationary transform, PyRadiomics' padding and decomposition names),
+``Square``, ``SquareRoot``, ``Logarithm``, ``Exponential`` (scaled by the image's largest magnitude) and
+``Gradient`` (SimpleITK's GradientMagnitude). Each yields ``(image, name, settings)`` as PyRadiomics'
+generators do: the settings with the image type's own laid over them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import SimpleITK as sitk
+
+IMAGE_TYPES = ("Original", "LoG", "Wavelet", "Square", "SquareRoot", "Logarithm", "Exponential", "Gradient")
+
+Filtered = Iterator[tuple[sitk.Image, str, Mapping[str, Any]]]
+
+
+def _from_array(array: np.ndarray, like: sitk.Image) -> sitk.Image:
+    image = sitk.GetImageFromArray(array)
+    image.CopyInformation(like)
+    return image
+
+
+def log_images(image: sitk.Image, settings: Mapping[str, Any]) -> Filtered:
+    size, spacing = np.array(image.GetSize()), np.array(image.GetSpacing())
+    if np.min(size) < 4:
+        return
+    for sigma in settings.get("sigma", []):
+        if sigma > 0.0 and np.all(size >= np.ceil(sigma / spacing) + 1):
+            log = sitk.LaplacianRecursiveGaussianImageFilter()
+            log.SetNormalizeAcrossScale(True)
+            log.SetSigma(sigma)
+            yield log.Execute(image), "log-sigma-%s-mm-3D" % str(sigma).replace(".", "-"), settings
+
+
+def wavelet_images(image: sitk.Image, settings: Mapping[str, Any]) -> Filtered:
+    import pywt
+
+    dimension = image.GetDimension()
+    axes = list(range(dimension - 1, -1, -1))
+    if settings.get("force2D", False):
+        axes.remove(settings.get("force2Ddimension", 0))
+    wavelet = settings.get("wavelet", "coif1")
+    wavelet = wavelet if isinstance(wavelet, pywt.Wavelet) else pywt.Wavelet(wavelet)
+    level, start = settings.get("level", 1), settings.get("start_level", 0)
+    data = sitk.GetArrayFromImage(image)
+    shape = data.shape
+    data = np.pad(data, tuple((0, 1 if n % 2 else 0) for n in shape), "wrap")
+    unpad = tuple(slice(None, -1 if n % 2 else None) for n in shape)
+    approximation = "a" * len(axes)
+    for _ in range(start):
+        data = pywt.swtn(data, wavelet, level=1, start_level=0, axes=tuple(axes))[0][approximation].copy()
+    levels = []
+    for _ in range(start, start + level):
+        decomposition = pywt.swtn(data, wavelet, level=1, start_level=0, axes=tuple(axes))[0]
+        data = decomposition[approximation].copy()
+        levels.append({name.replace("a", "L").replace("d", "H"): _from_array(band[unpad].copy(), image)
+                       for name, band in decomposition.items() if name != approximation})
+    for index, bands in enumerate(levels, start=1):
+        for name, band in bands.items():
+            yield band, f"wavelet-{name}" if index == 1 else f"wavelet{index}-{name}", settings
+    last = "L" * len(axes)
+    yield (_from_array(data[unpad], image), f"wavelet-{last}" if len(levels) == 1 else f"wavelet{len(levels)}-{last}",
+           settings)
+
+
+SCALED = ("Square", "SquareRoot", "Logarithm", "Exponential")
+
+
+def largest_magnitude(image: sitk.Image) -> float:
+    """The image's largest |intensity|, by which the scaled image types scale each voxel."""
+    statistics = sitk.MinimumMaximumImageFilter()
+    statistics.Execute(image)
+    return float(max(abs(statistics.GetMinimum()), abs(statistics.GetMaximum())))
+
+
+def scaled(x: np.ndarray, name: str, largest: float) -> np.ndarray:
+    """Square, SquareRoot, Logarithm and Exponential of intensities ``x`` (voxel by voxel, given the whole
+    image's largest magnitude; the logarithm's own largest is the logarithm of that one)."""
+    x = np.array(x, dtype="float64")
+    if name == "square":
+        x = (1 / np.sqrt(largest) * x) ** 2
+    elif name == "squareroot":
+        x[x > 0] = np.sqrt(x[x > 0] * largest)
+        x[x < 0] = -np.sqrt(-x[x < 0] * largest)
+    elif name == "logarithm":
+        x[x > 0] = np.log(x[x > 0] + 1)
+        x[x < 0] = -np.log(-(x[x < 0] - 1))
+        x = x * (largest / np.log(largest + 1))  # the log image's largest magnitude: log(largest + 1)
+    else:
+        x = np.exp(np.log(largest) / largest * x)
+    return x
+
+
+def images(image_type: str, image: sitk.Image, settings: Mapping[str, Any]) -> Filtered:
+    """PyRadiomics' generator of this image type, on ``image`` (normalised and resampled as prepared)."""
+    if image_type == "Original":
+        yield image, "original", settings
+    elif image_type == "LoG":
+        yield from log_images(image, settings)
+    elif image_type == "Wavelet":
+        yield from wavelet_images(image, settings)
+    elif image_type == "Gradient":
+        gradient = sitk.GradientMagnitudeImageFilter()
+        gradient.SetUseImageSpacing(settings.get("gradientUseSpacing", True))
+        yield gradient.Execute(image), "gradient", settings
+    elif image_type in SCALED:
+        x = sitk.GetArrayFromImage(image)
+        yield _from_array(scaled(x, image_type.lower(), largest_magnitude(image)), image), image_type.lower(), settings
+    else:
+        raise ValueError(f"image type {image_type} is not one of ours ({', '.join(IMAGE_TYPES)})")
