@@ -54,11 +54,27 @@ def mean_features(values: list[Mapping[str, float]]) -> dict[str, float]:
     if not values:
         return {}
     names = list(values[0])
+    return _nanmean(np.array([[v[n] for n in names] for v in values], dtype=float), names)
+
+
+def _nanmean(stacked: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Column-wise mean of ``stacked`` ([matrix, feature]) without its NaNs; NaN where a column has no value."""
     with np.errstate(all="ignore"):
-        stacked = np.array([[v[n] for n in names] for v in values], dtype=float)
         kept = ~np.isnan(stacked)
         means = np.where(kept.any(axis=0), np.nansum(stacked, axis=0) / np.maximum(kept.sum(axis=0), 1), np.nan)
     return dict(zip(names, means.tolist()))
+
+
+def averaged(features: Features, matrices: np.ndarray, voxels: np.ndarray) -> dict[str, float]:
+    """The mean over a stack of matrices of their features: in one call where ``features`` takes a stack
+    (its attribute ``stacked``), else matrix by matrix."""
+    if len(matrices) == 0:
+        return {}
+    if getattr(features, "stacked", False):
+        found = features(matrices, voxels)
+        names = list(found)
+        return _nanmean(np.stack([np.asarray(found[n], dtype=float) for n in names], axis=1), names)
+    return mean_features([features(m, int(v)) for m, v in zip(matrices, voxels)])
 
 
 def directional(matrices: np.ndarray, slice_voxels: np.ndarray, features: Features,
@@ -71,19 +87,18 @@ def directional(matrices: np.ndarray, slice_voxels: np.ndarray, features: Featur
     plane = matrices[:IN_PLANE]
     for aggregation in aggregations:
         if aggregation == "2D, averaged":
-            out[aggregation] = mean_features([features(plane[d, z], int(slice_voxels[z]))
-                                              for z in slices for d in range(IN_PLANE)])
+            stack = plane[:, slices].transpose(1, 0, *range(2, plane.ndim)).reshape(-1, *plane.shape[2:])
+            out[aggregation] = averaged(features, stack, np.repeat(slice_voxels[slices], IN_PLANE))
         elif aggregation == "2D, slice-merged":
-            out[aggregation] = mean_features([features(plane[:, z].sum(axis=0), IN_PLANE * int(slice_voxels[z]))
-                                              for z in slices])
+            out[aggregation] = averaged(features, plane[:, slices].sum(axis=0), IN_PLANE * slice_voxels[slices])
         elif aggregation == "2.5D, direction-merged":
-            out[aggregation] = mean_features([features(plane[d].sum(axis=0), total) for d in range(IN_PLANE)])
+            out[aggregation] = averaged(features, plane.sum(axis=1), np.full(IN_PLANE, total))
         elif aggregation == "2.5D, merged":
-            out[aggregation] = dict(features(plane.sum(axis=(0, 1)), IN_PLANE * total))
+            out[aggregation] = averaged(features, plane.sum(axis=(0, 1))[None], np.array([IN_PLANE * total]))
         elif aggregation == "3D, averaged":
-            out[aggregation] = mean_features([features(m.sum(axis=0), total) for m in matrices])
+            out[aggregation] = averaged(features, matrices.sum(axis=1), np.full(len(matrices), total))
         elif aggregation == "3D, merged":
-            out[aggregation] = dict(features(matrices.sum(axis=(0, 1)), len(matrices) * total))
+            out[aggregation] = averaged(features, matrices.sum(axis=(0, 1))[None], np.array([len(matrices) * total]))
         else:
             raise ValueError(f"unknown directional aggregation {aggregation!r}; known: {DIRECTIONAL}")
     return out
@@ -99,12 +114,12 @@ def zonal(slice_matrices: Callable[[], np.ndarray], volume_matrix: Callable[[], 
     if {"2D", "2.5D"} & set(aggregations):
         per_slice = slice_matrices()
         if "2D" in aggregations:
-            out["2D"] = mean_features([features(per_slice[z], int(slice_voxels[z]))
-                                       for z in np.nonzero(slice_voxels)[0]])
+            slices = np.nonzero(slice_voxels)[0]
+            out["2D"] = averaged(features, per_slice[slices], slice_voxels[slices])
         if "2.5D" in aggregations:
-            out["2.5D"] = dict(features(per_slice.sum(axis=0), total))
+            out["2.5D"] = averaged(features, per_slice.sum(axis=0)[None], np.array([total]))
     if "3D" in aggregations:
-        out["3D"] = dict(features(volume_matrix(), total))
+        out["3D"] = averaged(features, volume_matrix()[None], np.array([total]))
     unknown = set(aggregations) - set(ZONAL)
     if unknown:
         raise ValueError(f"unknown aggregation(s) {sorted(unknown)}; known: {ZONAL}")

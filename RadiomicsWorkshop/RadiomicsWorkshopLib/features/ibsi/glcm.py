@@ -45,54 +45,73 @@ def cooccurrence(levels: np.ndarray, n_levels: int, directions=DIRECTIONS) -> np
     return out
 
 
-def _entropy(p: np.ndarray) -> float:
-    p = p[p > 0]
-    return float(-(p * np.log2(p)).sum())
+def _plogp(p: np.ndarray) -> np.ndarray:
+    return np.where(p > 0, p * np.log2(np.where(p > 0, p, 1)), 0.0)
 
 
-def features_from_matrix(counts: np.ndarray, voxels: int = 0) -> dict[str, float]:
-    """The GLCM features of one matrix of counts (Ng x Ng); NaN for an empty one."""
-    total = counts.sum()
-    if total == 0:
-        return {name: float("nan") for name in FEATURES}
-    n_levels = counts.shape[0]
-    p = counts / total
-    levels = np.arange(1, n_levels + 1, dtype=float)
-    i, j = levels[:, None], levels[None, :]
-    px, py = p.sum(axis=1), p.sum(axis=0)
-    mu_x, mu_y = float(levels @ px), float(levels @ py)
-    sigma_x = float(np.sqrt(((levels - mu_x) ** 2) @ px))
-    sigma_y = float(np.sqrt(((levels - mu_y) ** 2) @ py))
-    k_diff = np.abs(i - j).astype(int)
-    p_diff = np.bincount(k_diff.ravel(), weights=p.ravel(), minlength=n_levels)
-    p_sum = np.bincount((i + j).astype(int).ravel(), weights=p.ravel(), minlength=2 * n_levels + 1)
-    k = np.arange(n_levels, dtype=float)
-    s = np.arange(2 * n_levels + 1, dtype=float)
-    difference_average = float(k @ p_diff)
-    sum_average = float(s @ p_sum)
-    cluster = i + j - mu_x - mu_y
-    joint_entropy = _entropy(p)
-    pxy = px[:, None] * py[None, :]
+def features_from_matrix(counts: np.ndarray, voxels=0) -> dict:
+    """The GLCM features of one matrix of counts (Ng x Ng: floats) or of a stack (``[k, i, j]``: arrays over
+    k); NaN for an empty one."""
+    m = np.asarray(counts, dtype=float)
+    single = m.ndim == 2
+    if single:
+        m = m[None]
+    k_count, n_levels = m.shape[0], m.shape[1]
+    total = m.sum(axis=(1, 2))
+    empty = total == 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        hxy1 = float(-(p[pxy > 0] * np.log2(pxy[pxy > 0])).sum())
-    hxy2 = _entropy(pxy)
-    hx, hy = _entropy(px), _entropy(py)
-    correlation = 1.0 if sigma_x * sigma_y == 0 else float(((i - mu_x) * (j - mu_y) * p).sum() / (sigma_x * sigma_y))
-    return {
-        "Autocorrelation": float((i * j * p).sum()), "JointAverage": mu_x,
-        "ClusterProminence": float((cluster ** 4 * p).sum()), "ClusterShade": float((cluster ** 3 * p).sum()),
-        "ClusterTendency": float((cluster ** 2 * p).sum()), "Contrast": float(((i - j) ** 2 * p).sum()),
-        "Correlation": correlation, "DifferenceAverage": difference_average,
-        "DifferenceEntropy": _entropy(p_diff), "DifferenceVariance": float(((k - difference_average) ** 2) @ p_diff),
-        "JointEnergy": float((p ** 2).sum()), "JointEntropy": joint_entropy,
-        "Imc1": 0.0 if max(hx, hy) == 0 else (joint_entropy - hxy1) / max(hx, hy),
-        "Imc2": float(np.sqrt(max(0.0, 1 - np.exp(-2 * (hxy2 - joint_entropy))))),
-        "Idm": float(p_diff @ (1 / (1 + k ** 2))), "Idmn": float(p_diff @ (1 / (1 + (k / n_levels) ** 2))),
-        "Id": float(p_diff @ (1 / (1 + k))), "Idn": float(p_diff @ (1 / (1 + k / n_levels))),
-        "InverseVariance": float(p_diff[1:] @ (1 / k[1:] ** 2)), "MaximumProbability": float(p.max()),
-        "SumAverage": sum_average, "SumEntropy": _entropy(p_sum),
-        "SumSquares": float(((i - mu_x) ** 2 * p).sum()), "MCC": _mcc(p, px, py),
-    }
+        p = m / total[:, None, None]
+        levels = np.arange(1, n_levels + 1, dtype=float)
+        i, j = levels[None, :, None], levels[None, None, :]
+        px, py = p.sum(axis=2), p.sum(axis=1)
+        mu_x, mu_y = px @ levels, py @ levels
+        sigma_x = np.sqrt(((levels[None, :] - mu_x[:, None]) ** 2 * px).sum(axis=1))
+        sigma_y = np.sqrt(((levels[None, :] - mu_y[:, None]) ** 2 * py).sum(axis=1))
+        flat = p.reshape(k_count, -1)
+        diff_index = np.abs(levels[:, None] - levels[None, :]).astype(int).ravel()
+        sum_index = (levels[:, None] + levels[None, :]).astype(int).ravel()
+        offsets = np.arange(k_count)[:, None]
+        p_diff = np.bincount((offsets * n_levels + diff_index[None, :]).ravel(), weights=flat.ravel(),
+                             minlength=k_count * n_levels).reshape(k_count, n_levels)
+        width = 2 * n_levels + 1
+        p_sum = np.bincount((offsets * width + sum_index[None, :]).ravel(), weights=flat.ravel(),
+                            minlength=k_count * width).reshape(k_count, width)
+        k = np.arange(n_levels, dtype=float)
+        s_values = np.arange(width, dtype=float)
+        difference_average = p_diff @ k
+        sum_average = p_sum @ s_values
+        cluster = i + j - (mu_x + mu_y)[:, None, None]
+        joint_entropy = -_plogp(p).sum(axis=(1, 2))
+        pxy = px[:, :, None] * py[:, None, :]
+        hxy1 = -np.where(pxy > 0, p * np.log2(np.where(pxy > 0, pxy, 1)), 0.0).sum(axis=(1, 2))
+        hxy2 = -_plogp(pxy).sum(axis=(1, 2))
+        hx, hy = -_plogp(px).sum(axis=1), -_plogp(py).sum(axis=1)
+        sigma = sigma_x * sigma_y
+        covariance = ((i - mu_x[:, None, None]) * (j - mu_y[:, None, None]) * p).sum(axis=(1, 2))
+        largest_h = np.maximum(hx, hy)
+        out = {
+            "Autocorrelation": (i * j * p).sum(axis=(1, 2)), "JointAverage": mu_x,
+            "ClusterProminence": (cluster ** 4 * p).sum(axis=(1, 2)), "ClusterShade": (cluster ** 3 * p).sum(axis=(1, 2)),
+            "ClusterTendency": (cluster ** 2 * p).sum(axis=(1, 2)), "Contrast": ((i - j) ** 2 * p).sum(axis=(1, 2)),
+            "Correlation": np.where(sigma == 0, 1.0, covariance / np.where(sigma == 0, 1, sigma)),
+            "DifferenceAverage": difference_average, "DifferenceEntropy": -_plogp(p_diff).sum(axis=1),
+            "DifferenceVariance": ((k[None, :] - difference_average[:, None]) ** 2 * p_diff).sum(axis=1),
+            "JointEnergy": (p ** 2).sum(axis=(1, 2)), "JointEntropy": joint_entropy,
+            "Imc1": np.where(largest_h == 0, 0.0, (joint_entropy - hxy1) / np.where(largest_h == 0, 1, largest_h)),
+            "Imc2": np.sqrt(np.maximum(0.0, 1 - np.exp(-2 * (hxy2 - joint_entropy)))),
+            "Idm": p_diff @ (1 / (1 + k ** 2)), "Idmn": p_diff @ (1 / (1 + (k / n_levels) ** 2)),
+            "Id": p_diff @ (1 / (1 + k)), "Idn": p_diff @ (1 / (1 + k / n_levels)),
+            "InverseVariance": p_diff[:, 1:] @ (1 / k[1:] ** 2), "MaximumProbability": p.max(axis=(1, 2)),
+            "SumAverage": sum_average, "SumEntropy": -_plogp(p_sum).sum(axis=1),
+            "SumSquares": ((i - mu_x[:, None, None]) ** 2 * p).sum(axis=(1, 2)),
+            "MCC": np.array([np.nan if e else _mcc(p[n], px[n], py[n]) for n, e in enumerate(empty)]),
+        }
+    for values in out.values():
+        values[empty] = np.nan
+    return {name: float(v[0]) for name, v in out.items()} if single else out
+
+
+features_from_matrix.stacked = True
 
 
 def _mcc(p: np.ndarray, px: np.ndarray, py: np.ndarray) -> float:

@@ -51,6 +51,9 @@ def features_from_matrix(matrix: np.ndarray, voxels: int) -> dict[str, float]:
     return renamed(matrix_features(matrix, voxels), NAMES)
 
 
+features_from_matrix.stacked = True  # a stack [k, i, j] gives arrays over k (``aggregation``)
+
+
 def glszm_by_aggregation(levels: np.ndarray, n_levels: int, aggregations: Iterable[str]) -> dict[str, dict[str, float]]:
     """GLSZM features of a discretised ROI (1..n_levels inside, 0 outside; z, y, x, slices along z) for each
     aggregation (``aggregation.ZONAL``)."""
