@@ -75,6 +75,7 @@ bench: setup sample-data
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/bench_ibsi.py
 	$(PY) benchmarks/bench_ibsi_chain.py
+	$(PY) benchmarks/bench_engines.py
 	$(PY) benchmarks/bench_cnn_data.py
 
 clean:

@@ -736,15 +736,17 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
     def ensureDependencies(self, prompt: bool = True, deep: bool = False) -> bool:
         """Install the core's Python packages on first use, after confirmation; False if declined.
 
-        PyRadiomics ships with the extension (built on Slicer's build servers): when it is missing this
-        raises RuntimeError with what to do, and nothing is built here. The rest comes as binary wheels,
+        PyRadiomics ships with the extension (built on Slicer's build servers) but is no longer needed: the
+        core's own feature engine computes PyRadiomics' classes to its numbers, and only settings it lacks
+        (LBP image types, ...) need PyRadiomics itself, which the extraction then says. A missing PyRadiomics is
+        logged with what to do, and nothing is built here. The rest comes as binary wheels,
         under constraints that pin every package Slicer's Python has (RadiomicsWorkshopSlicerLib.dependencies):
         nothing of Slicer's is replaced. Deep features also need torch, from the PyTorch extension (it
         installs the build that fits the machine, CUDA or CPU), then MONAI.
         """
         problem = dependencies.pyradiomicsProblem()
         if problem:
-            raise RuntimeError(problem)
+            logging.warning("Radiomics Workshop: features are computed by its own engine. %s", problem)
         missing = self.missingPackages()
         torchMissing = deep and not importlib.util.find_spec("torch")
         deepMissing = deep and bool(dependencies.missingRequirements(dependencies.DEEP_REQUIREMENTS))

@@ -1,4 +1,6 @@
-"""(a) Our per-case overhead over calling PyRadiomics directly (default features).
+"""(a) Our per-case overhead over calling PyRadiomics directly (default features), with PyRadiomics as the
+engine (``engine: pyradiomics``): what our cohort runner adds around it. (Our own engine against
+PyRadiomics: bench_engines.py.)
 
 Baseline: ``RadiomicsFeatureExtractor().execute(image_path, mask_path)`` for
 each sample case. Ours: the cohort runner with --jobs 1 on the same cases
@@ -35,7 +37,8 @@ def main() -> int:
 
     radiomics.setVerbosity(logging.ERROR)
     cases = [Case(case_id=name, image=case_paths(name)[0], mask=case_paths(name)[1]) for name in args.cases]
-    params = load_params(params={})  # PyRadiomics' defaults: original image, all feature classes
+    # PyRadiomics' defaults (original image, all feature classes), computed by PyRadiomics
+    params = load_params(params={"workshop": {"engine": "pyradiomics"}})
 
     from RadiomicsWorkshopLib.io.threads import thread_budget
 

@@ -13,7 +13,8 @@ Then, as in Slicer:
 
 Checked: no package Slicer has changed version; PyRadiomics imports there and reproduces its own baseline
 values (Testing/features/test_pyradiomics_baseline.py, run by that Python); the core's CLI runs extract, preprocess,
-train and predict there with the command lines the module builds (RadiomicsWorkshopLib.commands).
+train and predict there with the command lines the module builds (RadiomicsWorkshopLib.commands); and without
+the extension's packages, where PyRadiomics cannot be imported, our engine extracts (equal to PyRadiomics to 1e-6).
 Deep features and segmentation are not run here: torch for Python 3.12 would be a multi-GB CUDA build
 from PyPI (in Slicer the PyTorch extension installs it); the main suite runs them on Python 3.11.
 
@@ -124,6 +125,37 @@ def test_the_cores_cli_runs_the_workflow_in_slicer_python(lane, tmp_path):
     predictions = tmp_path / "predictions.csv"
     lane_.core(*commands.prediction_args(str(model), [str(cohort_features)], str(predictions)))
     assert len(pd.read_csv(predictions)) == 16
+
+
+def test_slicer_python_extracts_with_our_engine_without_pyradiomics(lane, tmp_path):
+    """Without the extension's packages PyRadiomics cannot be imported; our engine extracts anyway: the MR
+    preset (normalised, LoG and wavelet) on brain1, equal to the lane's own PyRadiomics to 1e-6, and the IBSI
+    preset on the IBSI digital phantom, all 482 reference values."""
+    from RadiomicsWorkshopLib.features.ibsi import reference as ibsi
+
+    lane_, _ = lane
+    env = {**lane_.env(), "PYTHONPATH": str(REPO / "RadiomicsWorkshop")}
+    probe = subprocess.run([str(lane_.python), "-c", "import radiomics"], env=env, capture_output=True, text=True)
+    assert probe.returncode != 0 and "No module named 'radiomics'" in probe.stderr, probe.stderr
+    data = sample_data_dir()
+    image, label = str(data / "brain1_image.nrrd"), str(data / "brain1_label.nrrd")
+    tables = {}
+    for engine, with_extension in (("ours", False), ("pyradiomics", True)):
+        out = tmp_path / f"{engine}.csv"
+        lane_.core("extract", "--image", image, "--mask", label, "--preset", "MR", "--engine", engine,
+                   "--out", str(out), "--progress", "none", with_extension=with_extension)
+        tables[engine] = pd.read_csv(out).iloc[0]
+    ours, theirs = tables["ours"], tables["pyradiomics"]
+    numbers = [c for c in theirs.index if c not in ("case_id", "roi")]
+    assert len(numbers) > 1000 and list(ours.index) == list(theirs.index)
+    off = {c: (ours[c], theirs[c]) for c in numbers if not abs(ours[c] - theirs[c]) <= 1e-6 * abs(theirs[c]) + 1e-12}
+    assert not off, off
+    nifti = ibsi.default_reference_dir() / "digital_phantom" / "nifti"
+    lane_.core("extract", "--image", str(nifti / "image" / "phantom.nii.gz"), "--mask",
+               str(nifti / "mask" / "mask.nii.gz"), "--preset", "IBSI", "--out", str(tmp_path / "ibsi.csv"),
+               "--progress", "none", with_extension=False)
+    compared = ibsi.compare_to_reference(pd.read_csv(tmp_path / "ibsi.csv").iloc[0], reference=ibsi.load_reference())
+    assert len(compared) == 482 and compared["reproduced"].all()
 
 
 def test_pypis_source_package_needs_the_recipes_fix_on_python_3_12(lane, tmp_path):

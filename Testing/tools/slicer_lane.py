@@ -92,8 +92,11 @@ class Lane:
         env = self.env() if with_extension else {**self.env(), "PYTHONPATH": ""}
         return json.loads(run(self.python, "-c", REPORT, env=env).stdout)
 
-    def core(self, *args: str) -> subprocess.CompletedProcess:
-        return run(self.python, "-m", "RadiomicsWorkshopLib", *args, env=self.env(), cwd=self.root)
+    def core(self, *args: str, with_extension: bool = True) -> subprocess.CompletedProcess:
+        """The core's CLI as the module runs it; ``with_extension=False``: without the extension's packages
+        (PyRadiomics), as in a Slicer where it is not installed."""
+        env = self.env() if with_extension else {**self.env(), "PYTHONPATH": str(MODULE_DIR)}
+        return run(self.python, "-m", "RadiomicsWorkshopLib", *args, env=env, cwd=self.root)
 
 
 def inputs_digest() -> str:

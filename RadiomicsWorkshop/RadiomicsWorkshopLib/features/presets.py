@@ -203,6 +203,12 @@ def params_from_dict(data: dict, *, name: str = "custom", source: str | None = N
     if convention == "ibsi":
         from .ibsi.texture import check_settings
 
+        filtered = [t for t in (data.get("imageType") or {"Original": {}}) if t != "Original"]
+        if filtered:
+            raise SettingsError(f"'workshop: convention: ibsi' computes the original image only, not "
+                                f"{', '.join(filtered)}", file=source,
+                                hint="drop those image types, or use the pyradiomics convention for filtered images")
+
         check_settings(data.get("setting") or {}, source)
         for agg_name, aggregation in aggregations.items():
             check_settings(aggregation["pyradiomics"]["setting"], source, f"aggregations: {agg_name}: setting")

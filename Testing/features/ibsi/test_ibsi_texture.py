@@ -124,6 +124,12 @@ def test_texture_columns_follow_the_presets_aggregations():
     assert len(DIRECTIONAL) == 6
 
 
+def test_the_ibsi_convention_refuses_filtered_image_types():
+    with pytest.raises(SettingsError, match="computes the original image only, not LoG"):
+        load_params(params={"imageType": {"Original": {}, "LoG": {"sigma": [1.0]}},
+                            "workshop": {"convention": "ibsi"}})
+
+
 @pytest.mark.parametrize("setting, message", [
     ({"distances": [1, 2]}, "distances: [1, 2]"),
     ({"symmetricalGLCM": False}, "symmetricalGLCM: false"),

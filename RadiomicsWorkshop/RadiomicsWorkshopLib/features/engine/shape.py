@@ -122,19 +122,25 @@ def diameters(vertices: np.ndarray) -> dict[str, float]:
     return out
 
 
+def principal_axes(mask: np.ndarray, spacing: np.ndarray) -> tuple[int, list[float]]:
+    """(voxel count, eigenvalues from small to large) of the covariance of the ROI's voxel centres in mm,
+    divided by N as PyRadiomics divides it; rounding errors just under 0 set to 0 as it does."""
+    coordinates = np.stack(np.nonzero(mask), axis=1) * spacing
+    centred = (coordinates - coordinates.mean(axis=0)) / np.sqrt(len(coordinates))
+    eigenvalues = np.linalg.eigvals(centred.T @ centred)
+    eigenvalues[(eigenvalues < 0) & (eigenvalues > -1e-10)] = 0
+    eigenvalues.sort()
+    return len(coordinates), [float(e) for e in eigenvalues]
+
+
 def shape_features(mask: np.ndarray, spacing: Iterable[float], names: Iterable[str] | None = None) -> dict[str, float]:
     """PyRadiomics' shape features of an ROI (bool, z, y, x; the box PyRadiomics crops it to) and spacing (z, y, x)."""
     names = tuple(names) if names else FEATURES
     spacing = np.asarray(tuple(spacing), dtype=float)
     padded = np.pad(mask.astype(bool), 1)
     area, volume, vertices = mesh(padded, spacing)
-    coordinates = np.stack(np.nonzero(padded), axis=1) * spacing
-    voxels = len(coordinates)
-    centred = (coordinates - coordinates.mean(axis=0)) / np.sqrt(voxels)
-    eigenvalues = np.linalg.eigvals(centred.T @ centred)
-    eigenvalues[(eigenvalues < 0) & (eigenvalues > -1e-10)] = 0
-    eigenvalues.sort()
-    least, minor, major = (float(e) for e in eigenvalues)
+    voxels, eigenvalues = principal_axes(padded, spacing)
+    least, minor, major = eigenvalues
     out = {"MeshVolume": volume, "VoxelVolume": voxels * float(np.prod(spacing)), "SurfaceArea": area,
            "SurfaceVolumeRatio": area / volume, "Sphericity": (36 * np.pi * volume ** 2) ** (1 / 3) / area,
            "Compactness1": volume / (area ** 1.5 * np.sqrt(np.pi)), "Compactness2": 36 * np.pi * volume ** 2 / area ** 3,
@@ -201,14 +207,9 @@ def shape2d_features(mask: np.ndarray, spacing: Iterable[float], names: Iterable
     spacing = np.asarray(tuple(spacing), dtype=float)
     padded = np.pad(mask.astype(bool), 1)
     perimeter, surface, vertices = contour(padded, spacing)
-    coordinates = np.stack(np.nonzero(padded), axis=1) * spacing
-    centred = (coordinates - coordinates.mean(axis=0)) / np.sqrt(len(coordinates))
-    eigenvalues = np.linalg.eigvals(centred.T @ centred)
-    eigenvalues[(eigenvalues < 0) & (eigenvalues > -1e-10)] = 0
-    eigenvalues.sort()
-    minor, major = (float(e) for e in eigenvalues)
+    pixels, (minor, major) = principal_axes(padded, spacing)
     sphericity = 2 * np.sqrt(np.pi * surface) / perimeter
-    out = {"MeshSurface": surface, "PixelSurface": len(coordinates) * float(np.prod(spacing)), "Perimeter": perimeter,
+    out = {"MeshSurface": surface, "PixelSurface": pixels * float(np.prod(spacing)), "Perimeter": perimeter,
            "PerimeterSurfaceRatio": perimeter / surface, "Sphericity": sphericity,
            "SphericalDisproportion": 1 / sphericity, "MaximumDiameter": _farthest(vertices),
            "MajorAxisLength": 4 * np.sqrt(major) if major >= 0 else np.nan,
