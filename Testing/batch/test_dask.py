@@ -308,9 +308,10 @@ def test_scheduler_local_equals_the_in_process_run(cohort):
 
 
 @pytest.mark.slow
-def test_a_worker_without_pyradiomics_fails_the_run_at_once(cohort, tmp_path):
-    """Workers whose Python has no PyRadiomics (a broken environment: its import fails there) stop the run
-    before any case, with the worker's error, instead of failing every case one by one."""
+def test_a_worker_without_pyradiomics_fails_a_pyradiomics_run_at_once(cohort, tmp_path):
+    """Workers whose Python has no PyRadiomics (its import fails there) stop a run that asks for PyRadiomics
+    (``--engine pyradiomics``) before any case, with the worker's error, instead of failing every case one
+    by one; the same workers extract with our engine, which needs no PyRadiomics."""
     broken = tmp_path / "no-pyradiomics" / "radiomics"
     broken.mkdir(parents=True)
     (broken / "__init__.py").write_text("raise ImportError(\"No module named 'radiomics' (this worker's Python)\")\n")
@@ -318,11 +319,15 @@ def test_a_worker_without_pyradiomics_fails_the_run_at_once(cohort, tmp_path):
     try:
         started = time.monotonic()
         done = cli("extract", "--manifest", cohort / "manifest.csv", "--params", cohort / "params.yaml",
-                   "--out", cohort / "f.csv", "--scheduler", address, check=False)
+                   "--out", cohort / "f.csv", "--scheduler", address, "--engine", "pyradiomics", check=False)
         assert done.returncode == 2, done.stderr
         assert "radiomics" in done.stderr and time.monotonic() - started < 60, done.stderr
         assert not (cohort / "f.csv").exists()
         parts = cohort / "f.csv.parts"
         assert not [p for p in parts.glob("*.json") if p.name != "run.json"] if parts.exists() else True
+        done = cli("extract", "--manifest", cohort / "manifest.csv", "--params", cohort / "params.yaml",
+                   "--out", cohort / "ours.csv", "--scheduler", address, "--overwrite", check=False)
+        assert done.returncode == 0, done.stderr
+        assert len(pd.read_csv(cohort / "ours.csv")) == len(pd.read_csv(cohort / "manifest.csv"))
     finally:
         stop_cluster(processes)

@@ -141,3 +141,26 @@ def test_extraction_works_where_pyradiomics_cannot_be_imported(tmp_path):
                            "--progress", "none"], env=env, capture_output=True, text=True)
     assert done.returncode == 2 and "PyRadiomics is not installed (our engine cannot compute image type LBP3D" \
         in done.stderr, done.stderr
+
+
+def test_a_2d_image_with_force2d_is_pyradiomics_own(sample_case):
+    """PyRadiomics keeps one angle for a 2D image with force2D (its generate_angles drops those along
+    force2Ddimension of the 2D array), not the slice's four that the same slice as a 3D image gets: our
+    engine hands that case to PyRadiomics, and says so in the diagnostics."""
+    import SimpleITK as sitk
+    from RadiomicsWorkshopLib.features.engine.extractor import Extractor
+
+    image, mask = (sitk.ReadImage(str(p)) for p in sample_case("breast1"))
+    z = int(np.argmax((sitk.GetArrayViewFromImage(mask) == 1).sum(axis=(1, 2))))
+    params = {"imageType": {"Original": {}}, "featureClass": {"glcm": ["Contrast"], "glrlm": ["RunPercentage"]},
+              "setting": {"binWidth": 25, "force2D": True, "label": 1}}
+    flat = Extractor(params).execute(image[:, :, z], mask[:, :, z])
+    one_slice = Extractor(params).execute(image[:, :, z:z + 1], mask[:, :, z:z + 1])
+    import radiomics
+    from radiomics import featureextractor
+
+    radiomics.setVerbosity(logging.ERROR)
+    theirs = featureextractor.RadiomicsFeatureExtractor(params).execute(image[:, :, z], mask[:, :, z])
+    assert flat["diagnostics_Versions_Engine"] == "PyRadiomics (a 2D image with force2D)"
+    assert float(flat["original_glcm_Contrast"]) == float(theirs["original_glcm_Contrast"])
+    assert abs(float(one_slice["original_glcm_Contrast"]) - float(theirs["original_glcm_Contrast"])) > 1e-3
