@@ -27,11 +27,14 @@ NAMES = dict(zip(FEATURES, ("small_j", "large_j", "i_nonuniformity", "i_nonunifo
                             "large_j_high_i")))
 
 
-def runs(levels: np.ndarray, direction: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def runs(levels: np.ndarray, direction: tuple[int, int, int],
+         voxels: tuple[tuple[np.ndarray, ...], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(grey level, length, slice of the first voxel) of every run along ``direction`` (a step of -1, 0, 1
-    per axis whose first non-zero step is +1). ``levels``: 1.. inside the ROI, 0 outside (z, y, x)."""
-    coordinates = np.nonzero(levels)
-    value = levels[coordinates]
+    per axis whose first non-zero step is +1). ``levels``: 1.. inside the ROI, 0 outside (z, y, x);
+    ``voxels``: its ROI voxels' coordinates and levels, when known (``np.nonzero`` once for every direction)."""
+    coordinates, value = voxels if voxels is not None else (np.nonzero(levels), None)
+    if value is None:
+        value = levels[coordinates]
     axis = next(a for a, d in enumerate(direction) if d)
     step = coordinates[axis]
     line = [c - step * d for c, d in zip(coordinates, direction)]
@@ -51,7 +54,9 @@ def runs(levels: np.ndarray, direction: tuple[int, int, int]) -> tuple[np.ndarra
 
 def run_length_matrices(levels: np.ndarray, n_levels: int, directions=DIRECTIONS) -> np.ndarray:
     """Run counts ``[direction, slice, grey level - 1, length - 1]`` (slice: of the run's first voxel)."""
-    found = [runs(levels, d) for d in directions]
+    coordinates = np.nonzero(levels)
+    voxels = (coordinates, levels[coordinates])
+    found = [runs(levels, d, voxels) for d in directions]
     width = max((int(length.max()) for _, length, _ in found if length.size), default=1)
     n_slices = levels.shape[0]
     out = np.zeros((len(directions), n_slices, n_levels, width), dtype=np.float64)
