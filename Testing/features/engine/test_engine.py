@@ -54,19 +54,21 @@ def test_every_feature_equals_pyradiomics(case, name, sample_case):
 
 
 IMAGE_TYPES = {"Original": {}, "LoG": {"sigma": [1.0, 3.0]}, "Wavelet": {}, "Square": {}, "SquareRoot": {},
-               "Logarithm": {}, "Exponential": {}, "Gradient": {"binWidth": 5}}
+               "Logarithm": {}, "Exponential": {}, "Gradient": {"binWidth": 5},
+               "LBP2D": {"binWidth": 1, "lbp2DRadius": 2, "lbp2DSamples": 16}}
 
 
 @pytest.mark.parametrize("case", ["brain2", "breast1"])
 def test_every_image_type_equals_pyradiomics(case, sample_case):
     """Filtered around the ROI as the ROI crop does (LoG: 12 sigmas; its IIR edge moves LoG features by at
-    most 6e-8 here), every image type's features equal PyRadiomics' on the whole image, in its order."""
+    most 6e-8 here), every image type's features equal PyRadiomics' on the whole image, in its order (LBP2D
+    with its own bins, radius and samples: an image type's settings are laid over the preset's)."""
     image, mask = sample_case(case)
     params = {"imageType": IMAGE_TYPES, "featureClass": {"firstorder": [], "glcm": [], "glszm": []},
               "setting": {"label": 1, "binWidth": 25}}
     theirs = _pyradiomics(image, mask, params)
     ours = extract_case(image, mask, params={**params, "workshop": {"engine": "ours"}}).iloc[0]
-    assert list(ours.index)[2:] == list(theirs) and len(theirs) == 16 * (18 + 24 + 16)
+    assert list(ours.index)[2:] == list(theirs) and len(theirs) == 17 * (18 + 24 + 16)
     off = {k: (ours[k], v) for k, v in theirs.items() if not abs(ours[k] - v) <= 1e-6 * abs(v) + 1e-12}
     assert not off, off
 
@@ -74,7 +76,7 @@ def test_every_image_type_equals_pyradiomics(case, sample_case):
 def test_auto_takes_our_engine_where_it_computes_everything():
     assert load_params("IBSI").engine == load_params("CT").engine == load_params("MR").engine == "ours"
     lbp = {"imageType": {"Original": {}, "LBP3D": {}}}
-    assert load_params(params=lbp).engine == "pyradiomics"  # LBP: PyRadiomics for now
+    assert load_params(params=lbp).engine == "pyradiomics"  # LBP3D: PyRadiomics (which cannot run it today)
     assert with_engine(load_params("CT"), "pyradiomics").engine == "pyradiomics"
     with pytest.raises(SettingsError, match="our feature engine cannot compute image type LBP3D"):
         load_params(params={**lbp, "workshop": {"engine": "ours"}})
@@ -102,10 +104,10 @@ def test_the_command_line_chooses_the_engine(sample_case, tmp_path):
     assert list(ours.index) == list(theirs.index)
     assert np.allclose(ours[columns].astype(float), theirs[columns].astype(float), rtol=1e-6, atol=1e-12)
     lbp = tmp_path / "lbp.yaml"
-    lbp.write_text("imageType: {Original: {}, LBP2D: {}}\n")
+    lbp.write_text("imageType: {Original: {}, LBP3D: {}}\n")
     done = cli("extract", "--image", image, "--mask", mask, "--params", lbp, "--engine", "ours", "--out",
                tmp_path / "lbp.csv", "--progress", "none", check=False)
-    assert done.returncode == 2 and "our feature engine cannot compute image type LBP2D" in done.stderr
+    assert done.returncode == 2 and "our feature engine cannot compute image type LBP3D" in done.stderr
 
 
 BLOCK_PYRADIOMICS = """

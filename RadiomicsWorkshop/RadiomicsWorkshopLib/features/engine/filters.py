@@ -3,7 +3,8 @@ operations and names, so that their features come from our engine: ``Original``,
 LaplacianRecursiveGaussian, normalised across scale, per sigma, skipped where the image is too small),
 ``Wavelet`` (PyWavelets' stationary transform, PyRadiomics' padding and decomposition names),
 ``Square``, ``SquareRoot``, ``Logarithm``, ``Exponential`` (scaled by the image's largest magnitude) and
-``Gradient`` (SimpleITK's GradientMagnitude). Each yields ``(image, name, settings)`` as PyRadiomics'
+``Gradient`` (SimpleITK's GradientMagnitude) and ``LBP2D`` (scikit-image's local binary pattern slice by
+slice, written back into the image's own pixel type as PyRadiomics does). Each yields ``(image, name, settings)`` as PyRadiomics'
 generators do: the settings with the image type's own laid over them.
 """
 
@@ -14,7 +15,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import SimpleITK as sitk
 
-IMAGE_TYPES = ("Original", "LoG", "Wavelet", "Square", "SquareRoot", "Logarithm", "Exponential", "Gradient")
+IMAGE_TYPES = ("Original", "LoG", "Wavelet", "Square", "SquareRoot", "Logarithm", "Exponential", "Gradient", "LBP2D")
 
 Filtered = Iterator[tuple[sitk.Image, str, Mapping[str, Any]]]
 
@@ -96,6 +97,23 @@ def scaled(x: np.ndarray, name: str, largest: float) -> np.ndarray:
     return x
 
 
+def lbp2d_images(image: sitk.Image, settings: Mapping[str, Any]) -> Filtered:
+    from skimage.feature import local_binary_pattern
+
+    radius, samples = settings.get("lbp2DRadius", 1), settings.get("lbp2DSamples", 8)
+    method = settings.get("lbp2DMethod", "uniform")
+    array = sitk.GetArrayFromImage(image)
+    if image.GetDimension() == 3:
+        axis = settings.get("force2Ddimension", 0)
+        array = array.swapaxes(0, axis)
+        for index in range(array.shape[0]):  # into the image's own type, as PyRadiomics assigns it
+            array[index, ...] = local_binary_pattern(array[index, ...], P=samples, R=radius, method=method)
+        array = array.swapaxes(0, axis)
+    else:
+        array = local_binary_pattern(array, P=samples, R=radius, method=method)
+    yield _from_array(array, image), "lbp-2D", settings
+
+
 def images(image_type: str, image: sitk.Image, settings: Mapping[str, Any]) -> Filtered:
     """PyRadiomics' generator of this image type, on ``image`` (normalised and resampled as prepared)."""
     if image_type == "Original":
@@ -108,6 +126,8 @@ def images(image_type: str, image: sitk.Image, settings: Mapping[str, Any]) -> F
         gradient = sitk.GradientMagnitudeImageFilter()
         gradient.SetUseImageSpacing(settings.get("gradientUseSpacing", True))
         yield gradient.Execute(image), "gradient", settings
+    elif image_type == "LBP2D":
+        yield from lbp2d_images(image, settings)
     elif image_type in SCALED:
         x = sitk.GetArrayFromImage(image)
         yield _from_array(scaled(x, image_type.lower(), largest_magnitude(image)), image), image_type.lower(), settings
