@@ -4,8 +4,8 @@ Per case, in the same run and on the same in-memory images (alternating order pe
 of everything on breast1 for the imports):
 
 - (a) PyRadiomics' default set: ``RadiomicsFeatureExtractor()`` (all classes, original image, bin width 25);
-- (b) the full ``ibsi`` set: ``extract_case`` with the ``IBSI`` preset (PyRadiomics in six texture
-  aggregations + our families), bin width 25 instead of the preset's 1 (these are MR and CT images, not
+- (b) the full ``ibsi`` set: ``extract_case`` with the ``IBSI`` preset (PyRadiomics' classes in six texture
+  aggregations, by our engine + our families), bin width 25 instead of the preset's 1 (these are MR and CT images, not
   the phantom's integer grey levels; the same discretisation as (a));
 - (c) our families alone (``features.ibsi.families.case_features``: all seven, GLDZM and NGLDM in the preset's
   three zone aggregations);
@@ -45,6 +45,7 @@ def main() -> int:
     from radiomics import featureextractor
     from RadiomicsWorkshopLib.features.extraction import extract_case, ibsi_texture_aggregations
     from RadiomicsWorkshopLib.features.ibsi import families as ibsi_families
+    from RadiomicsWorkshopLib.features.preparation import roi_box
     from RadiomicsWorkshopLib.features.presets import load_params, params_from_dict, preset_path
 
     radiomics.setVerbosity(logging.ERROR)
@@ -76,8 +77,7 @@ def main() -> int:
           f"{'(c) ours':>9s} {'(d) texture':>11s} {'c/d':>5s}")
     for name in args.cases:
         image, mask = read(name)
-        box = ibsi_families._roi_box(sitk.GetArrayViewFromImage(mask) == 1,
-                                     ibsi_families._margin(image.GetSpacing()[::-1]))
+        box = roi_box(sitk.GetArrayViewFromImage(mask) == 1, ibsi_families._margin(image.GetSpacing()[::-1]))
         index, size = [b.start for b in box[::-1]], [b.stop - b.start for b in box[::-1]]
         cropped = tuple(sitk.RegionOfInterest(x, size, index) for x in (image, mask))
         voxels = int((sitk.GetArrayViewFromImage(mask) == 1).sum())

@@ -158,7 +158,8 @@ def resegmented(values: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any
     return kept
 
 
-def _box(mask: np.ndarray, margin: Sequence[int] = (0, 0, 0)) -> tuple[slice, ...]:
+def roi_box(mask: np.ndarray, margin: Sequence[int] = (0, 0, 0)) -> tuple[slice, ...]:
+    """The ROI's bounding box (numpy order) grown by ``margin`` voxels per axis, within the array."""
     present = [np.nonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))[0] for axis in range(mask.ndim)]
     return tuple(slice(max(int(p[0]) - m, 0), min(int(p[-1]) + 1 + m, n))
                  for p, m, n in zip(present, margin, mask.shape))
@@ -181,13 +182,13 @@ def prepare(image: sitk.Image, mask: sitk.Image, label: int, settings: Mapping[s
     mask_array = sitk.GetArrayViewFromImage(mask) == label
     check_roi(mask_array, settings)
     spacing = tuple(float(s) for s in image.GetSpacing()[::-1])
-    box = _box(mask_array, margin(spacing) if margin else (0,) * mask_array.ndim)
+    box = roi_box(mask_array, margin(spacing) if margin else (0,) * mask_array.ndim)
     values = sitk.GetArrayViewFromImage(image)[box].copy()
     drawn = mask_array[box].copy()
     intensity = resegmented(values, drawn, settings)
     if intensity is not drawn:
         check_roi(intensity, settings)  # PyRadiomics checks the re-segmented ROI too
-        inner = _box(intensity)
+        inner = roi_box(intensity)
         shape = np.zeros_like(drawn)
         shape[inner] = drawn[inner]
     else:
