@@ -27,6 +27,12 @@ SETTINGS = {
     "fixed bin number, NGLDM alpha 1, voxel shift": {"binCount": 16, "gldm_a": 1, "voxelArrayShift": 1000},
     "relative re-segmentation": {"resegmentRange": [0.2, 0.9], "resegmentMode": "relative", "binWidth": 10},
     "in-plane along y, merged": {"force2D": True, "force2Ddimension": 1, "weightingNorm": "no_weighting"},
+    "distances 1 and 2": {"distances": [1, 2]},
+    "distance 2, NGLDM alpha 1": {"distances": [2], "gldm_a": 1},
+    "asymmetric GLCM": {"symmetricalGLCM": False},
+    "euclidean weights": {"weightingNorm": "euclidean"},
+    "manhattan weights": {"weightingNorm": "manhattan"},
+    "infinity weights, in-plane": {"weightingNorm": "infinity", "force2D": True},
 }
 
 
@@ -80,8 +86,10 @@ def test_auto_takes_our_engine_where_it_computes_everything():
     assert with_engine(load_params("CT"), "pyradiomics").engine == "pyradiomics"
     with pytest.raises(SettingsError, match="our feature engine cannot compute image type LBP3D"):
         load_params(params={**lbp, "workshop": {"engine": "ours"}})
-    with pytest.raises(SettingsError, match="our feature engine cannot compute setting distances: \\[1, 2\\]"):
-        load_params(params={"setting": {"distances": [1, 2]}, "workshop": {"engine": "ours"}})
+    with pytest.raises(SettingsError, match="our feature engine cannot compute ngtdm with force2D and distances"):
+        load_params(params={"setting": {"distances": [2], "force2D": True}, "workshop": {"engine": "ours"}})
+    assert load_params(params={"setting": {"distances": [2], "force2D": True},
+                               "featureClass": {"glcm": []}}).engine == "ours"
     with pytest.raises(SettingsError, match="unknown engine 'fast'"):
         load_params(params={"workshop": {"engine": "fast"}})
     # the engine is recorded, and left out of the settings digest: both compute the same numbers

@@ -25,9 +25,10 @@ FEATURES = {"firstorder": firstorder.ALL, "shape": shape.FEATURES + shape.DEPREC
             "glrlm": glrlm.FEATURES, "glszm": glszm.FEATURES, "gldm": tuple(GLDM_NAMES.values()),
             "ngtdm": ngtdm.FEATURES}
 #: settings -> (what our engine needs, said as a condition)
-_SETTINGS = {"distances": (lambda v: list(v) == [1], "distances: [1]"),
-             "symmetricalGLCM": (lambda v: v is True, "symmetricalGLCM: true"),
-             "weightingNorm": (lambda v: v in (None, "no_weighting"), "weightingNorm: none or no_weighting")}
+_SETTINGS = {"weightingNorm": (lambda v: v in (None, "no_weighting", "infinity", "euclidean", "manhattan"),
+                               "weightingNorm: none, no_weighting, infinity, euclidean or manhattan"),
+             "distances": (lambda v: len(v) > 0 and all(isinstance(d, int) and d > 0 for d in v),
+                           "distances: positive whole numbers")}
 
 
 def unsupported(params: Mapping[str, Any]) -> list[str]:
@@ -45,6 +46,10 @@ def unsupported(params: Mapping[str, Any]) -> list[str]:
             if missing:
                 problems.append(f"{name} feature(s) {', '.join(missing)}")
     setting = params.get("setting") or {}
+    if "ngtdm" in (params.get("featureClass") or FEATURES) and setting.get("force2D") \
+            and list(setting.get("distances", [1])) != [1]:
+        # measured: breast1 with force2Ddimension 2 and distances [2] gives other NGTDM values than PyRadiomics'
+        problems.append("ngtdm with force2D and distances other than [1]")
     for key, (fits, condition) in _SETTINGS.items():
         if key in setting and not fits(setting[key]):
             problems.append(f"setting {key}: {setting[key]} (our engine: {condition})")
@@ -82,7 +87,7 @@ def roi_features(roi: PreparedRoi, feature_classes: Mapping[str, Any], settings:
     if texture:
         columns = texture_columns(levels, n_levels, {prefix: {"setting": settings, "per_slice": False,
                                                               "featureClass": texture}},
-                                  float(settings.get("gldm_a", 0)))
+                                  float(settings.get("gldm_a", 0)), roi.spacing)
         for name in texture:
             found[name] = {f: columns[f"{prefix}_{name}_{f}"] for f in classes[name]}
     order = [c for c in classes if c.startswith("shape")] + [c for c in classes if not c.startswith("shape")]

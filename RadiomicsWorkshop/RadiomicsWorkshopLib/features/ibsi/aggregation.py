@@ -22,6 +22,7 @@ volume's own matrix (3D zones and neighbourhoods differ from the slices').
 
 from __future__ import annotations
 
+import itertools
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
@@ -35,6 +36,22 @@ DIRECTIONS = ((0, 0, 1), (0, 1, 0), (0, 1, 1), (0, 1, -1),
               (1, 0, 0), (1, 0, 1), (1, 0, -1), (1, 1, 0), (1, -1, 0), (1, 1, 1), (1, 1, -1), (1, -1, 1),
               (1, -1, -1))
 IN_PLANE = 4
+
+def offsets(distances=(1,), in_plane: bool = False, bidirectional: bool = False) -> list[tuple[int, int, int]]:
+    """The neighbours (z, y, x) at a Chebyshev distance in ``distances``, as PyRadiomics' angles: each line
+    once (first non-zero step positive) unless ``bidirectional``; ``in_plane``: z = 0 only. For distance 1
+    and one direction a line: DIRECTIONS, in its order."""
+    reach = max(distances)
+    found = []
+    for offset in itertools.product(range(-reach, reach + 1), repeat=3):
+        if max(abs(o) for o in offset) not in distances or (in_plane and offset[0]):
+            continue
+        if bidirectional or next(o for o in offset if o) > 0:
+            found.append(offset)
+    if list(distances) == [1] and not bidirectional:
+        return [d for d in DIRECTIONS if not (in_plane and d[0])]
+    return found
+
 
 #: A feature function: (matrix, voxel count behind it) -> {feature: value}.
 Features = Callable[[np.ndarray, int], Mapping[str, float]]
@@ -78,27 +95,35 @@ def averaged(features: Features, matrices: np.ndarray, voxels: np.ndarray) -> di
 
 
 def directional(matrices: np.ndarray, slice_voxels: np.ndarray, features: Features,
-                aggregations: Iterable[str]) -> dict[str, dict[str, float]]:
+                aggregations: Iterable[str], in_plane: int = IN_PLANE,
+                weights: np.ndarray | None = None) -> dict[str, dict[str, float]]:
     """Features of directional matrices for each aggregation. ``slice_voxels``: the ROI's voxels per slice;
-    a merged matrix's voxel count is the sum over the matrices merged (the IBSI's run percentage)."""
+    a merged matrix's voxel count is the sum over the matrices merged (the IBSI's run percentage).
+    ``in_plane``: how many of the first directions lie in the slice; ``weights``: per direction, for the
+    merged ones (PyRadiomics' ``weightingNorm``; default 1)."""
     out = {}
     total = int(slice_voxels.sum())
     slices = np.nonzero(slice_voxels)[0]
-    plane = matrices[:IN_PLANE]
+    plane = matrices[:in_plane]
+    weights = np.ones(len(matrices)) if weights is None else np.asarray(weights, dtype=float)
+    present = matrices.reshape(len(matrices), -1).any(axis=1)  # a direction with nothing merges nothing
     for aggregation in aggregations:
         if aggregation == "2D, averaged":
             stack = plane[:, slices].transpose(1, 0, *range(2, plane.ndim)).reshape(-1, *plane.shape[2:])
-            out[aggregation] = averaged(features, stack, np.repeat(slice_voxels[slices], IN_PLANE))
+            out[aggregation] = averaged(features, stack, np.repeat(slice_voxels[slices], in_plane))
         elif aggregation == "2D, slice-merged":
-            out[aggregation] = averaged(features, plane[:, slices].sum(axis=0), IN_PLANE * slice_voxels[slices])
+            out[aggregation] = averaged(features, plane[:, slices].sum(axis=0), in_plane * slice_voxels[slices])
         elif aggregation == "2.5D, direction-merged":
-            out[aggregation] = averaged(features, plane.sum(axis=1), np.full(IN_PLANE, total))
+            out[aggregation] = averaged(features, plane.sum(axis=1), np.full(in_plane, total))
         elif aggregation == "2.5D, merged":
-            out[aggregation] = averaged(features, plane.sum(axis=(0, 1))[None], np.array([IN_PLANE * total]))
+            w = weights[:in_plane]
+            merged = np.tensordot(w, plane.sum(axis=1), axes=1)
+            out[aggregation] = averaged(features, merged[None], np.array([(w * present[:in_plane]).sum() * total]))
         elif aggregation == "3D, averaged":
             out[aggregation] = averaged(features, matrices.sum(axis=1), np.full(len(matrices), total))
         elif aggregation == "3D, merged":
-            out[aggregation] = averaged(features, matrices.sum(axis=(0, 1))[None], np.array([len(matrices) * total]))
+            merged = np.tensordot(weights, matrices.sum(axis=1), axes=1)
+            out[aggregation] = averaged(features, merged[None], np.array([(weights * present).sum() * total]))
         else:
             raise ValueError(f"unknown directional aggregation {aggregation!r}; known: {DIRECTIONAL}")
     return out

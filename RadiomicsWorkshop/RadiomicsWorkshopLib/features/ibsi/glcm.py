@@ -33,15 +33,16 @@ def shifted_pairs(levels: np.ndarray, direction: tuple[int, int, int]) -> tuple[
     return a[inside], b[inside], z[inside]
 
 
-def cooccurrence(levels: np.ndarray, n_levels: int, directions=DIRECTIONS) -> np.ndarray:
-    """Symmetric co-occurrence counts ``[direction, slice, i - 1, j - 1]`` (slice: of the pair's first voxel)."""
+def cooccurrence(levels: np.ndarray, n_levels: int, directions=DIRECTIONS, symmetric: bool = True) -> np.ndarray:
+    """Co-occurrence counts ``[direction, slice, i - 1, j - 1]`` (slice: of the pair's first voxel), each pair
+    also counted as (j, i) when ``symmetric``."""
     n_slices = levels.shape[0]
     out = np.zeros((len(directions), n_slices, n_levels, n_levels), dtype=np.float64)
     for d, direction in enumerate(directions):
         i, j, z = shifted_pairs(levels, direction)
         flat = (z * n_levels + (i - 1)) * n_levels + (j - 1)
         counts = np.bincount(flat, minlength=n_slices * n_levels * n_levels).reshape(n_slices, n_levels, n_levels)
-        out[d] = counts + counts.transpose(0, 2, 1)
+        out[d] = counts + counts.transpose(0, 2, 1) if symmetric else counts
     return out
 
 
@@ -125,10 +126,17 @@ def _mcc(p: np.ndarray, px: np.ndarray, py: np.ndarray) -> float:
     return float(np.sqrt(max(eigenvalues[-2], 0.0)))
 
 
-def glcm_by_aggregation(levels: np.ndarray, n_levels: int, aggregations: Iterable[str]) -> dict[str, dict[str, float]]:
+def glcm_by_aggregation(levels: np.ndarray, n_levels: int, aggregations: Iterable[str], directions=None,
+                        symmetric: bool = True, weights=None) -> dict[str, dict[str, float]]:
     """GLCM features of a discretised ROI (grey levels 1..n_levels inside, 0 outside; z, y, x, slices
-    along z) for each of the IBSI's directional aggregations (``aggregation.DIRECTIONAL``)."""
+    along z) for each of the IBSI's directional aggregations (``aggregation.DIRECTIONAL``). ``directions``:
+    PyRadiomics' angles where its settings give others (``aggregation.offsets``; all then count as the
+    aggregation's directions); ``weights``: per direction, for merging (its ``weightingNorm``)."""
     aggregations = tuple(aggregations)
-    three_d = any(a.startswith("3D") for a in aggregations)
-    matrices = cooccurrence(levels, n_levels, DIRECTIONS if three_d else DIRECTIONS[:4])
-    return directional(matrices, (levels > 0).sum(axis=(1, 2)), features_from_matrix, aggregations)
+    if directions is None:
+        three_d = any(a.startswith("3D") for a in aggregations)
+        directions = DIRECTIONS if three_d else DIRECTIONS[:4]
+    matrices = cooccurrence(levels, n_levels, directions, symmetric)
+    in_plane = sum(1 for d in directions if d[0] == 0)
+    return directional(matrices, (levels > 0).sum(axis=(1, 2)), features_from_matrix, aggregations, in_plane,
+                       weights)

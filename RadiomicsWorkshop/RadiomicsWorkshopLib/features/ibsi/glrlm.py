@@ -75,12 +75,15 @@ def features_from_matrix(matrix: np.ndarray, voxels: int) -> dict[str, float]:
 features_from_matrix.stacked = True  # a stack [k, i, j] gives arrays over k (``aggregation``)
 
 
-def glrlm_by_aggregation(levels: np.ndarray, n_levels: int, aggregations: Iterable[str]) -> dict[str, dict[str, float]]:
+def glrlm_by_aggregation(levels: np.ndarray, n_levels: int, aggregations: Iterable[str],
+                         weights=None) -> dict[str, dict[str, float]]:
     """GLRLM features of a discretised ROI (1..n_levels inside, 0 outside; z, y, x, slices along z) for each
-    of the IBSI's directional aggregations (``aggregation.DIRECTIONAL``)."""
+    of the IBSI's directional aggregations (``aggregation.DIRECTIONAL``); ``weights``: per direction (13 in
+    3D, else the 4 in the slice), for merging (PyRadiomics' ``weightingNorm``)."""
     aggregations = tuple(aggregations)
     three_d = any(a.startswith("3D") for a in aggregations)
     directions = DIRECTIONS if three_d else DIRECTIONS[:4]
     matrices = run_length_matrices(levels, n_levels, directions)
     matrices[flat_directions(levels, directions)] = 0  # runs of one voxel across a flat ROI: no direction
-    return directional(matrices, (levels > 0).sum(axis=(1, 2)), features_from_matrix, aggregations)
+    return directional(matrices, (levels > 0).sum(axis=(1, 2)), features_from_matrix, aggregations,
+                       weights=weights)

@@ -10,11 +10,11 @@ matrix counts voxels by (i, j). Aggregation: ``3D`` one matrix; ``2D`` per-slice
 
 from __future__ import annotations
 
-import itertools
 from typing import Iterable
 
 import numpy as np
 
+from .aggregation import offsets
 from .matrix import matrix_features, renamed
 
 FEATURES = ("LowDependenceEmphasis", "HighDependenceEmphasis", "LowGrayLevelCountEmphasis",
@@ -30,19 +30,20 @@ def dependence_counts(levels: np.ndarray, mask: np.ndarray, in_plane: bool, alph
     return _counts(levels, mask, alpha, full=not in_plane)[1 if not in_plane else 0]
 
 
-def _counts(levels: np.ndarray, mask: np.ndarray, alpha: float, full: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """In-plane and (with ``full``) 3D dependence counts in one pass: the in-plane neighbours are a subset."""
+def _counts(levels: np.ndarray, mask: np.ndarray, alpha: float, full: bool = True,
+            distances=(1,)) -> tuple[np.ndarray, np.ndarray]:
+    """In-plane and (with ``full``) 3D dependence counts in one pass: the in-plane neighbours are a subset.
+    Neighbours: the voxels at a Chebyshev distance in ``distances`` (PyRadiomics' ``distances``)."""
     mask = mask.astype(bool)
+    reach = max(distances)
     # voxels outside the ROI get a level no grey level is within alpha of
     outside = -(abs(float(levels[mask].max(initial=0))) + alpha + 1.0)
-    padded = np.pad(np.where(mask, levels, outside).astype(np.float64), 1, constant_values=outside)
-    core = padded[1:-1, 1:-1, 1:-1]
+    padded = np.pad(np.where(mask, levels, outside).astype(np.float64), reach, constant_values=outside)
+    core = padded[reach:-reach, reach:-reach, reach:-reach]
     in_plane = np.ones(levels.shape, dtype=np.int64)
     across = np.zeros(levels.shape, dtype=np.int64)
-    for offset in itertools.product((-1, 0, 1), repeat=3):
-        if offset == (0, 0, 0) or (not full and offset[0] != 0):
-            continue
-        shifted = padded[tuple(slice(1 + o, n + 1 + o) for o, n in zip(offset, levels.shape))]
+    for offset in offsets(distances, in_plane=not full, bidirectional=True):
+        shifted = padded[tuple(slice(reach + o, n + reach + o) for o, n in zip(offset, levels.shape))]
         dependent = (np.abs(shifted - core) <= alpha) if alpha else (shifted == core)
         (in_plane if offset[0] == 0 else across).__iadd__(dependent)
     return in_plane, in_plane + across
@@ -66,7 +67,8 @@ def features_from_matrix(matrix: np.ndarray, voxels: int) -> dict[str, float]:
 
 
 def ngldm_by_aggregation(levels: np.ndarray, mask: np.ndarray, n_levels: int | None = None,
-                         aggregations: Iterable[str] = ("3D",), alpha: float = 0) -> dict[str, dict[str, float]]:
+                         aggregations: Iterable[str] = ("3D",), alpha: float = 0,
+                         distances=(1,)) -> dict[str, dict[str, float]]:
     """NGLDM features of a discretised ROI (grey levels 1..n_levels; z, y, x arrays, slices along z) for each
     aggregation; 2D and 2.5D share the in-plane dependence counts."""
     aggregations = tuple(aggregations)
@@ -75,13 +77,14 @@ def ngldm_by_aggregation(levels: np.ndarray, mask: np.ndarray, n_levels: int | N
     mask = mask.astype(bool)
     n_levels = n_levels or int(levels[mask].max())
     out = {}
-    counts_in_plane, counts_3d = _counts(levels, mask, alpha, full="3D" in aggregations)
+    counts_in_plane, counts_3d = _counts(levels, mask, alpha, full="3D" in aggregations, distances=distances)
+    width_3d, width_2d = (1 + len(offsets(distances, plane, bidirectional=True)) for plane in (False, True))
     if "3D" in aggregations:
-        out["3D"] = features_from_matrix(_matrix(levels, counts_3d, mask, n_levels, 27), int(mask.sum()))
+        out["3D"] = features_from_matrix(_matrix(levels, counts_3d, mask, n_levels, width_3d), int(mask.sum()))
     if {"2D", "2.5D"} & set(aggregations):
         counts = counts_in_plane
         slices = [z for z in range(mask.shape[0]) if mask[z].any()]
-        matrices = [_matrix(levels[z], counts[z], mask[z], n_levels, 9) for z in slices]
+        matrices = [_matrix(levels[z], counts[z], mask[z], n_levels, width_2d) for z in slices]
         if "2.5D" in aggregations:
             out["2.5D"] = features_from_matrix(sum(matrices), int(mask.sum()))
         if "2D" in aggregations:

@@ -13,16 +13,19 @@ from typing import Iterable
 import numpy as np
 from scipy import ndimage
 
-from .aggregation import zonal
+from .aggregation import offsets, zonal
 
 FEATURES = ("Coarseness", "Contrast", "Busyness", "Complexity", "Strength")
 
 
-def ngtdm_matrices(levels: np.ndarray, n_levels: int, in_plane: bool) -> np.ndarray:
+def ngtdm_matrices(levels: np.ndarray, n_levels: int, in_plane: bool, distances=(1,)) -> np.ndarray:
     """``[slice, grey level - 1, (n_i, s_i)]`` for in-plane neighbourhoods (``in_plane``), else
-    ``[grey level - 1, (n_i, s_i)]`` for 3D ones. ``levels``: 1.. inside the ROI, 0 outside (z, y, x)."""
-    kernel = np.ones((1, 3, 3) if in_plane else (3, 3, 3))
-    kernel[tuple(s // 2 for s in kernel.shape)] = 0
+    ``[grey level - 1, (n_i, s_i)]`` for 3D ones. ``levels``: 1.. inside the ROI, 0 outside (z, y, x).
+    The neighbours: every voxel at a Chebyshev distance in ``distances`` (PyRadiomics' ``distances``)."""
+    reach = max(distances)
+    kernel = np.zeros((1 if in_plane else 2 * reach + 1, 2 * reach + 1, 2 * reach + 1))
+    for dz, dy, dx in offsets(distances, in_plane, bidirectional=True):
+        kernel[dz + kernel.shape[0] // 2, dy + reach, dx + reach] = 1
     inside = levels > 0
     neighbours = ndimage.correlate(inside.astype(float), kernel, mode="constant")
     sums = ndimage.correlate(levels.astype(float), kernel, mode="constant")
@@ -62,8 +65,10 @@ def features_from_matrix(matrix: np.ndarray, voxels: int = 0) -> dict[str, float
             "Strength": strength}
 
 
-def ngtdm_by_aggregation(levels: np.ndarray, n_levels: int, aggregations: Iterable[str]) -> dict[str, dict[str, float]]:
+def ngtdm_by_aggregation(levels: np.ndarray, n_levels: int, aggregations: Iterable[str],
+                         distances=(1,)) -> dict[str, dict[str, float]]:
     """NGTDM features of a discretised ROI (1..n_levels inside, 0 outside; z, y, x, slices along z) for each
     aggregation (``aggregation.ZONAL``)."""
-    return zonal(lambda: ngtdm_matrices(levels, n_levels, True), lambda: ngtdm_matrices(levels, n_levels, False),
+    return zonal(lambda: ngtdm_matrices(levels, n_levels, True, distances),
+                 lambda: ngtdm_matrices(levels, n_levels, False, distances),
                  (levels > 0).sum(axis=(1, 2)), features_from_matrix, aggregations)

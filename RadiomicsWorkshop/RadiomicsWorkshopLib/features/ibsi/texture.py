@@ -55,46 +55,79 @@ def aggregation_of(texture_class: str, setting: Mapping[str, Any], per_slice: bo
     dimension = "2D" if per_slice else "2.5D" if setting.get("force2D") else "3D"
     if texture_class not in DIRECTIONAL_CLASSES:
         return dimension
-    merged = setting.get("weightingNorm") == "no_weighting"
+    merged = setting.get("weightingNorm") is not None  # weighted (no_weighting: by 1) and summed
     if dimension == "2D":
         return "2D, slice-merged" if merged else "2D, averaged"
     return f"{dimension}, merged" if merged else f"{dimension}, averaged" if dimension == "3D" \
         else "2.5D, direction-merged"
 
 
-def _class_features(texture_class: str, levels: np.ndarray, n_levels: int, aggregations: tuple[str, ...],
-                    alpha: float) -> dict[str, dict[str, float]]:
+def direction_weights(texture_class: str, norm: str | None, directions, spacing) -> np.ndarray | None:
+    """PyRadiomics' ``weightingNorm`` weights of each direction (z, y, x steps; ``spacing`` in mm, same order):
+    for GLCM exp(-d**2) of the step's length d by the norm, for GLRLM d itself; None: no weighting."""
+    if norm is None:
+        return None
+    steps = np.abs(np.asarray(directions, dtype=float)) * np.asarray(spacing, dtype=float)
+    if norm == "no_weighting":
+        return np.ones(len(steps))
+    length = {"infinity": steps.max(axis=1), "manhattan": steps.sum(axis=1)}.get(norm)
+    squared = (steps ** 2).sum(axis=1) if norm == "euclidean" else length ** 2
     if texture_class == "glcm":
-        return glcm.glcm_by_aggregation(levels, n_levels, aggregations)
-    if texture_class == "glrlm":
-        return glrlm.glrlm_by_aggregation(levels, n_levels, aggregations)
+        return np.exp(-squared)
+    return np.sqrt(squared) if norm == "euclidean" else length
+
+
+def _class_features(texture_class: str, levels: np.ndarray, n_levels: int, aggregations: tuple[str, ...],
+                    alpha: float, setting: Mapping[str, Any], spacing) -> dict[str, dict[str, float]]:
+    distances = tuple(setting.get("distances", [1]))
+    norm = setting.get("weightingNorm")
+    in_plane = not any(a.startswith("3D") for a in aggregations)
+    if texture_class in ("glcm", "glrlm"):
+        from .aggregation import DIRECTIONS, offsets
+
+        directions = offsets(distances, in_plane) if texture_class == "glcm" else \
+            (DIRECTIONS[:4] if in_plane else DIRECTIONS)
+        weights = direction_weights(texture_class, norm, directions, spacing) if spacing is not None else None
+        if texture_class == "glcm":
+            return glcm.glcm_by_aggregation(levels, n_levels, aggregations, directions,
+                                            bool(setting.get("symmetricalGLCM", True)), weights)
+        return glrlm.glrlm_by_aggregation(levels, n_levels, aggregations, weights)
     if texture_class == "glszm":
         return glszm.glszm_by_aggregation(levels, n_levels, aggregations)
     if texture_class == "ngtdm":
-        return ngtdm.ngtdm_by_aggregation(levels, n_levels, aggregations)
-    found = ngldm.ngldm_by_aggregation(levels, levels > 0, n_levels, aggregations, alpha)
+        return ngtdm.ngtdm_by_aggregation(levels, n_levels, aggregations, distances)
+    found = ngldm.ngldm_by_aggregation(levels, levels > 0, n_levels, aggregations, alpha, distances)
     return {a: {GLDM_NAMES[n]: v for n, v in f.items() if n in GLDM_NAMES} for a, f in found.items()}
 
 
 def texture_columns(levels: np.ndarray, n_levels: int, extractions: Mapping[str, Mapping[str, Any]],
-                    alpha: float = 0) -> dict[str, float]:
+                    alpha: float = 0, spacing=None) -> dict[str, float]:
     """``<prefix>_<class>_<feature>`` for every extraction of the preset.
 
     ``levels``: the discretised ROI (1..n_levels inside the intensity mask, 0 outside; z, y, x).
     ``extractions``: column prefix (``original``, ``original-2D-averaged``) -> {"setting": PyRadiomics
     settings, "per_slice": bool, "featureClass": PyRadiomics' section (empty list: every feature)}.
-    ``alpha``: the NGLDM's coarseness (PyRadiomics' ``gldm_a``)."""
-    wanted: dict[tuple[int, str], dict[str, list[tuple[str, Any]]]] = {}  # (axis, class) -> aggregation -> who
+    ``alpha``: the NGLDM's coarseness (PyRadiomics' ``gldm_a``); ``spacing``: (z, y, x) in mm, for
+    PyRadiomics' direction weights (``weightingNorm``)."""
+    # (axis, class, the settings that change its matrices) -> aggregation -> who
+    wanted: dict[tuple, dict[str, list[tuple[str, Any]]]] = {}
     for prefix, extraction in extractions.items():
         setting = extraction["setting"]
         axis = int(setting.get("force2Ddimension", 0)) if setting.get("force2D") or extraction["per_slice"] else 0
+        matrix_settings = (tuple(setting.get("distances", [1])), bool(setting.get("symmetricalGLCM", True)),
+                           setting.get("weightingNorm"))
         for texture_class, names in (extraction["featureClass"] or {}).items():
             if texture_class in CLASSES:
                 aggregation = aggregation_of(texture_class, setting, extraction["per_slice"])
-                wanted.setdefault((axis, texture_class), {}).setdefault(aggregation, []).append((prefix, names))
+                key = (axis, texture_class, matrix_settings)
+                wanted.setdefault(key, {}).setdefault(aggregation, []).append((prefix, names))
     out: dict[str, float] = {}
-    for (axis, texture_class), by_aggregation in wanted.items():
-        found = _class_features(texture_class, np.moveaxis(levels, axis, 0), n_levels, tuple(by_aggregation), alpha)
+    for (axis, texture_class, (distances, symmetric, norm)), by_aggregation in wanted.items():
+        setting = {"distances": list(distances), "symmetricalGLCM": symmetric, "weightingNorm": norm}
+        order = [axis] + [a for a in range(3) if a != axis]  # the axes as np.moveaxis(levels, axis, 0) has them
+        moved = None if spacing is None else np.asarray(spacing, dtype=float)[order]
+        found = _class_features(texture_class, np.moveaxis(levels, axis, 0), n_levels, tuple(by_aggregation), alpha,
+                                setting, moved)
         for aggregation, users in by_aggregation.items():
             for prefix, names in users:
                 for name, value in found[aggregation].items():
