@@ -174,3 +174,28 @@ def test_a_2d_image_with_force2d_is_pyradiomics_own(sample_case):
     assert flat["diagnostics_Versions_Engine"] == "PyRadiomics (a 2D image with force2D)"
     assert float(flat["original_glcm_Contrast"]) == float(theirs["original_glcm_Contrast"])
     assert abs(float(one_slice["original_glcm_Contrast"]) - float(theirs["original_glcm_Contrast"])) > 1e-3
+
+
+@pytest.mark.parametrize("mode, bounds", [("sigma", [-1.5, 1.5]), ("relative", [0.5, 0.9]), ("absolute", [12.0])])
+def test_resegmentation_is_pyradiomics_own(mode, bounds):
+    """Our re-segmentation against PyRadiomics' ``resegmentMask`` on a small ROI built so that the
+    population and the sample standard deviation keep different voxels (the baselines' sigma cases do not tell)."""
+    import SimpleITK as sitk
+    from radiomics import imageoperations
+    from RadiomicsWorkshopLib.features.preparation import resegmented
+
+    def kept(x, ddof):
+        return (x >= x.mean() - 1.5 * x.std(ddof=ddof)) & (x <= x.mean() + 1.5 * x.std(ddof=ddof))
+
+    values = np.array([[[10.0, 11, 12, 13, 14, 15, 16, 17, 18, 30]]])
+    for last in np.arange(18.0, 40.0, 0.01):  # a top voxel the population SD drops and the sample SD keeps
+        values[0, 0, -1] = last
+        if not np.array_equal(kept(values, 0), kept(values, 1)):
+            break
+    assert not np.array_equal(kept(values, 0), kept(values, 1))
+    mask = np.ones(values.shape, bool)
+    image, label = sitk.GetImageFromArray(values), sitk.GetImageFromArray(mask.astype(np.uint8))
+    settings = {"resegmentRange": bounds, "resegmentMode": mode, "label": 1}
+    theirs = sitk.GetArrayFromImage(imageoperations.resegmentMask(image, label, **settings)) == 1
+    ours = resegmented(values, mask, settings)
+    assert np.array_equal(ours, theirs) and 0 < ours.sum() < mask.sum()
