@@ -33,6 +33,9 @@ SETTINGS = {
     "euclidean weights": {"weightingNorm": "euclidean"},
     "manhattan weights": {"weightingNorm": "manhattan"},
     "infinity weights, in-plane": {"weightingNorm": "infinity", "force2D": True},
+    "distance 3 (directions without pairs)": {"distances": [3]},
+    "in-plane along x, distance 2 (voxels without neighbours)": {"force2D": True, "force2Ddimension": 2,
+                                                                 "distances": [2]},
 }
 
 
@@ -86,10 +89,9 @@ def test_auto_takes_our_engine_where_it_computes_everything():
     assert with_engine(load_params("CT"), "pyradiomics").engine == "pyradiomics"
     with pytest.raises(SettingsError, match="our feature engine cannot compute image type LBP3D"):
         load_params(params={**lbp, "workshop": {"engine": "ours"}})
-    with pytest.raises(SettingsError, match="our feature engine cannot compute ngtdm with force2D and distances"):
-        load_params(params={"setting": {"distances": [2], "force2D": True}, "workshop": {"engine": "ours"}})
-    assert load_params(params={"setting": {"distances": [2], "force2D": True},
-                               "featureClass": {"glcm": []}}).engine == "ours"
+    with pytest.raises(SettingsError, match="our feature engine cannot compute glcm feature\\(s\\) Dissimilarity"):
+        load_params(params={"featureClass": {"glcm": ["Dissimilarity"]}, "workshop": {"engine": "ours"}})
+    assert load_params(params={"featureClass": {"glcm": ["Dissimilarity"]}}).engine == "pyradiomics"
     with pytest.raises(SettingsError, match="unknown engine 'fast'"):
         load_params(params={"workshop": {"engine": "fast"}})
     # the engine is recorded, and left out of the settings digest: both compute the same numbers

@@ -103,6 +103,8 @@ def test_zones_and_neighbourhoods_of_a_hand_made_roi():
     in_plane = ngtdm.ngtdm_matrices(levels, 2, in_plane=True)
     assert in_plane[0].tolist() == [[1, 1], [1, 1]]
     assert in_plane[1].tolist() == [[0, 0], [0, 0]]  # slice 1's voxel has no neighbour in its slice: left out
+    # PyRadiomics' convention counts that voxel in n_i all the same (its s_i is 0 either way)
+    assert ngtdm.ngtdm_matrices(levels, 2, in_plane=True, every_voxel=True)[1].tolist() == [[1, 0], [0, 0]]
     features = ngtdm.features_from_matrix(np.array([[1.0, 1.0], [1.0, 1.0]]))
     assert np.isclose(features["Coarseness"], 1.0) and np.isclose(features["Strength"], 2 * 1 / 2)
     # GLCM: the pair (1, 2) along the diagonal, counted both ways; no other pair in the slice

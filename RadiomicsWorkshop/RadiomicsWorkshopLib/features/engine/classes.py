@@ -46,10 +46,6 @@ def unsupported(params: Mapping[str, Any]) -> list[str]:
             if missing:
                 problems.append(f"{name} feature(s) {', '.join(missing)}")
     setting = params.get("setting") or {}
-    if "ngtdm" in (params.get("featureClass") or FEATURES) and setting.get("force2D") \
-            and list(setting.get("distances", [1])) != [1]:
-        # measured: breast1 with force2Ddimension 2 and distances [2] gives other NGTDM values than PyRadiomics'
-        problems.append("ngtdm with force2D and distances other than [1]")
     for key, (fits, condition) in _SETTINGS.items():
         if key in setting and not fits(setting[key]):
             problems.append(f"setting {key}: {setting[key]} (our engine: {condition})")
@@ -87,7 +83,7 @@ def roi_features(roi: PreparedRoi, feature_classes: Mapping[str, Any], settings:
     if texture:
         columns = texture_columns(levels, n_levels, {prefix: {"setting": settings, "per_slice": False,
                                                               "featureClass": texture}},
-                                  float(settings.get("gldm_a", 0)), roi.spacing)
+                                  float(settings.get("gldm_a", 0)), roi.spacing, pyradiomics=True)
         for name in texture:
             found[name] = {f: columns[f"{prefix}_{name}_{f}"] for f in classes[name]}
     order = [c for c in classes if c.startswith("shape")] + [c for c in classes if not c.startswith("shape")]

@@ -105,7 +105,7 @@ def features_from_matrix(counts: np.ndarray, voxels=0) -> dict:
             "InverseVariance": p_diff[:, 1:] @ (1 / k[1:] ** 2), "MaximumProbability": p.max(axis=(1, 2)),
             "SumAverage": sum_average, "SumEntropy": -_plogp(p_sum).sum(axis=1),
             "SumSquares": ((i - mu_x[:, None, None]) ** 2 * p).sum(axis=(1, 2)),
-            "MCC": np.array([np.nan if e else _mcc(p[n], px[n], py[n]) for n, e in enumerate(empty)]),
+            "MCC": _mcc(p, px, py, empty),
         }
     for values in out.values():
         values[empty] = np.nan
@@ -115,15 +115,22 @@ def features_from_matrix(counts: np.ndarray, voxels=0) -> dict:
 features_from_matrix.stacked = True
 
 
-def _mcc(p: np.ndarray, px: np.ndarray, py: np.ndarray) -> float:
-    """Maximal correlation coefficient: the square root of Q's second largest eigenvalue (PyRadiomics' MCC)."""
-    rows, columns = px > 0, py > 0
-    p, px, py = p[np.ix_(rows, columns)], px[rows], py[columns]
-    if p.shape[0] < 2:
-        return 1.0
-    q = (p / px[:, None]) @ (p / py[None, :]).T
-    eigenvalues = np.sort(np.linalg.eigvals(q).real)
-    return float(np.sqrt(max(eigenvalues[-2], 0.0)))
+def _mcc(p: np.ndarray, px: np.ndarray, py: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """Maximal correlation coefficient of each matrix of a stack, as PyRadiomics computes it: the square root
+    of the second largest eigenvalue of Q (Q_ij = sum_k p_ik p_jk / (px_i py_k + eps)) over the grey levels
+    present in the stack's matrices, a level without pairs in one matrix kept as zeros; 1 with one level."""
+    present = (np.nansum(p, axis=(0, 2)) + np.nansum(p, axis=(0, 1))) > 0  # empty matrices are NaN
+    out = np.full(len(p), np.nan)
+    if present.sum() < 2:
+        out[~empty] = 1.0
+        return out
+    eps = np.spacing(1)
+    for n in np.nonzero(~empty)[0]:
+        sub, pxs, pys = p[n][np.ix_(present, present)], px[n][present], py[n][present]
+        q = (sub / (pxs[:, None] * pys[None, :] + eps)) @ sub.T
+        eigenvalues = np.sort(np.linalg.eigvals(q))
+        out[n] = np.sqrt(eigenvalues[-2]).real
+    return out
 
 
 def glcm_by_aggregation(levels: np.ndarray, n_levels: int, aggregations: Iterable[str], directions=None,

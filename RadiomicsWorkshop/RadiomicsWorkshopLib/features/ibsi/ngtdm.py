@@ -18,10 +18,13 @@ from .aggregation import offsets, zonal
 FEATURES = ("Coarseness", "Contrast", "Busyness", "Complexity", "Strength")
 
 
-def ngtdm_matrices(levels: np.ndarray, n_levels: int, in_plane: bool, distances=(1,)) -> np.ndarray:
+def ngtdm_matrices(levels: np.ndarray, n_levels: int, in_plane: bool, distances=(1,),
+                   every_voxel: bool = False) -> np.ndarray:
     """``[slice, grey level - 1, (n_i, s_i)]`` for in-plane neighbourhoods (``in_plane``), else
     ``[grey level - 1, (n_i, s_i)]`` for 3D ones. ``levels``: 1.. inside the ROI, 0 outside (z, y, x).
-    The neighbours: every voxel at a Chebyshev distance in ``distances`` (PyRadiomics' ``distances``)."""
+    The neighbours: every voxel at a Chebyshev distance in ``distances`` (PyRadiomics' ``distances``).
+    ``every_voxel``: n_i counts the voxels without a neighbour in the ROI too, as PyRadiomics counts them
+    (the IBSI leaves them out; they add nothing to s_i either way)."""
     reach = max(distances)
     kernel = np.zeros((1 if in_plane else 2 * reach + 1, 2 * reach + 1, 2 * reach + 1))
     for dz, dy, dx in offsets(distances, in_plane, bidirectional=True):
@@ -34,8 +37,10 @@ def ngtdm_matrices(levels: np.ndarray, n_levels: int, in_plane: bool, distances=
     difference = np.abs(grey - sums[valid] / neighbours[valid])
     n_slices = levels.shape[0] if in_plane else 1
     index = (np.nonzero(valid)[0] if in_plane else 0) * n_levels + grey - 1
+    counted = inside if every_voxel else valid
+    count_index = (np.nonzero(counted)[0] if in_plane else 0) * n_levels + levels[counted] - 1
     out = np.zeros((n_slices * n_levels, 2))
-    out[:, 0] = np.bincount(index, minlength=n_slices * n_levels)
+    out[:, 0] = np.bincount(count_index, minlength=n_slices * n_levels)
     out[:, 1] = np.bincount(index, weights=difference, minlength=n_slices * n_levels)
     return out.reshape(n_slices, n_levels, 2) if in_plane else out
 
@@ -66,9 +71,9 @@ def features_from_matrix(matrix: np.ndarray, voxels: int = 0) -> dict[str, float
 
 
 def ngtdm_by_aggregation(levels: np.ndarray, n_levels: int, aggregations: Iterable[str],
-                         distances=(1,)) -> dict[str, dict[str, float]]:
+                         distances=(1,), every_voxel: bool = False) -> dict[str, dict[str, float]]:
     """NGTDM features of a discretised ROI (1..n_levels inside, 0 outside; z, y, x, slices along z) for each
-    aggregation (``aggregation.ZONAL``)."""
-    return zonal(lambda: ngtdm_matrices(levels, n_levels, True, distances),
-                 lambda: ngtdm_matrices(levels, n_levels, False, distances),
+    aggregation (``aggregation.ZONAL``); ``every_voxel``: PyRadiomics' n_i (``ngtdm_matrices``)."""
+    return zonal(lambda: ngtdm_matrices(levels, n_levels, True, distances, every_voxel),
+                 lambda: ngtdm_matrices(levels, n_levels, False, distances, every_voxel),
                  (levels > 0).sum(axis=(1, 2)), features_from_matrix, aggregations)

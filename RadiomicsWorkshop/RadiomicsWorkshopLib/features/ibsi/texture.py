@@ -78,7 +78,8 @@ def direction_weights(texture_class: str, norm: str | None, directions, spacing)
 
 
 def _class_features(texture_class: str, levels: np.ndarray, n_levels: int, aggregations: tuple[str, ...],
-                    alpha: float, setting: Mapping[str, Any], spacing) -> dict[str, dict[str, float]]:
+                    alpha: float, setting: Mapping[str, Any], spacing,
+                    pyradiomics: bool = False) -> dict[str, dict[str, float]]:
     distances = tuple(setting.get("distances", [1]))
     norm = setting.get("weightingNorm")
     in_plane = not any(a.startswith("3D") for a in aggregations)
@@ -95,20 +96,21 @@ def _class_features(texture_class: str, levels: np.ndarray, n_levels: int, aggre
     if texture_class == "glszm":
         return glszm.glszm_by_aggregation(levels, n_levels, aggregations)
     if texture_class == "ngtdm":
-        return ngtdm.ngtdm_by_aggregation(levels, n_levels, aggregations, distances)
+        return ngtdm.ngtdm_by_aggregation(levels, n_levels, aggregations, distances, every_voxel=pyradiomics)
     found = ngldm.ngldm_by_aggregation(levels, levels > 0, n_levels, aggregations, alpha, distances)
     return {a: {GLDM_NAMES[n]: v for n, v in f.items() if n in GLDM_NAMES} for a, f in found.items()}
 
 
 def texture_columns(levels: np.ndarray, n_levels: int, extractions: Mapping[str, Mapping[str, Any]],
-                    alpha: float = 0, spacing=None) -> dict[str, float]:
+                    alpha: float = 0, spacing=None, pyradiomics: bool = False) -> dict[str, float]:
     """``<prefix>_<class>_<feature>`` for every extraction of the preset.
 
     ``levels``: the discretised ROI (1..n_levels inside the intensity mask, 0 outside; z, y, x).
     ``extractions``: column prefix (``original``, ``original-2D-averaged``) -> {"setting": PyRadiomics
     settings, "per_slice": bool, "featureClass": PyRadiomics' section (empty list: every feature)}.
     ``alpha``: the NGLDM's coarseness (PyRadiomics' ``gldm_a``); ``spacing``: (z, y, x) in mm, for
-    PyRadiomics' direction weights (``weightingNorm``)."""
+    PyRadiomics' direction weights (``weightingNorm``); ``pyradiomics``: PyRadiomics' convention where it
+    departs from the IBSI's in the matrices themselves (the NGTDM's n_i counts voxels without neighbours)."""
     # (axis, class, the settings that change its matrices) -> aggregation -> who
     wanted: dict[tuple, dict[str, list[tuple[str, Any]]]] = {}
     for prefix, extraction in extractions.items():
@@ -127,7 +129,7 @@ def texture_columns(levels: np.ndarray, n_levels: int, extractions: Mapping[str,
         order = [axis] + [a for a in range(3) if a != axis]  # the axes as np.moveaxis(levels, axis, 0) has them
         moved = None if spacing is None else np.asarray(spacing, dtype=float)[order]
         found = _class_features(texture_class, np.moveaxis(levels, axis, 0), n_levels, tuple(by_aggregation), alpha,
-                                setting, moved)
+                                setting, moved, pyradiomics)
         for aggregation, users in by_aggregation.items():
             for prefix, names in users:
                 for name, value in found[aggregation].items():
