@@ -64,20 +64,17 @@ def pyradiomics_params(params: ExtractionParams) -> dict:
     """What PyRadiomics computes: all of the preset, but under the IBSI convention its first-order and texture
     classes (we compute those, ``ibsi.texture.OURS``) and its re-segmentation (shape takes the ROI as drawn,
     the IBSI's morphological mask). An empty ``featureClass`` means nothing here, not PyRadiomics' all."""
+    from .engine.classes import DEFAULT_CLASSES
     from .ibsi.texture import OURS
 
     data = params.pyradiomics
     if params.convention != "ibsi":
         return data
-    classes = {k: v for k, v in (data.get("featureClass") or _ALL_CLASSES).items() if k not in OURS}
+    classes = {k: v for k, v in (data.get("featureClass") or DEFAULT_CLASSES).items() if k not in OURS}
     # shape on the morphological mask, the ROI as drawn: PyRadiomics crops it to the re-segmented ROI's box
     setting = {k: v for k, v in (data.get("setting") or {}).items()
                if k not in ("resegmentRange", "resegmentMode", "resegmentShape")}
     return {**data, "featureClass": classes, "setting": setting}
-
-
-#: PyRadiomics' classes when a parameter file names none (its default: every class, every feature).
-_ALL_CLASSES = {name: [] for name in ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")}
 
 
 _EXTRACTORS: dict[str, Any] = {}
@@ -305,8 +302,10 @@ def ibsi_texture_aggregations(params: ExtractionParams) -> dict[str, tuple[str, 
 def our_extractions(params: ExtractionParams) -> dict[str, dict[str, Any]]:
     """Column prefix -> the settings, ``per_slice`` and feature classes of the main extraction and of every
     aggregation: what we compute under the IBSI convention (``ibsi.families.case_features``)."""
+    from .engine.classes import DEFAULT_CLASSES
+
     out = {"original": {"setting": params.settings, "per_slice": False,
-                        "featureClass": params.pyradiomics.get("featureClass") or _ALL_CLASSES}}
+                        "featureClass": params.pyradiomics.get("featureClass") or DEFAULT_CLASSES}}
     for name, aggregation in params.aggregations.items():
         out[f"original-{name}"] = {"setting": aggregation["pyradiomics"]["setting"],
                                    "per_slice": aggregation["per_slice"],
