@@ -6,7 +6,7 @@ principal axes of the voxel centres (covariance divided by N).
 The triangle table is PyRadiomics 3.0.1's (radiomics/src/cshape.c; the classic Lorensen / Bourke table's
 first 128 cases), copied as data: Copyright 2017 Harvard Medical School, BSD 3-Clause licence
 (https://github.com/AIM-Harvard/pyradiomics/blob/master/LICENSE.txt). The mesh is computed for all cubes at
-once with numpy, the diameters from the vertices' convex hulls instead of every pair.
+once with numpy, the diameters from the vertices' convex hulls (``kernels``) instead of every pair.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Iterable
 
 import numpy as np
+
+from .. import kernels
 
 #: PyRadiomics' shape features when its section names none (the deprecated three only when named).
 FEATURES = ("Elongation", "Flatness", "LeastAxisLength", "MajorAxisLength", "Maximum2DDiameterColumn",
@@ -92,33 +94,23 @@ def mesh(mask: np.ndarray, spacing: Iterable[float]) -> tuple[float, float, np.n
     return area, volume, np.concatenate(vertices)
 
 
-def _farthest(points: np.ndarray) -> float:
-    """The largest distance between two of ``points`` (n x d), from their convex hull where it has one."""
-    if len(points) < 2:
-        return 0.0
-    if len(points) > 64:
-        from scipy.spatial import ConvexHull, QhullError
-
-        try:
-            points = points[ConvexHull(points).vertices]
-        except (QhullError, ValueError):  # flat (all in a plane or on a line): every pair, in blocks
-            pass
-    best = 0.0
-    for start in range(0, len(points), 2048):
-        block = points[start:start + 2048]
-        squared = ((block[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
-        best = max(best, float(squared.max()))
-    return float(np.sqrt(best))
-
-
 def diameters(vertices: np.ndarray) -> dict[str, float]:
-    """PyRadiomics' maximum diameters: in 3D, and between vertices of the same slice (z), column (y), row (x)."""
-    out = {"Maximum3DDiameter": _farthest(vertices)}
+    """PyRadiomics' maximum diameters: between vertices of the same slice (z), column (y), row (x), and in 3D.
+    A plane's farthest pair are two vertices of its convex hull; a vertex of the 3D hull is a vertex of its
+    plane's hull in each of the three families (the mesh's vertices are distinct: one per cube edge 6, 7, 11),
+    so the 3D diameter compares only those."""
+    out = {}
+    candidates = np.ones(len(vertices), dtype=bool)
     for axis, name in enumerate(("Maximum2DDiameterSlice", "Maximum2DDiameterColumn", "Maximum2DDiameterRow")):
-        others = [a for a in range(3) if a != axis]
-        ordered = vertices[np.argsort(vertices[:, axis], kind="stable")]
-        planes = np.split(ordered[:, others], np.flatnonzero(np.diff(ordered[:, axis])) + 1)
-        out[name] = max((_farthest(plane) for plane in planes), default=0.0)
+        u, v = (vertices[:, a] for a in range(3) if a != axis)
+        order = np.lexsort((v, u, vertices[:, axis]))
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(vertices[order, axis])) + 1, [len(order)]))
+        squared, on_hull = kernels.plane_hulls(u[order], v[order], starts)
+        out[name] = float(np.sqrt(squared))
+        hull = np.zeros(len(vertices), dtype=bool)
+        hull[order[on_hull]] = True
+        candidates &= hull
+    out["Maximum3DDiameter"] = float(np.sqrt(kernels.farthest_pair(vertices[candidates])))
     return out
 
 
@@ -201,6 +193,13 @@ def contour(mask: np.ndarray, spacing: Iterable[float]) -> tuple[float, float, n
     return perimeter, surface, np.concatenate(vertices)
 
 
+def _diameter_2d(vertices: np.ndarray) -> float:
+    """The largest distance between two vertices (n x 2): between two of their convex hull's vertices."""
+    order = np.lexsort((vertices[:, 1], vertices[:, 0]))
+    squared, _ = kernels.plane_hulls(vertices[order, 0], vertices[order, 1], np.array([0, len(order)]))
+    return float(np.sqrt(squared))
+
+
 def shape2d_features(mask: np.ndarray, spacing: Iterable[float], names: Iterable[str] | None = None) -> dict[str, float]:
     """PyRadiomics' shape2D features of a 2D ROI (bool, y, x) and its spacing (y, x)."""
     names = tuple(names) if names else FEATURES_2D
@@ -211,7 +210,7 @@ def shape2d_features(mask: np.ndarray, spacing: Iterable[float], names: Iterable
     sphericity = 2 * np.sqrt(np.pi * surface) / perimeter
     out = {"MeshSurface": surface, "PixelSurface": pixels * float(np.prod(spacing)), "Perimeter": perimeter,
            "PerimeterSurfaceRatio": perimeter / surface, "Sphericity": sphericity,
-           "SphericalDisproportion": 1 / sphericity, "MaximumDiameter": _farthest(vertices),
+           "SphericalDisproportion": 1 / sphericity, "MaximumDiameter": _diameter_2d(vertices),
            "MajorAxisLength": 4 * np.sqrt(major) if major >= 0 else np.nan,
            "MinorAxisLength": 4 * np.sqrt(minor) if minor >= 0 else np.nan,
            "Elongation": np.sqrt(minor / major) if min(minor, major) >= 0 else np.nan}

@@ -57,6 +57,11 @@ def offsets(distances=(1,), in_plane: bool = False, bidirectional: bool = False)
 Features = Callable[[np.ndarray, int], Mapping[str, float]]
 
 
+def by_slice(aggregations: Iterable[str]) -> bool:
+    """Whether these directional aggregations need each slice's matrices (2D), not only their sum."""
+    return any(a.startswith("2D") for a in aggregations)
+
+
 def flat_directions(levels: np.ndarray, directions) -> list[int]:
     """The directions that step along an axis the ROI (levels > 0) spans one voxel of: no pairs or runs
     there but single voxels, which PyRadiomics leaves out (``imageoperations.generateAngles``) and so do we."""

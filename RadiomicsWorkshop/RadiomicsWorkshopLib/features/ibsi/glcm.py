@@ -14,7 +14,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .aggregation import DIRECTIONS, directional
+from .aggregation import DIRECTIONS, by_slice, directional
 
 FEATURES = ("Autocorrelation", "JointAverage", "ClusterProminence", "ClusterShade", "ClusterTendency", "Contrast",
             "Correlation", "DifferenceAverage", "DifferenceEntropy", "DifferenceVariance", "JointEnergy",
@@ -33,14 +33,15 @@ def shifted_pairs(levels: np.ndarray, direction: tuple[int, int, int]) -> tuple[
     return a[inside], b[inside], z[inside]
 
 
-def cooccurrence(levels: np.ndarray, n_levels: int, directions=DIRECTIONS, symmetric: bool = True) -> np.ndarray:
+def cooccurrence(levels: np.ndarray, n_levels: int, directions=DIRECTIONS, symmetric: bool = True,
+                 by_slice: bool = True) -> np.ndarray:
     """Co-occurrence counts ``[direction, slice, i - 1, j - 1]`` (slice: of the pair's first voxel), each pair
-    also counted as (j, i) when ``symmetric``."""
-    n_slices = levels.shape[0]
+    also counted as (j, i) when ``symmetric``; ``by_slice`` False: all slices in one, ``[direction, 1, ...]``."""
+    n_slices = levels.shape[0] if by_slice else 1
     out = np.zeros((len(directions), n_slices, n_levels, n_levels), dtype=np.float64)
     for d, direction in enumerate(directions):
         i, j, z = shifted_pairs(levels, direction)
-        flat = (z * n_levels + (i - 1)) * n_levels + (j - 1)
+        flat = ((z * n_levels if by_slice else 0) + (i - 1)) * n_levels + (j - 1)
         counts = np.bincount(flat, minlength=n_slices * n_levels * n_levels).reshape(n_slices, n_levels, n_levels)
         out[d] = counts + counts.transpose(0, 2, 1) if symmetric else counts
     return out
@@ -143,7 +144,7 @@ def glcm_by_aggregation(levels: np.ndarray, n_levels: int, aggregations: Iterabl
     if directions is None:
         three_d = any(a.startswith("3D") for a in aggregations)
         directions = DIRECTIONS if three_d else DIRECTIONS[:4]
-    matrices = cooccurrence(levels, n_levels, directions, symmetric)
+    matrices = cooccurrence(levels, n_levels, directions, symmetric, by_slice=by_slice(aggregations))
     in_plane = sum(1 for d in directions if d[0] == 0)
     return directional(matrices, (levels > 0).sum(axis=(1, 2)), features_from_matrix, aggregations, in_plane,
                        weights)

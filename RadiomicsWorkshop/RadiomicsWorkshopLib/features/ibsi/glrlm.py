@@ -13,7 +13,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .aggregation import DIRECTIONS, directional, flat_directions
+from .aggregation import DIRECTIONS, by_slice, directional, flat_directions
 from .matrix import matrix_features, renamed
 
 FEATURES = ("ShortRunEmphasis", "LongRunEmphasis", "GrayLevelNonUniformity", "GrayLevelNonUniformityNormalized",
@@ -52,16 +52,17 @@ def runs(levels: np.ndarray, direction: tuple[int, int, int],
     return value[first], lengths, z[first]
 
 
-def run_length_matrices(levels: np.ndarray, n_levels: int, directions=DIRECTIONS) -> np.ndarray:
-    """Run counts ``[direction, slice, grey level - 1, length - 1]`` (slice: of the run's first voxel)."""
+def run_length_matrices(levels: np.ndarray, n_levels: int, directions=DIRECTIONS, by_slice: bool = True) -> np.ndarray:
+    """Run counts ``[direction, slice, grey level - 1, length - 1]`` (slice: of the run's first voxel);
+    ``by_slice`` False: all slices in one, ``[direction, 1, ...]``."""
     coordinates = np.nonzero(levels)
     voxels = (coordinates, levels[coordinates])
     found = [runs(levels, d, voxels) for d in directions]
     width = max((int(length.max()) for _, length, _ in found if length.size), default=1)
-    n_slices = levels.shape[0]
+    n_slices = levels.shape[0] if by_slice else 1
     out = np.zeros((len(directions), n_slices, n_levels, width), dtype=np.float64)
     for d, (value, length, z) in enumerate(found):
-        flat = (z * n_levels + (value - 1)) * width + (length - 1)
+        flat = ((z * n_levels if by_slice else 0) + (value - 1)) * width + (length - 1)
         out[d] = np.bincount(flat, minlength=n_slices * n_levels * width).reshape(n_slices, n_levels, width)
     return out
 
@@ -83,7 +84,7 @@ def glrlm_by_aggregation(levels: np.ndarray, n_levels: int, aggregations: Iterab
     aggregations = tuple(aggregations)
     three_d = any(a.startswith("3D") for a in aggregations)
     directions = DIRECTIONS if three_d else DIRECTIONS[:4]
-    matrices = run_length_matrices(levels, n_levels, directions)
+    matrices = run_length_matrices(levels, n_levels, directions, by_slice=by_slice(aggregations))
     matrices[flat_directions(levels, directions)] = 0  # runs of one voxel across a flat ROI: no direction
     return directional(matrices, (levels > 0).sum(axis=(1, 2)), features_from_matrix, aggregations,
                        weights=weights)

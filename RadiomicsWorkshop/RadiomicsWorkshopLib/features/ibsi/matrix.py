@@ -20,12 +20,16 @@ def matrix_features(matrix: np.ndarray, voxels) -> dict:
     if single:
         m = m[None]
     voxels = np.broadcast_to(np.asarray(voxels, dtype=float), m.shape[:1])
+    # columns without counts in any matrix add nothing to any feature: dropped, their j kept (zone sizes run to
+    # the ROI's voxel count, mostly absent)
+    used = m.any(axis=(0, 1))
+    j = np.arange(1, m.shape[2] + 1, dtype=float)[used][None, None, :]
+    m = m[:, :, used]
     total = m.sum(axis=(1, 2))
     empty = total == 0
     with np.errstate(divide="ignore", invalid="ignore"):
         p = m / total[:, None, None]
         i = np.arange(1, m.shape[1] + 1, dtype=float)[None, :, None]
-        j = np.arange(1, m.shape[2] + 1, dtype=float)[None, None, :]
         by_i, by_j = m.sum(axis=2), m.sum(axis=1)
 
         def weighted(w) -> np.ndarray:
