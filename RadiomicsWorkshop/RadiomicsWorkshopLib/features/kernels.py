@@ -62,3 +62,190 @@ def farthest_pair(points: np.ndarray) -> float:
             if squared > best:
                 best = squared
     return best
+
+
+#: The columns of ``glcm_features``, in its order (``ibsi.glcm`` names them).
+GLCM_COLUMNS = ("Autocorrelation", "JointAverage", "ClusterProminence", "ClusterShade", "ClusterTendency", "Contrast",
+                "Correlation", "DifferenceAverage", "DifferenceEntropy", "DifferenceVariance", "JointEnergy",
+                "JointEntropy", "Imc1", "Imc2", "Idm", "Idmn", "Id", "Idn", "InverseVariance", "MaximumProbability",
+                "SumAverage", "SumEntropy", "SumSquares")
+
+
+@njit(cache=True, nogil=True)
+def _plogp(p: float) -> float:
+    return p * np.log2(p) if p > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def glcm_features(counts: np.ndarray) -> np.ndarray:
+    """The GLCM features (``GLCM_COLUMNS``) of each matrix of counts ``[k, i - 1, j - 1]``: ``[k, feature]``,
+    NaN for an empty matrix. As ibsi/glcm.py defines them (the IBSI's formulas), in one pass per matrix."""
+    n_matrices, n = counts.shape[0], counts.shape[1]
+    out = np.full((n_matrices, len(GLCM_COLUMNS)), np.nan)
+    px, py = np.empty(n), np.empty(n)
+    p_diff, p_sum = np.empty(n), np.empty(2 * n + 1)
+    for m in range(n_matrices):
+        total = counts[m].sum()
+        if total == 0:
+            continue
+        px[:] = 0.0
+        py[:] = 0.0
+        p_diff[:] = 0.0
+        p_sum[:] = 0.0
+        for a in range(n):
+            for b in range(n):
+                p = counts[m, a, b] / total
+                px[a] += p
+                py[b] += p
+                p_diff[abs(a - b)] += p
+                p_sum[a + b + 2] += p
+        mu_x = mu_y = 0.0
+        for a in range(n):
+            mu_x += (a + 1) * px[a]
+            mu_y += (a + 1) * py[a]
+        var_x = var_y = hx = hy = 0.0
+        for a in range(n):
+            var_x += (a + 1 - mu_x) ** 2 * px[a]
+            var_y += (a + 1 - mu_y) ** 2 * py[a]
+            hx -= _plogp(px[a])
+            hy -= _plogp(py[a])
+        autocorrelation = prominence = shade = tendency = contrast = covariance = 0.0
+        energy = entropy = hxy1 = hxy2 = largest = squares = 0.0
+        for a in range(n):
+            i = a + 1.0
+            for b in range(n):
+                j = b + 1.0
+                p = counts[m, a, b] / total
+                pxy = px[a] * py[b]
+                hxy2 -= _plogp(pxy)
+                if p == 0:
+                    continue
+                cluster = i + j - mu_x - mu_y
+                autocorrelation += i * j * p
+                prominence += cluster ** 4 * p
+                shade += cluster ** 3 * p
+                tendency += cluster ** 2 * p
+                contrast += (i - j) ** 2 * p
+                covariance += (i - mu_x) * (j - mu_y) * p
+                energy += p * p
+                entropy -= p * np.log2(p)
+                if pxy > 0:
+                    hxy1 -= p * np.log2(pxy)
+                largest = max(largest, p)
+                squares += (i - mu_x) ** 2 * p
+        difference_average = difference_entropy = idm = idmn = inverse_difference = idn = inverse_variance = 0.0
+        for k in range(n):
+            difference_average += k * p_diff[k]
+            difference_entropy -= _plogp(p_diff[k])
+            idm += p_diff[k] / (1 + k * k)
+            idmn += p_diff[k] / (1 + (k / n) ** 2)
+            inverse_difference += p_diff[k] / (1 + k)
+            idn += p_diff[k] / (1 + k / n)
+            if k > 0:
+                inverse_variance += p_diff[k] / (k * k)
+        difference_variance = 0.0
+        for k in range(n):
+            difference_variance += (k - difference_average) ** 2 * p_diff[k]
+        sum_average = sum_entropy = 0.0
+        for s in range(2 * n + 1):
+            sum_average += s * p_sum[s]
+            sum_entropy -= _plogp(p_sum[s])
+        sigma = np.sqrt(var_x) * np.sqrt(var_y)
+        largest_h = max(hx, hy)
+        out[m, :] = np.array([autocorrelation, mu_x, prominence, shade, tendency, contrast,
+                  1.0 if sigma == 0 else covariance / sigma, difference_average, difference_entropy,
+                  difference_variance, energy, entropy, 0.0 if largest_h == 0 else (entropy - hxy1) / largest_h,
+                  np.sqrt(max(0.0, 1 - np.exp(-2 * (hxy2 - entropy)))), idm, idmn, inverse_difference, idn,
+                              inverse_variance, largest, sum_average, sum_entropy, squares])
+    return out
+
+
+#: The columns of ``matrix_features``, in its order: the generic features of ``ibsi.matrix`` (``j``: the second
+#: index, a run length, zone size, distance or dependence count).
+MATRIX_COLUMNS = ("small_j", "large_j", "low_i", "high_i", "small_j_low_i", "small_j_high_i", "large_j_low_i",
+                  "large_j_high_i", "i_nonuniformity", "i_nonuniformity_normalised", "j_nonuniformity",
+                  "j_nonuniformity_normalised", "percentage", "i_mean", "i_variance", "j_mean", "j_variance",
+                  "j_entropy", "j_energy")
+
+
+@njit(cache=True, nogil=True)
+def matrix_features(counts: np.ndarray, j_values: np.ndarray, voxels: np.ndarray) -> np.ndarray:
+    """The generic features (``MATRIX_COLUMNS``) of each matrix of counts ``[k, i - 1, column]``, column c
+    holding second index ``j_values[c]``; ``voxels[k]``: the ROI's voxels behind matrix k. ``[k, feature]``,
+    NaN for an empty matrix."""
+    n_matrices, n_i, n_j = counts.shape
+    out = np.full((n_matrices, len(MATRIX_COLUMNS)), np.nan)
+    by_j = np.empty(n_j)
+    for m in range(n_matrices):
+        total = counts[m].sum()
+        if total == 0:
+            continue
+        sums = np.zeros(8)
+        by_j[:] = 0.0
+        i_square_sum = i_mean = j_mean = entropy = energy = 0.0
+        for a in range(n_i):
+            i2 = (a + 1.0) ** 2
+            row = 0.0
+            for c in range(n_j):
+                count = counts[m, a, c]
+                if count == 0:
+                    continue
+                p = count / total
+                j2 = j_values[c] ** 2
+                sums[0] += p / j2
+                sums[1] += p * j2
+                sums[2] += p / i2
+                sums[3] += p * i2
+                sums[4] += p / (i2 * j2)
+                sums[5] += p * i2 / j2
+                sums[6] += p * j2 / i2
+                sums[7] += p * i2 * j2
+                row += count
+                by_j[c] += count
+                i_mean += (a + 1) * p
+                j_mean += j_values[c] * p
+                entropy -= p * np.log2(p)
+                energy += p * p
+            i_square_sum += row * row
+        i_variance = j_variance = 0.0
+        for a in range(n_i):
+            for c in range(n_j):
+                if counts[m, a, c] != 0:
+                    p = counts[m, a, c] / total
+                    i_variance += (a + 1 - i_mean) ** 2 * p
+                    j_variance += (j_values[c] - j_mean) ** 2 * p
+        j_square_sum = (by_j * by_j).sum()
+        out[m, :8] = sums
+        out[m, 8:] = np.array([i_square_sum / total, i_square_sum / total ** 2, j_square_sum / total,
+                               j_square_sum / total ** 2, total / voxels[m], i_mean, i_variance, j_mean,
+                               j_variance, entropy, energy])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def run_lengths(levels: np.ndarray, directions: np.ndarray, n_levels: int, by_slice: bool) -> np.ndarray:
+    """Run counts ``[direction, slice, grey level - 1, length - 1]`` (slice: of the run's first voxel; one
+    slice holding all where not ``by_slice``) of the runs of equal grey level along each direction (z, y, x
+    steps). ``levels``: 1.. inside the ROI, 0 outside. The length axis ends at the longest run."""
+    nz, ny, nx = levels.shape
+    out = np.zeros((len(directions), nz if by_slice else 1, n_levels, max(nz, ny, nx)))
+    longest = 1
+    for d in range(len(directions)):
+        dz, dy, dx = directions[d, 0], directions[d, 1], directions[d, 2]
+        for z in range(nz):
+            for y in range(ny):
+                for x in range(nx):
+                    level = levels[z, y, x]
+                    if level == 0:
+                        continue
+                    pz, py, px = z - dz, y - dy, x - dx  # the previous voxel: a run starts where it differs
+                    if 0 <= pz < nz and 0 <= py < ny and 0 <= px < nx and levels[pz, py, px] == level:
+                        continue
+                    length = 1
+                    qz, qy, qx = z + dz, y + dy, x + dx
+                    while 0 <= qz < nz and 0 <= qy < ny and 0 <= qx < nx and levels[qz, qy, qx] == level:
+                        length += 1
+                        qz, qy, qx = qz + dz, qy + dy, qx + dx
+                    out[d, z if by_slice else 0, level - 1, length - 1] += 1
+                    longest = max(longest, length)
+    return out[:, :, :, :longest]

@@ -114,13 +114,20 @@ def _cropped(image: sitk.Image, mask: sitk.Image, low: np.ndarray, high: np.ndar
     return sitk.Crop(image, lower, upper), sitk.Crop(mask, lower, upper)
 
 
-def check_roi(mask_array: np.ndarray, settings: Mapping[str, Any]) -> None:
-    """PyRadiomics' ``checkMask`` on the ROI: raises ValueError with its messages."""
-    present = [np.nonzero(mask_array.any(axis=tuple(a for a in range(mask_array.ndim) if a != axis)))[0]
-               for axis in range(mask_array.ndim)]
-    if any(p.size == 0 for p in present):
+def present(mask: np.ndarray) -> list[np.ndarray]:
+    """The indices along each axis where ``mask`` has a voxel: two passes over the array, not one per axis."""
+    if mask.ndim == 1:
+        return [np.nonzero(mask)[0]]
+    return [np.nonzero(mask.any(axis=tuple(range(1, mask.ndim))))[0]] + present(mask.any(axis=0))
+
+
+def check_roi(mask_array: np.ndarray, settings: Mapping[str, Any], where: list[np.ndarray] | None = None) -> None:
+    """PyRadiomics' ``checkMask`` on the ROI: raises ValueError with its messages. ``where``: ``present(mask)``
+    where known."""
+    present_ = present(mask_array) if where is None else where
+    if any(p.size == 0 for p in present_):
         raise ValueError(f"Label ({settings.get('label', 1)}) not present in mask")
-    dimensions = sum(int(p[-1] - p[0] + 1 > 1) for p in present)
+    dimensions = sum(int(p[-1] - p[0] + 1 > 1) for p in present_)
     minimum = settings.get("minimumROIDimensions", 2)
     if dimensions == 0:
         raise ValueError("mask only contains 1 segmented voxel! Cannot extract features for a single voxel.")
@@ -158,11 +165,12 @@ def resegmented(values: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any
     return kept
 
 
-def roi_box(mask: np.ndarray, margin: Sequence[int] = (0, 0, 0)) -> tuple[slice, ...]:
-    """The ROI's bounding box (numpy order) grown by ``margin`` voxels per axis, within the array."""
-    present = [np.nonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))[0] for axis in range(mask.ndim)]
+def roi_box(mask: np.ndarray, margin: Sequence[int] = (0, 0, 0),
+            where: list[np.ndarray] | None = None) -> tuple[slice, ...]:
+    """The ROI's bounding box (numpy order) grown by ``margin`` voxels per axis, within the array.
+    ``where``: ``present(mask)`` where known."""
     return tuple(slice(max(int(p[0]) - m, 0), min(int(p[-1]) + 1 + m, n))
-                 for p, m, n in zip(present, margin, mask.shape))
+                 for p, m, n in zip(present(mask) if where is None else where, margin, mask.shape))
 
 
 def prepare(image: sitk.Image, mask: sitk.Image, label: int, settings: Mapping[str, Any],
@@ -180,9 +188,10 @@ def prepare(image: sitk.Image, mask: sitk.Image, label: int, settings: Mapping[s
     if settings.get("interpolator") is not None and settings.get("resampledPixelSpacing") is not None:
         image, mask = resampled(image, mask, settings)
     mask_array = sitk.GetArrayViewFromImage(mask) == label
-    check_roi(mask_array, settings)
+    where = present(mask_array)
+    check_roi(mask_array, settings, where)
     spacing = tuple(float(s) for s in image.GetSpacing()[::-1])
-    box = roi_box(mask_array, margin(spacing) if margin else (0,) * mask_array.ndim)
+    box = roi_box(mask_array, margin(spacing) if margin else (0,) * mask_array.ndim, where)
     values = sitk.GetArrayViewFromImage(image)[box].copy()
     drawn = mask_array[box].copy()
     intensity = resegmented(values, drawn, settings)

@@ -77,18 +77,27 @@ def test_first_order_and_texture_equal_pyradiomics_where_the_conventions_agree(c
     assert not off, off
 
 
+def _runs(levels: np.ndarray, direction: tuple[int, int, int]) -> list[tuple[int, int]]:
+    """(grey level, length) of every run along ``direction``, read from its run length matrix."""
+    matrix = glrlm.run_length_matrices(levels, int(levels.max()), [direction], by_slice=False)[0, 0]
+    return sorted((int(i) + 1, int(j) + 1) for i, j in zip(*np.nonzero(matrix)) for _ in range(int(matrix[i, j])))
+
+
 def test_runs_along_each_direction_of_a_hand_made_roi():
     # one slice: a row of three 1s and a 2; the 2 has a diagonal neighbour 2 below-right
     levels = np.array([[[1, 1, 1, 2, 0], [0, 0, 0, 0, 2]]])
-    value, length, _ = glrlm.runs(levels, (0, 0, 1))  # along x
-    assert sorted(zip(value.tolist(), length.tolist())) == [(1, 3), (2, 1), (2, 1)]
-    value, length, _ = glrlm.runs(levels, (0, 1, 1))  # along the diagonal: the two 2s are one run
-    assert sorted(zip(value.tolist(), length.tolist())) == [(1, 1), (1, 1), (1, 1), (2, 2)]
+    assert _runs(levels, (0, 0, 1)) == [(1, 3), (2, 1), (2, 1)]  # along x
+    assert _runs(levels, (0, 1, 1)) == [(1, 1), (1, 1), (1, 1), (2, 2)]  # the diagonal: the two 2s are one run
+    assert _runs(levels, (0, 1, -1)) == [(1, 1), (1, 1), (1, 1), (2, 1), (2, 1)]
     # a run ends at the edge of a line: lines of the same direction never join
     levels = np.ones((1, 2, 3), dtype=int)
-    assert glrlm.runs(levels, (0, 0, 1))[1].tolist() == [3, 3]
+    assert _runs(levels, (0, 0, 1)) == [(1, 3), (1, 3)]
     matrices = glrlm.run_length_matrices(levels, 1)
     assert matrices.shape == (13, 1, 1, 3) and matrices[0, 0, 0].tolist() == [0, 0, 2]
+    # runs across slices count in the slice of their first voxel
+    levels = np.ones((3, 1, 1), dtype=int)
+    by_slice = glrlm.run_length_matrices(levels, 1, [(1, 0, 0)])
+    assert by_slice[0, :, 0, 2].tolist() == [1, 0, 0]
 
 
 def test_zones_and_neighbourhoods_of_a_hand_made_roi():

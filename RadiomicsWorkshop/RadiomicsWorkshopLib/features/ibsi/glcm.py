@@ -14,12 +14,10 @@ from typing import Iterable
 
 import numpy as np
 
+from .. import kernels
 from .aggregation import DIRECTIONS, by_slice, directional
 
-FEATURES = ("Autocorrelation", "JointAverage", "ClusterProminence", "ClusterShade", "ClusterTendency", "Contrast",
-            "Correlation", "DifferenceAverage", "DifferenceEntropy", "DifferenceVariance", "JointEnergy",
-            "JointEntropy", "Imc1", "Imc2", "Idm", "Idmn", "Id", "Idn", "InverseVariance", "MaximumProbability",
-            "SumAverage", "SumEntropy", "SumSquares", "MCC")
+FEATURES = kernels.GLCM_COLUMNS + ("MCC",)
 
 
 def shifted_pairs(levels: np.ndarray, direction: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -47,69 +45,20 @@ def cooccurrence(levels: np.ndarray, n_levels: int, directions=DIRECTIONS, symme
     return out
 
 
-def _plogp(p: np.ndarray) -> np.ndarray:
-    return np.where(p > 0, p * np.log2(np.where(p > 0, p, 1)), 0.0)
-
-
 def features_from_matrix(counts: np.ndarray, voxels=0) -> dict:
     """The GLCM features of one matrix of counts (Ng x Ng: floats) or of a stack (``[k, i, j]``: arrays over
-    k); NaN for an empty one."""
+    k); NaN for an empty one. The sums run in one compiled pass per matrix (``kernels.glcm_features``)."""
     m = np.asarray(counts, dtype=float)
     single = m.ndim == 2
     if single:
         m = m[None]
-    k_count, n_levels = m.shape[0], m.shape[1]
-    total = m.sum(axis=(1, 2))
-    empty = total == 0
+    m = np.ascontiguousarray(m)
+    found = kernels.glcm_features(m)
+    out = {name: found[:, c] for c, name in enumerate(kernels.GLCM_COLUMNS)}
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = m / total[:, None, None]
-        levels = np.arange(1, n_levels + 1, dtype=float)
-        i, j = levels[None, :, None], levels[None, None, :]
-        px, py = p.sum(axis=2), p.sum(axis=1)
-        mu_x, mu_y = px @ levels, py @ levels
-        sigma_x = np.sqrt(((levels[None, :] - mu_x[:, None]) ** 2 * px).sum(axis=1))
-        sigma_y = np.sqrt(((levels[None, :] - mu_y[:, None]) ** 2 * py).sum(axis=1))
-        flat = p.reshape(k_count, -1)
-        diff_index = np.abs(levels[:, None] - levels[None, :]).astype(int).ravel()
-        sum_index = (levels[:, None] + levels[None, :]).astype(int).ravel()
-        offsets = np.arange(k_count)[:, None]
-        p_diff = np.bincount((offsets * n_levels + diff_index[None, :]).ravel(), weights=flat.ravel(),
-                             minlength=k_count * n_levels).reshape(k_count, n_levels)
-        width = 2 * n_levels + 1
-        p_sum = np.bincount((offsets * width + sum_index[None, :]).ravel(), weights=flat.ravel(),
-                            minlength=k_count * width).reshape(k_count, width)
-        k = np.arange(n_levels, dtype=float)
-        s_values = np.arange(width, dtype=float)
-        difference_average = p_diff @ k
-        sum_average = p_sum @ s_values
-        cluster = i + j - (mu_x + mu_y)[:, None, None]
-        joint_entropy = -_plogp(p).sum(axis=(1, 2))
-        pxy = px[:, :, None] * py[:, None, :]
-        hxy1 = -np.where(pxy > 0, p * np.log2(np.where(pxy > 0, pxy, 1)), 0.0).sum(axis=(1, 2))
-        hxy2 = -_plogp(pxy).sum(axis=(1, 2))
-        hx, hy = -_plogp(px).sum(axis=1), -_plogp(py).sum(axis=1)
-        sigma = sigma_x * sigma_y
-        covariance = ((i - mu_x[:, None, None]) * (j - mu_y[:, None, None]) * p).sum(axis=(1, 2))
-        largest_h = np.maximum(hx, hy)
-        out = {
-            "Autocorrelation": (i * j * p).sum(axis=(1, 2)), "JointAverage": mu_x,
-            "ClusterProminence": (cluster ** 4 * p).sum(axis=(1, 2)), "ClusterShade": (cluster ** 3 * p).sum(axis=(1, 2)),
-            "ClusterTendency": (cluster ** 2 * p).sum(axis=(1, 2)), "Contrast": ((i - j) ** 2 * p).sum(axis=(1, 2)),
-            "Correlation": np.where(sigma == 0, 1.0, covariance / np.where(sigma == 0, 1, sigma)),
-            "DifferenceAverage": difference_average, "DifferenceEntropy": -_plogp(p_diff).sum(axis=1),
-            "DifferenceVariance": ((k[None, :] - difference_average[:, None]) ** 2 * p_diff).sum(axis=1),
-            "JointEnergy": (p ** 2).sum(axis=(1, 2)), "JointEntropy": joint_entropy,
-            "Imc1": np.where(largest_h == 0, 0.0, (joint_entropy - hxy1) / np.where(largest_h == 0, 1, largest_h)),
-            "Imc2": np.sqrt(np.maximum(0.0, 1 - np.exp(-2 * (hxy2 - joint_entropy)))),
-            "Idm": p_diff @ (1 / (1 + k ** 2)), "Idmn": p_diff @ (1 / (1 + (k / n_levels) ** 2)),
-            "Id": p_diff @ (1 / (1 + k)), "Idn": p_diff @ (1 / (1 + k / n_levels)),
-            "InverseVariance": p_diff[:, 1:] @ (1 / k[1:] ** 2), "MaximumProbability": p.max(axis=(1, 2)),
-            "SumAverage": sum_average, "SumEntropy": -_plogp(p_sum).sum(axis=1),
-            "SumSquares": ((i - mu_x[:, None, None]) ** 2 * p).sum(axis=(1, 2)),
-            "MCC": _mcc(p, px, py, empty),
-        }
-    for values in out.values():
-        values[empty] = np.nan
+        p = m / m.sum(axis=(1, 2))[:, None, None]
+    out["MCC"] = _mcc(p, p.sum(axis=2), p.sum(axis=1), np.isnan(found[:, 0]))
+    out = {name: out[name] for name in FEATURES}
     return {name: float(v[0]) for name, v in out.items()} if single else out
 
 
