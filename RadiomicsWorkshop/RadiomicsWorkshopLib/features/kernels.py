@@ -249,3 +249,71 @@ def run_lengths(levels: np.ndarray, directions: np.ndarray, n_levels: int, by_sl
                     out[d, z if by_slice else 0, level - 1, length - 1] += 1
                     longest = max(longest, length)
     return out[:, :, :, :longest]
+
+
+@njit(cache=True, nogil=True)
+def cooccurrences(levels: np.ndarray, directions: np.ndarray, n_levels: int, symmetric: bool,
+                  by_slice: bool) -> np.ndarray:
+    """Co-occurrence counts ``[direction, slice, i - 1, j - 1]`` of the voxel pairs (k, k + direction) inside the
+    ROI (slice: of k; one slice holding all where not ``by_slice``), each pair also counted as (j, i) where
+    ``symmetric``. ``levels``: 1.. inside the ROI, 0 outside (z, y, x); ``directions``: z, y, x steps."""
+    nz, ny, nx = levels.shape
+    out = np.zeros((len(directions), nz if by_slice else 1, n_levels, n_levels))
+    for d in range(len(directions)):
+        dz, dy, dx = directions[d, 0], directions[d, 1], directions[d, 2]
+        for z in range(max(0, -dz), min(nz, nz - dz)):
+            s = z if by_slice else 0
+            for y in range(max(0, -dy), min(ny, ny - dy)):
+                for x in range(max(0, -dx), min(nx, nx - dx)):
+                    a, b = levels[z, y, x], levels[z + dz, y + dy, x + dx]
+                    if a > 0 and b > 0:
+                        out[d, s, a - 1, b - 1] += 1
+                        if symmetric:
+                            out[d, s, b - 1, a - 1] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def mesh(index: np.ndarray, sign: np.ndarray, triangles: np.ndarray, edge_points: np.ndarray,
+         spacing: np.ndarray, vertex_edges: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """(surface area, volume, vertices) of a marching-cubes mesh. ``index``/``sign``: each cube's table index
+    (0..127) and orientation; ``triangles[index]``: its triangles' edges (-1: none); ``edge_points``: the edges'
+    midpoints in the cube; ``vertex_edges``: (corner, edge) pairs, a vertex at the edge's midpoint of every cube
+    whose index has the corner's bit. Coordinates (z, y, x) times ``spacing``."""
+    nz, ny, nx = index.shape
+    area = volume = 0.0
+    corners = np.empty((3, 3))
+    n_vertices = 0
+    for cube in index.ravel():
+        for k in range(len(vertex_edges)):
+            n_vertices += (cube >> vertex_edges[k, 0]) & 1
+    vertices = np.empty((n_vertices, 3))
+    n_vertices = 0
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                cube = index[z, y, x]
+                if cube == 0:
+                    continue
+                for t in range(triangles.shape[1]):
+                    if triangles[cube, t, 0] < 0:
+                        break
+                    for c in range(3):
+                        edge = triangles[cube, t, c]
+                        corners[c, 0] = (z + edge_points[edge, 0]) * spacing[0]
+                        corners[c, 1] = (y + edge_points[edge, 1]) * spacing[1]
+                        corners[c, 2] = (x + edge_points[edge, 2]) * spacing[2]
+                    a, b, c_ = corners[0], corners[1], corners[2]
+                    volume += sign[z, y, x] * ((a[1] * b[2] - a[2] * b[1]) * c_[0] + (a[2] * b[0] - a[0] * b[2]) * c_[1]
+                                               + (a[0] * b[1] - a[1] * b[0]) * c_[2]) / 6
+                    u0, u1, u2 = a[0] - c_[0], a[1] - c_[1], a[2] - c_[2]
+                    v0, v1, v2 = b[0] - c_[0], b[1] - c_[1], b[2] - c_[2]
+                    area += 0.5 * np.sqrt((u1 * v2 - u2 * v1) ** 2 + (u2 * v0 - u0 * v2) ** 2 + (u0 * v1 - u1 * v0) ** 2)
+                for k in range(len(vertex_edges)):
+                    corner, edge = vertex_edges[k, 0], vertex_edges[k, 1]
+                    if cube & (1 << corner):
+                        vertices[n_vertices, 0] = (z + edge_points[edge, 0]) * spacing[0]
+                        vertices[n_vertices, 1] = (y + edge_points[edge, 1]) * spacing[1]
+                        vertices[n_vertices, 2] = (x + edge_points[edge, 2]) * spacing[2]
+                        n_vertices += 1
+    return area, volume, vertices

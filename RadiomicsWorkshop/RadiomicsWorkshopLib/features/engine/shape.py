@@ -76,22 +76,14 @@ def _cubes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def mesh(mask: np.ndarray, spacing: Iterable[float]) -> tuple[float, float, np.ndarray]:
     """(surface area, volume, vertices for the diameters) of the ROI's mesh, as PyRadiomics computes them.
     ``mask``: bool (z, y, x), padded with a layer of 0s; ``spacing``: (z, y, x) in mm."""
-    spacing = np.asarray(tuple(spacing), dtype=float)
     index, sign = _cubes(mask)
-    where = np.nonzero(index)
-    origins = np.stack(where, axis=1).astype(float)
-    edges = _EDGES_OF[index[where]]  # (cubes, 5, 3)
-    cube, triangle = np.nonzero(edges[:, :, 0] >= 0)
-    corners = (origins[cube, None, :] + EDGES[edges[cube, triangle]]) * spacing  # (triangles, 3 corners, zyx)
-    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
-    volume = float((sign[where][cube] * np.einsum("ij,ij->i", np.cross(a, b), c)).sum() / 6)
-    area = float((0.5 * np.linalg.norm(np.cross(a - c, b - c), axis=1)).sum())
     # the diameters' vertices: each cube's points on edges 6, 7, 11 where corners 6, 4, 3 are in the ROI
-    origins_all = np.stack(np.nonzero(np.ones_like(index, dtype=bool)), axis=1).astype(float)
-    flat = index.ravel()
-    vertices = [(origins_all[(flat & (1 << corner)) != 0] + EDGES[edge]) * spacing
-                for corner, edge in ((6, 6), (4, 7), (3, 11))]
-    return area, volume, np.concatenate(vertices)
+    return kernels.mesh(index, sign, _EDGES_OF, EDGES.astype(float), np.asarray(tuple(spacing), dtype=float),
+                        _VERTEX_EDGES)
+
+
+#: (corner, edge): a diameter vertex on the edge's midpoint of every cube with the corner in the ROI.
+_VERTEX_EDGES = np.array([(6, 6), (4, 7), (3, 11)])
 
 
 def diameters(vertices: np.ndarray) -> dict[str, float]:

@@ -20,29 +20,14 @@ from .aggregation import DIRECTIONS, by_slice, directional
 FEATURES = kernels.GLCM_COLUMNS + ("MCC",)
 
 
-def shifted_pairs(levels: np.ndarray, direction: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(grey level at k, grey level at k + direction, slice of k) for every pair inside the ROI.
-    ``levels``: grey levels 1.. inside the ROI, 0 outside (z, y, x)."""
-    source = tuple(slice(max(-d, 0), n - max(d, 0)) for d, n in zip(direction, levels.shape))
-    target = tuple(slice(max(d, 0), n - max(-d, 0)) for d, n in zip(direction, levels.shape))
-    a, b = levels[source], levels[target]
-    inside = (a > 0) & (b > 0)
-    z = np.broadcast_to(np.arange(source[0].start, source[0].stop)[:, None, None], a.shape)
-    return a[inside], b[inside], z[inside]
-
-
 def cooccurrence(levels: np.ndarray, n_levels: int, directions=DIRECTIONS, symmetric: bool = True,
                  by_slice: bool = True) -> np.ndarray:
     """Co-occurrence counts ``[direction, slice, i - 1, j - 1]`` (slice: of the pair's first voxel), each pair
-    also counted as (j, i) when ``symmetric``; ``by_slice`` False: all slices in one, ``[direction, 1, ...]``."""
-    n_slices = levels.shape[0] if by_slice else 1
-    out = np.zeros((len(directions), n_slices, n_levels, n_levels), dtype=np.float64)
-    for d, direction in enumerate(directions):
-        i, j, z = shifted_pairs(levels, direction)
-        flat = ((z * n_levels if by_slice else 0) + (i - 1)) * n_levels + (j - 1)
-        counts = np.bincount(flat, minlength=n_slices * n_levels * n_levels).reshape(n_slices, n_levels, n_levels)
-        out[d] = counts + counts.transpose(0, 2, 1) if symmetric else counts
-    return out
+    also counted as (j, i) when ``symmetric``; ``by_slice`` False: all slices in one, ``[direction, 1, ...]``.
+    ``levels``: grey levels 1.. inside the ROI, 0 outside (z, y, x)."""
+    return kernels.cooccurrences(np.ascontiguousarray(levels, dtype=np.int64),
+                                 np.asarray(directions, dtype=np.int64).reshape(-1, 3), int(n_levels), symmetric,
+                                 by_slice)
 
 
 def features_from_matrix(counts: np.ndarray, voxels=0) -> dict:
@@ -75,11 +60,11 @@ def _mcc(p: np.ndarray, px: np.ndarray, py: np.ndarray, empty: np.ndarray) -> np
         out[~empty] = 1.0
         return out
     eps = np.spacing(1)
-    for n in np.nonzero(~empty)[0]:
-        sub, pxs, pys = p[n][np.ix_(present, present)], px[n][present], py[n][present]
-        q = (sub / (pxs[:, None] * pys[None, :] + eps)) @ sub.T
-        eigenvalues = np.sort(np.linalg.eigvals(q))
-        out[n] = np.sqrt(eigenvalues[-2]).real
+    full = np.nonzero(~empty)[0]
+    sub = p[full][:, present][:, :, present]
+    q = (sub / (px[full][:, present, None] * py[full][:, None, present] + eps)) @ sub.transpose(0, 2, 1)
+    eigenvalues = np.sort(np.linalg.eigvals(q), axis=1)  # all matrices in one call
+    out[full] = np.sqrt(eigenvalues[:, -2]).real
     return out
 
 
