@@ -18,50 +18,91 @@ def _turns_left(ox: float, oy: float, ax: float, ay: float, bx: float, by: float
 
 
 @njit(cache=True, nogil=True)
-def plane_hulls(u: np.ndarray, v: np.ndarray, starts: np.ndarray) -> tuple[float, np.ndarray]:
-    """(largest squared distance between two points of the same plane, which points are hull vertices) of
-    points (u, v) sorted by (plane, u, v), plane p being ``[starts[p], starts[p + 1])``. Each plane's convex
-    hull by Andrew's monotone chain (collinear points dropped); the farthest pair of a plane is two of its
-    hull's vertices, compared pair by pair."""
+def _hull_farthest(u: np.ndarray, v: np.ndarray, n: int, hull: np.ndarray) -> tuple[float, int]:
+    """Andrew's monotone chain over the first ``n`` points (u, v), sorted by (u, v): (the largest squared
+    distance between two of the hull's vertices, how many vertices); ``hull[:count]`` receives their indices.
+    Collinear points are dropped: the farthest pair of a point set is two vertices of its convex hull."""
+    k = 0
+    for i in range(n):  # lower chain
+        while k >= 2 and not _turns_left(u[hull[k - 2]], v[hull[k - 2]], u[hull[k - 1]], v[hull[k - 1]], u[i], v[i]):
+            k -= 1
+        hull[k] = i
+        k += 1
+    lower = k + 1
+    for i in range(n - 2, -1, -1):  # upper chain, back to the first point
+        while k >= lower and not _turns_left(u[hull[k - 2]], v[hull[k - 2]], u[hull[k - 1]], v[hull[k - 1]], u[i], v[i]):
+            k -= 1
+        hull[k] = i
+        k += 1
+    k = max(k - 1, 1) if n > 0 else 0  # the chain ends on its first point
     best = 0.0
-    on_hull = np.zeros(len(u), dtype=np.bool_)
-    hull = np.empty(2 * len(u) + 2, dtype=np.int64)
-    for p in range(len(starts) - 1):
-        start, stop = starts[p], starts[p + 1]
-        k = 0
-        for i in range(start, stop):  # lower chain
-            while k >= 2 and not _turns_left(u[hull[k - 2]], v[hull[k - 2]], u[hull[k - 1]], v[hull[k - 1]], u[i], v[i]):
-                k -= 1
-            hull[k] = i
-            k += 1
-        lower = k + 1
-        for i in range(stop - 2, start - 1, -1):  # upper chain
-            while k >= lower and not _turns_left(u[hull[k - 2]], v[hull[k - 2]], u[hull[k - 1]], v[hull[k - 1]],
-                                                 u[i], v[i]):
-                k -= 1
-            hull[k] = i
-            k += 1
-        for a in range(k):
-            on_hull[hull[a]] = True
-            for b in range(a + 1, k):
-                squared = (u[hull[a]] - u[hull[b]]) ** 2 + (v[hull[a]] - v[hull[b]]) ** 2
-                if squared > best:
-                    best = squared
-    return best, on_hull
+    for a in range(k):
+        for b in range(a + 1, k):
+            squared = (u[hull[a]] - u[hull[b]]) ** 2 + (v[hull[a]] - v[hull[b]]) ** 2
+            if squared > best:
+                best = squared
+    return best, k
 
 
 @njit(cache=True, nogil=True)
-def farthest_pair(points: np.ndarray) -> float:
-    """The largest squared distance between two of ``points`` (n x 3), every pair compared."""
-    best = 0.0
-    for a in range(len(points)):
-        for b in range(a + 1, len(points)):
+def farthest_in_plane(u: np.ndarray, v: np.ndarray) -> float:
+    """The largest squared distance between two points (u, v), sorted by (u, v)."""
+    return _hull_farthest(u, v, len(u), np.empty(len(u) + 2, dtype=np.int64))[0]
+
+
+@njit(cache=True, nogil=True)
+def lattice_diameters(lattice: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Squared maximum diameters (3D, in the planes of each axis: z, y, x) of points on the half-voxel
+    lattice (``lattice``: n x 3 whole numbers, twice the (z, y, x) voxel coordinates; ``spacing``: mm).
+
+    A plane's hull vertices are among each of its lines' two extreme points (any other point lies between
+    them), which come out of one pass already sorted: no sort. A vertex of the 3D hull is a vertex of its
+    z-plane's hull (else it lies inside that plane's hull), so the 3D diameter compares those only."""
+    size = np.zeros(3, dtype=np.int64)
+    for c in range(3):
+        size[c] = lattice[:, c].max() + 1 if len(lattice) else 1
+    out = np.zeros(4)
+    n_candidates = 0
+    candidates = np.empty((2 * size[0] * size[1] + 2, 3))  # at most two a line
+    for axis in range(3):
+        b, c = (1, 2) if axis == 0 else ((0, 2) if axis == 1 else (0, 1))
+        low = np.full((size[axis], size[b]), size[c], dtype=np.int64)
+        high = np.full((size[axis], size[b]), -1, dtype=np.int64)
+        for i in range(len(lattice)):
+            p, q, r = lattice[i, axis], lattice[i, b], lattice[i, c]
+            low[p, q] = min(low[p, q], r)
+            high[p, q] = max(high[p, q], r)
+        u, v = np.empty(2 * size[b]), np.empty(2 * size[b])
+        hull = np.empty(2 * size[b] + 2, dtype=np.int64)
+        for p in range(size[axis]):
+            n = 0
+            for q in range(size[b]):
+                if high[p, q] < 0:
+                    continue
+                u[n] = q * 0.5 * spacing[b]
+                v[n] = low[p, q] * 0.5 * spacing[c]
+                n += 1
+                if high[p, q] != low[p, q]:
+                    u[n] = u[n - 1]
+                    v[n] = high[p, q] * 0.5 * spacing[c]
+                    n += 1
+            if n == 0:
+                continue
+            best, k = _hull_farthest(u, v, n, hull)
+            out[1 + axis] = max(out[1 + axis], best)
+            if axis == 0:
+                for h in range(k):
+                    candidates[n_candidates, 0] = p * 0.5 * spacing[0]
+                    candidates[n_candidates, 1] = u[hull[h]]
+                    candidates[n_candidates, 2] = v[hull[h]]
+                    n_candidates += 1
+    for a in range(n_candidates):
+        for b in range(a + 1, n_candidates):
             squared = 0.0
-            for c in range(points.shape[1]):
-                squared += (points[a, c] - points[b, c]) ** 2
-            if squared > best:
-                best = squared
-    return best
+            for c in range(3):
+                squared += (candidates[a, c] - candidates[b, c]) ** 2
+            out[0] = max(out[0], squared)
+    return out
 
 
 #: The columns of ``glcm_features``, in its order (``ibsi.glcm`` names them).
@@ -74,6 +115,26 @@ GLCM_COLUMNS = ("Autocorrelation", "JointAverage", "ClusterProminence", "Cluster
 @njit(cache=True, nogil=True)
 def _plogp(p: float) -> float:
     return p * np.log2(p) if p > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _difference_sums(p_diff: np.ndarray, n: int) -> tuple:
+    """The GLCM features of the grey level difference distribution ``p_diff[k]``, k = |i - j|: average,
+    entropy, variance, Idm, Idmn, Id, Idn, inverse variance."""
+    average = entropy = idm = idmn = inverse_difference = idn = inverse_variance = 0.0
+    for k in range(n):
+        average += k * p_diff[k]
+        entropy -= _plogp(p_diff[k])
+        idm += p_diff[k] / (1 + k * k)
+        idmn += p_diff[k] / (1 + (k / n) ** 2)
+        inverse_difference += p_diff[k] / (1 + k)
+        idn += p_diff[k] / (1 + k / n)
+        if k > 0:
+            inverse_variance += p_diff[k] / (k * k)
+    variance = 0.0
+    for k in range(n):
+        variance += (k - average) ** 2 * p_diff[k]
+    return average, entropy, variance, idm, idmn, inverse_difference, idn, inverse_variance
 
 
 @njit(cache=True, nogil=True)
@@ -133,19 +194,8 @@ def glcm_features(counts: np.ndarray) -> np.ndarray:
                     hxy1 -= p * np.log2(pxy)
                 largest = max(largest, p)
                 squares += (i - mu_x) ** 2 * p
-        difference_average = difference_entropy = idm = idmn = inverse_difference = idn = inverse_variance = 0.0
-        for k in range(n):
-            difference_average += k * p_diff[k]
-            difference_entropy -= _plogp(p_diff[k])
-            idm += p_diff[k] / (1 + k * k)
-            idmn += p_diff[k] / (1 + (k / n) ** 2)
-            inverse_difference += p_diff[k] / (1 + k)
-            idn += p_diff[k] / (1 + k / n)
-            if k > 0:
-                inverse_variance += p_diff[k] / (k * k)
-        difference_variance = 0.0
-        for k in range(n):
-            difference_variance += (k - difference_average) ** 2 * p_diff[k]
+        (difference_average, difference_entropy, difference_variance, idm, idmn, inverse_difference, idn,
+         inverse_variance) = _difference_sums(p_diff, n)
         sum_average = sum_entropy = 0.0
         for s in range(2 * n + 1):
             sum_average += s * p_sum[s]
@@ -279,7 +329,8 @@ def mesh(index: np.ndarray, sign: np.ndarray, triangles: np.ndarray, edge_points
     """(surface area, volume, vertices) of a marching-cubes mesh. ``index``/``sign``: each cube's table index
     (0..127) and orientation; ``triangles[index]``: its triangles' edges (-1: none); ``edge_points``: the edges'
     midpoints in the cube; ``vertex_edges``: (corner, edge) pairs, a vertex at the edge's midpoint of every cube
-    whose index has the corner's bit. Coordinates (z, y, x) times ``spacing``."""
+    whose index has the corner's bit. Area and volume in mm (``spacing``: z, y, x); the vertices on the
+    half-voxel lattice (twice their voxel coordinates: whole numbers, for ``lattice_diameters``)."""
     nz, ny, nx = index.shape
     area = volume = 0.0
     corners = np.empty((3, 3))
@@ -287,7 +338,7 @@ def mesh(index: np.ndarray, sign: np.ndarray, triangles: np.ndarray, edge_points
     for cube in index.ravel():
         for k in range(len(vertex_edges)):
             n_vertices += (cube >> vertex_edges[k, 0]) & 1
-    vertices = np.empty((n_vertices, 3))
+    vertices = np.empty((n_vertices, 3), dtype=np.int64)
     n_vertices = 0
     for z in range(nz):
         for y in range(ny):
@@ -312,8 +363,8 @@ def mesh(index: np.ndarray, sign: np.ndarray, triangles: np.ndarray, edge_points
                 for k in range(len(vertex_edges)):
                     corner, edge = vertex_edges[k, 0], vertex_edges[k, 1]
                     if cube & (1 << corner):
-                        vertices[n_vertices, 0] = (z + edge_points[edge, 0]) * spacing[0]
-                        vertices[n_vertices, 1] = (y + edge_points[edge, 1]) * spacing[1]
-                        vertices[n_vertices, 2] = (x + edge_points[edge, 2]) * spacing[2]
+                        vertices[n_vertices, 0] = 2 * z + int(2 * edge_points[edge, 0])
+                        vertices[n_vertices, 1] = 2 * y + int(2 * edge_points[edge, 1])
+                        vertices[n_vertices, 2] = 2 * x + int(2 * edge_points[edge, 2])
                         n_vertices += 1
     return area, volume, vertices

@@ -74,8 +74,9 @@ def _cubes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mesh(mask: np.ndarray, spacing: Iterable[float]) -> tuple[float, float, np.ndarray]:
-    """(surface area, volume, vertices for the diameters) of the ROI's mesh, as PyRadiomics computes them.
-    ``mask``: bool (z, y, x), padded with a layer of 0s; ``spacing``: (z, y, x) in mm."""
+    """(surface area, volume, vertices for the diameters) of the ROI's mesh, as PyRadiomics computes them;
+    the vertices as twice their (z, y, x) voxel coordinates (whole numbers). ``mask``: bool (z, y, x), padded
+    with a layer of 0s; ``spacing``: (z, y, x) in mm."""
     index, sign = _cubes(mask)
     # the diameters' vertices: each cube's points on edges 6, 7, 11 where corners 6, 4, 3 are in the ROI
     return kernels.mesh(index, sign, _EDGES_OF, EDGES.astype(float), np.asarray(tuple(spacing), dtype=float),
@@ -86,24 +87,13 @@ def mesh(mask: np.ndarray, spacing: Iterable[float]) -> tuple[float, float, np.n
 _VERTEX_EDGES = np.array([(6, 6), (4, 7), (3, 11)])
 
 
-def diameters(vertices: np.ndarray) -> dict[str, float]:
-    """PyRadiomics' maximum diameters: between vertices of the same slice (z), column (y), row (x), and in 3D.
-    A plane's farthest pair are two vertices of its convex hull; a vertex of the 3D hull is a vertex of its
-    plane's hull in each of the three families (the mesh's vertices are distinct: one per cube edge 6, 7, 11),
-    so the 3D diameter compares only those."""
-    out = {}
-    candidates = np.ones(len(vertices), dtype=bool)
-    for axis, name in enumerate(("Maximum2DDiameterSlice", "Maximum2DDiameterColumn", "Maximum2DDiameterRow")):
-        u, v = (vertices[:, a] for a in range(3) if a != axis)
-        order = np.lexsort((v, u, vertices[:, axis]))
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(vertices[order, axis])) + 1, [len(order)]))
-        squared, on_hull = kernels.plane_hulls(u[order], v[order], starts)
-        out[name] = float(np.sqrt(squared))
-        hull = np.zeros(len(vertices), dtype=bool)
-        hull[order[on_hull]] = True
-        candidates &= hull
-    out["Maximum3DDiameter"] = float(np.sqrt(kernels.farthest_pair(vertices[candidates])))
-    return out
+def diameters(lattice: np.ndarray, spacing: Iterable[float]) -> dict[str, float]:
+    """PyRadiomics' maximum diameters: in 3D, and between vertices of the same slice (z), column (y), row (x).
+    ``lattice``: the mesh's vertices, twice their (z, y, x) voxel coordinates (``mesh``); ``spacing``: mm."""
+    squared = kernels.lattice_diameters(np.ascontiguousarray(lattice, dtype=np.int64),
+                                        np.asarray(tuple(spacing), dtype=float))
+    return dict(zip(("Maximum3DDiameter", "Maximum2DDiameterSlice", "Maximum2DDiameterColumn",
+                     "Maximum2DDiameterRow"), np.sqrt(squared).tolist()))
 
 
 def principal_axes(mask: np.ndarray, spacing: np.ndarray) -> tuple[int, list[float]]:
@@ -135,7 +125,7 @@ def shape_features(mask: np.ndarray, spacing: Iterable[float], names: Iterable[s
            "Elongation": np.sqrt(minor / major) if min(minor, major) >= 0 else np.nan,
            "Flatness": np.sqrt(least / major) if min(least, major) >= 0 else np.nan}
     if any(n.startswith("Maximum") for n in names):
-        out.update(diameters(vertices))
+        out.update(diameters(vertices, spacing))
     unknown = set(names) - set(out)
     if unknown:
         raise ValueError(f"unknown shape feature(s) {sorted(unknown)}")
@@ -188,8 +178,7 @@ def contour(mask: np.ndarray, spacing: Iterable[float]) -> tuple[float, float, n
 def _diameter_2d(vertices: np.ndarray) -> float:
     """The largest distance between two vertices (n x 2): between two of their convex hull's vertices."""
     order = np.lexsort((vertices[:, 1], vertices[:, 0]))
-    squared, _ = kernels.plane_hulls(vertices[order, 0], vertices[order, 1], np.array([0, len(order)]))
-    return float(np.sqrt(squared))
+    return float(np.sqrt(kernels.farthest_in_plane(vertices[order, 0], vertices[order, 1])))
 
 
 def shape2d_features(mask: np.ndarray, spacing: Iterable[float], names: Iterable[str] | None = None) -> dict[str, float]:
