@@ -58,16 +58,20 @@ def lattice_diameters(lattice: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     A plane's hull vertices are among each of its lines' two extreme points (any other point lies between
     them), which come out of one pass already sorted: no sort. A vertex of the 3D hull is a vertex of its
     z-plane's hull (else it lies inside that plane's hull), so the 3D diameter compares those only."""
-    size = np.zeros(3, dtype=np.int64)
-    for c in range(3):
-        size[c] = lattice[:, c].max() + 1 if len(lattice) else 1
+    size = np.ones(3, dtype=np.int64)
+    for i in range(len(lattice)):
+        for c in range(3):
+            size[c] = max(size[c], lattice[i, c] + 1)
     out = np.zeros(4)
     n_candidates = 0
     candidates = np.empty((2 * size[0] * size[1] + 2, 3))  # at most two a line
     for axis in range(3):
         b, c = (1, 2) if axis == 0 else ((0, 2) if axis == 1 else (0, 1))
-        low = np.full((size[axis], size[b]), size[c], dtype=np.int64)
-        high = np.full((size[axis], size[b]), -1, dtype=np.int64)
+        low = np.empty((size[axis], size[b]), dtype=np.int64)
+        high = np.empty((size[axis], size[b]), dtype=np.int64)
+        for p in range(size[axis]):
+            for q in range(size[b]):
+                low[p, q], high[p, q] = size[c], -1
         for i in range(len(lattice)):
             p, q, r = lattice[i, axis], lattice[i, b], lattice[i, c]
             low[p, q] = min(low[p, q], r)
@@ -142,7 +146,8 @@ def glcm_features(counts: np.ndarray) -> np.ndarray:
     """The GLCM features (``GLCM_COLUMNS``) of each matrix of counts ``[k, i - 1, j - 1]``: ``[k, feature]``,
     NaN for an empty matrix. As ibsi/glcm.py defines them (the IBSI's formulas), in one pass per matrix."""
     n_matrices, n = counts.shape[0], counts.shape[1]
-    out = np.full((n_matrices, len(GLCM_COLUMNS)), np.nan)
+    out = np.empty((n_matrices, len(GLCM_COLUMNS)))
+    out[:] = np.nan
     px, py = np.empty(n), np.empty(n)
     p_diff, p_sum = np.empty(n), np.empty(2 * n + 1)
     for m in range(n_matrices):
@@ -202,11 +207,15 @@ def glcm_features(counts: np.ndarray) -> np.ndarray:
             sum_entropy -= _plogp(p_sum[s])
         sigma = np.sqrt(var_x) * np.sqrt(var_y)
         largest_h = max(hx, hy)
-        out[m, :] = np.array([autocorrelation, mu_x, prominence, shade, tendency, contrast,
-                  1.0 if sigma == 0 else covariance / sigma, difference_average, difference_entropy,
-                  difference_variance, energy, entropy, 0.0 if largest_h == 0 else (entropy - hxy1) / largest_h,
-                  np.sqrt(max(0.0, 1 - np.exp(-2 * (hxy2 - entropy)))), idm, idmn, inverse_difference, idn,
-                              inverse_variance, largest, sum_average, sum_entropy, squares])
+        row = out[m]  # written element by element: a list made into an array costs seconds of compilation
+        row[0], row[1], row[2], row[3], row[4], row[5] = autocorrelation, mu_x, prominence, shade, tendency, contrast
+        row[6] = 1.0 if sigma == 0 else covariance / sigma
+        row[7], row[8], row[9], row[10], row[11] = (difference_average, difference_entropy, difference_variance,
+                                                    energy, entropy)
+        row[12] = 0.0 if largest_h == 0 else (entropy - hxy1) / largest_h
+        row[13] = np.sqrt(max(0.0, 1 - np.exp(-2 * (hxy2 - entropy))))
+        row[14], row[15], row[16], row[17], row[18] = idm, idmn, inverse_difference, idn, inverse_variance
+        row[19], row[20], row[21], row[22] = largest, sum_average, sum_entropy, squares
     return out
 
 
@@ -224,7 +233,8 @@ def matrix_features(counts: np.ndarray, j_values: np.ndarray, voxels: np.ndarray
     holding second index ``j_values[c]``; ``voxels[k]``: the ROI's voxels behind matrix k. ``[k, feature]``,
     NaN for an empty matrix."""
     n_matrices, n_i, n_j = counts.shape
-    out = np.full((n_matrices, len(MATRIX_COLUMNS)), np.nan)
+    out = np.empty((n_matrices, len(MATRIX_COLUMNS)))
+    out[:] = np.nan
     by_j = np.empty(n_j)
     for m in range(n_matrices):
         total = counts[m].sum()
@@ -264,11 +274,16 @@ def matrix_features(counts: np.ndarray, j_values: np.ndarray, voxels: np.ndarray
                     p = counts[m, a, c] / total
                     i_variance += (a + 1 - i_mean) ** 2 * p
                     j_variance += (j_values[c] - j_mean) ** 2 * p
-        j_square_sum = (by_j * by_j).sum()
-        out[m, :8] = sums
-        out[m, 8:] = np.array([i_square_sum / total, i_square_sum / total ** 2, j_square_sum / total,
-                               j_square_sum / total ** 2, total / voxels[m], i_mean, i_variance, j_mean,
-                               j_variance, entropy, energy])
+        j_square_sum = 0.0
+        for c in range(n_j):
+            j_square_sum += by_j[c] * by_j[c]
+        for c in range(8):
+            out[m, c] = sums[c]
+        result = out[m]
+        result[8], result[9] = i_square_sum / total, i_square_sum / total ** 2
+        result[10], result[11] = j_square_sum / total, j_square_sum / total ** 2
+        result[12], result[13], result[14], result[15] = total / voxels[m], i_mean, i_variance, j_mean
+        result[16], result[17], result[18] = j_variance, entropy, energy
     return out
 
 
