@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from RadiomicsWorkshopLib.features import kernels
+from RadiomicsWorkshopLib.features.kernels import shape as kernels
 from RadiomicsWorkshopLib.features.engine import shape
 
 PLANES = ("Maximum2DDiameterSlice", "Maximum2DDiameterColumn", "Maximum2DDiameterRow")

@@ -15,7 +15,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .. import kernels
+from ..kernels import shape as kernels
 
 #: PyRadiomics' shape features when its section names none (the deprecated three only when named).
 FEATURES = ("Elongation", "Flatness", "LeastAxisLength", "MajorAxisLength", "Maximum2DDiameterColumn",
@@ -99,12 +99,24 @@ def diameters(lattice: np.ndarray, spacing: Iterable[float]) -> dict[str, float]
 def principal_axes(mask: np.ndarray, spacing: np.ndarray) -> tuple[int, list[float]]:
     """(voxel count, eigenvalues from small to large) of the covariance of the ROI's voxel centres in mm,
     divided by N as PyRadiomics divides it; rounding errors just under 0 set to 0 as it does."""
-    coordinates = np.stack(np.nonzero(mask), axis=1) * spacing
-    centred = (coordinates - coordinates.mean(axis=0)) / np.sqrt(len(coordinates))
-    eigenvalues = np.linalg.eigvals(centred.T @ centred)
+    # from the mask's projections onto each pair of axes (voxel counts), not a list of its voxels
+    n = mask.ndim
+    along = [mask.sum(axis=tuple(a for a in range(n) if a != axis), dtype=float) for axis in range(n)]
+    voxels = along[0].sum()
+    centred = []
+    for axis, counts in enumerate(along):
+        position = np.arange(len(counts)) * spacing[axis]
+        centred.append(position - (counts @ position) / voxels)
+    covariance = np.empty((n, n))
+    for a in range(n):
+        covariance[a, a] = along[a] @ centred[a] ** 2
+        for b in range(a + 1, n):
+            counts = mask.sum(axis=tuple(c for c in range(n) if c not in (a, b)), dtype=float)
+            covariance[a, b] = covariance[b, a] = centred[a] @ counts @ centred[b]
+    eigenvalues = np.linalg.eigvals(covariance / voxels)
     eigenvalues[(eigenvalues < 0) & (eigenvalues > -1e-10)] = 0
     eigenvalues.sort()
-    return len(coordinates), [float(e) for e in eigenvalues]
+    return int(voxels), [float(e) for e in eigenvalues]
 
 
 def shape_features(mask: np.ndarray, spacing: Iterable[float], names: Iterable[str] | None = None) -> dict[str, float]:

@@ -33,7 +33,8 @@ def firstorder_features(values: np.ndarray, levels: np.ndarray, voxel_volume: fl
     m2, m3, m4 = (float(np.mean(centred ** k)) for k in (2, 3, 4))
     p10, p25, p75, p90 = np.percentile(x, [10, 25, 75, 90])
     robust = x[(x >= p10) & (x <= p90)]
-    _, counts = np.unique(np.asarray(levels).ravel(), return_counts=True)
+    counts = np.bincount(np.asarray(levels, dtype=np.int64).ravel() - int(np.min(levels)))
+    counts = counts[counts > 0]
     p = counts / counts.sum()
     energy = float(((x + shift) ** 2).sum())
     out = {

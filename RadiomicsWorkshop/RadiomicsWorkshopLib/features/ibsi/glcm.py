@@ -14,7 +14,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .. import kernels
+from ..kernels import texture as kernels
 from .aggregation import DIRECTIONS, by_slice, directional
 
 FEATURES = kernels.GLCM_COLUMNS + ("MCC",)

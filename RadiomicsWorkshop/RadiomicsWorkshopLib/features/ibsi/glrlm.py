@@ -12,7 +12,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .. import kernels
+from ..kernels import texture as kernels
 from .aggregation import DIRECTIONS, by_slice, directional, flat_directions
 from .matrix import matrix_features, renamed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import kernels
+from ..kernels import texture as kernels
 
 #: Generic names; each family renames them (``j`` is its second index: distance, dependence count).
 GENERIC = kernels.MATRIX_COLUMNS

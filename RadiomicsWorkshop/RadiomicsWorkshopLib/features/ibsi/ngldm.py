@@ -14,6 +14,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ..kernels import texture as kernels
 from .aggregation import offsets
 from .matrix import matrix_features, renamed
 
@@ -25,28 +26,13 @@ FEATURES = ("LowDependenceEmphasis", "HighDependenceEmphasis", "LowGrayLevelCoun
             "DependenceCountVariance", "DependenceCountEntropy", "DependenceCountEnergy")
 
 
-def dependence_counts(levels: np.ndarray, mask: np.ndarray, in_plane: bool, alpha: float = 0) -> np.ndarray:
-    """1 + the dependent neighbours of every voxel (z, y, x arrays; ``in_plane``: neighbours in the slice)."""
-    return _counts(levels, mask, alpha, full=not in_plane)[1 if not in_plane else 0]
-
-
-def _counts(levels: np.ndarray, mask: np.ndarray, alpha: float, full: bool = True,
-            distances=(1,)) -> tuple[np.ndarray, np.ndarray]:
-    """In-plane and (with ``full``) 3D dependence counts in one pass: the in-plane neighbours are a subset.
+def dependence_counts(levels: np.ndarray, mask: np.ndarray, in_plane: bool, alpha: float = 0,
+                      distances=(1,)) -> np.ndarray:
+    """1 + the dependent neighbours of every voxel (z, y, x arrays; ``in_plane``: neighbours in the slice).
     Neighbours: the voxels at a Chebyshev distance in ``distances`` (PyRadiomics' ``distances``)."""
-    mask = mask.astype(bool)
-    reach = max(distances)
-    # voxels outside the ROI get a level no grey level is within alpha of
-    outside = -(abs(float(levels[mask].max(initial=0))) + alpha + 1.0)
-    padded = np.pad(np.where(mask, levels, outside).astype(np.float64), reach, constant_values=outside)
-    core = padded[reach:-reach, reach:-reach, reach:-reach]
-    in_plane = np.ones(levels.shape, dtype=np.int64)
-    across = np.zeros(levels.shape, dtype=np.int64)
-    for offset in offsets(distances, in_plane=not full, bidirectional=True):
-        shifted = padded[tuple(slice(reach + o, n + reach + o) for o, n in zip(offset, levels.shape))]
-        dependent = (np.abs(shifted - core) <= alpha) if alpha else (shifted == core)
-        (in_plane if offset[0] == 0 else across).__iadd__(dependent)
-    return in_plane, in_plane + across
+    roi = np.where(mask.astype(bool), levels, 0).astype(np.int64)
+    steps = np.array(offsets(distances, in_plane=in_plane, bidirectional=True), dtype=np.int64).reshape(-1, 3)
+    return kernels.neighbourhoods(roi, steps, float(alpha))[2] + 1
 
 
 def _matrix(levels: np.ndarray, counts: np.ndarray, mask: np.ndarray, n_levels: int, width: int) -> np.ndarray:
@@ -77,12 +63,12 @@ def ngldm_by_aggregation(levels: np.ndarray, mask: np.ndarray, n_levels: int | N
     mask = mask.astype(bool)
     n_levels = n_levels or int(levels[mask].max())
     out = {}
-    counts_in_plane, counts_3d = _counts(levels, mask, alpha, full="3D" in aggregations, distances=distances)
     width_3d, width_2d = (1 + len(offsets(distances, plane, bidirectional=True)) for plane in (False, True))
     if "3D" in aggregations:
-        out["3D"] = features_from_matrix(_matrix(levels, counts_3d, mask, n_levels, width_3d), int(mask.sum()))
+        counts = dependence_counts(levels, mask, False, alpha, distances)
+        out["3D"] = features_from_matrix(_matrix(levels, counts, mask, n_levels, width_3d), int(mask.sum()))
     if {"2D", "2.5D"} & set(aggregations):
-        counts = counts_in_plane
+        counts = dependence_counts(levels, mask, True, alpha, distances)
         slices = [z for z in range(mask.shape[0]) if mask[z].any()]
         matrices = [_matrix(levels[z], counts[z], mask[z], n_levels, width_2d) for z in slices]
         if "2.5D" in aggregations:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Iterable
 
 import numpy as np
-from scipy import ndimage
 
+from ..kernels import texture as kernels
 from .aggregation import offsets, zonal
 
 FEATURES = ("Coarseness", "Contrast", "Busyness", "Complexity", "Strength")
@@ -25,13 +25,9 @@ def ngtdm_matrices(levels: np.ndarray, n_levels: int, in_plane: bool, distances=
     The neighbours: every voxel at a Chebyshev distance in ``distances`` (PyRadiomics' ``distances``).
     ``every_voxel``: n_i counts the voxels without a neighbour in the ROI too, as PyRadiomics counts them
     (the IBSI leaves them out; they add nothing to s_i either way)."""
-    reach = max(distances)
-    kernel = np.zeros((1 if in_plane else 2 * reach + 1, 2 * reach + 1, 2 * reach + 1))
-    for dz, dy, dx in offsets(distances, in_plane, bidirectional=True):
-        kernel[dz + kernel.shape[0] // 2, dy + reach, dx + reach] = 1
+    steps = np.array(offsets(distances, in_plane, bidirectional=True), dtype=np.int64).reshape(-1, 3)
+    neighbours, sums, _ = kernels.neighbourhoods(np.ascontiguousarray(levels, dtype=np.int64), steps, 0.0)
     inside = levels > 0
-    neighbours = ndimage.correlate(inside.astype(float), kernel, mode="constant")
-    sums = ndimage.correlate(levels.astype(float), kernel, mode="constant")
     valid = inside & (neighbours > 0)
     grey = levels[valid]
     difference = np.abs(grey - sums[valid] / neighbours[valid])
