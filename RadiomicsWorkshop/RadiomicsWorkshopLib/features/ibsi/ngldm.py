@@ -36,9 +36,8 @@ def dependence_counts(levels: np.ndarray, mask: np.ndarray, in_plane: bool, alph
 
 
 def _matrix(levels: np.ndarray, counts: np.ndarray, mask: np.ndarray, n_levels: int, width: int) -> np.ndarray:
-    matrix = np.zeros((n_levels, width), dtype=np.int64)
-    np.add.at(matrix, (levels[mask].astype(int) - 1, counts[mask] - 1), 1)
-    return matrix
+    flat = (levels[mask].astype(np.int64) - 1) * width + counts[mask] - 1
+    return np.bincount(flat, minlength=n_levels * width).reshape(n_levels, width)
 
 
 NAMES = dict(zip(FEATURES, ("small_j", "large_j", "low_i", "high_i", "small_j_low_i", "small_j_high_i",
