@@ -13,7 +13,7 @@
   made: no Python 3.12, no network to PyPI).
 
 The issue's targets are printed beside the figures (met or not). Pass (a regression guard): our engine at
-least 10x PyRadiomics on the original image and 10x with the filters.
+least 50x PyRadiomics on the original image and 20x with the filters.
 
     python benchmarks/bench_engines.py [--repeat 5] [--no-pictologics]
 """
@@ -34,7 +34,8 @@ from common import CASES, REPO, case_paths
 
 FILTERS = {"Original": {}, "LoG": {"sigma": [1.0, 2.0, 3.0]}, "Wavelet": {}}
 TARGETS = {"original": 100.0, "filters": 150.0}
-GUARD = 10.0
+#: The regression guard (pass / fail), well under what a run measures (about 105x and 37x on this machine).
+GUARD = {"original": 50.0, "filters": 20.0}
 PICTOLOGICS = "pictologics==0.9.0"
 
 FRESH = """
@@ -160,13 +161,13 @@ def main() -> int:
         met = "met" if ratio >= TARGETS[label] else "not met"
         print(f"| {label}, sum of 5 cases | {t['pyradiomics']:.2f} s | {t['ours'] * 1000:.0f} ms ({ratio:.1f}x; "
               f"target {TARGETS[label]:.0f}x: {met}) | {ibsi} | {picto} |")
-        passed &= ratio >= GUARD
+        passed &= ratio >= GUARD[label]
     picto_fresh = f"{pictologics['fresh']:.1f} s" if pictologics and "fresh" in pictologics else ""
     compiled, cached = fresh["ours"]
     print(f"| first extraction, fresh Python | {fresh['pyradiomics'][0]:.2f} s | {compiled:.2f} s, compiling; "
           f"{cached:.2f} s from numba's cache (target <= 10 s: {'met' if compiled <= 10 else 'not met'}) | "
           f"| {picto_fresh} |")
-    print("PASS" if passed else f"FAIL: our engine under {GUARD:.0f}x PyRadiomics")
+    print("PASS" if passed else f"FAIL: our engine under its guard ({GUARD}, x PyRadiomics)")
     return 0 if passed else 1
 
 
