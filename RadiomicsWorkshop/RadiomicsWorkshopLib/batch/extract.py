@@ -31,7 +31,7 @@ def run_case(case: Case, part_file: Path, keyed: tuple[str, dict[str, str]] | No
 
 def _extract(case: Case, params: ExtractionParams, resample_mask: bool, roi_crop: bool) -> dict[str, Any]:
     result = extract_case_result(case.image, case.mask, params, rois=case.rois, case_id=case.case_id,
-                                 patient_id=case.patient_id, resample_mask=resample_mask,
+                                 patient_id=case.patient_id, series=case.series, resample_mask=resample_mask,
                                  roi_crop=roi_crop, extractor=make_extractor(params))
     return {"rows": result.rows, "info": result.info}
 

@@ -137,6 +137,21 @@ def _take_slice(image: sitk.Image, axis: int, index: int) -> sitk.Image:
     return image[tuple(region)]
 
 
+def _dicom_identity(series_info, mask) -> dict[str, str]:
+    """What the provenance keeps of DICOM input: the series' UIDs and the patient's identifier (the feature
+    table gets only ``patient_id``, and only where the manifest has none)."""
+    if series_info is None:
+        return {}
+    out = {"image_series_uid": series_info.uid, "study_uid": series_info.study_uid,
+           "frame_of_reference_uid": series_info.frame_of_reference_uid, "modality": series_info.modality}
+    if series_info.patient_id:
+        out["patient_id"] = series_info.patient_id
+    if not isinstance(mask, sitk.Image) and images.dicom_mask_modality(mask):
+        out["mask_modality"] = images.dicom_mask_modality(mask)
+        out["mask_sop_instance_uid"] = str(images.dicom_series.header(mask).SOPInstanceUID)
+    return out
+
+
 def extract_case_result(
     image: str | Path | sitk.Image,
     mask: str | Path | sitk.Image,
@@ -148,18 +163,24 @@ def extract_case_result(
     resample_mask: bool = False,
     roi_crop: bool = True,
     extractor=None,
+    series: str | None = None,
 ) -> CaseResult:
-    """Extract every selected ROI of one case; raise :class:`WorkshopError` on bad input."""
+    """Extract every selected ROI of one case; raise :class:`WorkshopError` on bad input. ``series``: the
+    image's SeriesInstanceUID where its folder holds several DICOM series."""
     t0 = time.perf_counter()
     image_file = str(image) if not isinstance(image, sitk.Image) else "<in-memory image>"
     mask_file = str(mask) if not isinstance(mask, sitk.Image) else "<in-memory mask>"
     try:
-        image_obj = image if isinstance(image, sitk.Image) else images.read_image(image, case_id=case_id)
+        image_obj, series_info = (image, None) if isinstance(image, sitk.Image) else images.read_case_image(
+            image, case_id=case_id, series=series, mask=None if isinstance(mask, sitk.Image) else mask)
         if isinstance(mask, sitk.Image):
             roi_list = images.rois_from_label_image(mask, images.parse_roi_spec(rois), case_id=case_id,
                                                     source=mask_file)
         else:
-            roi_list = images.read_rois(mask, rois, case_id=case_id)
+            roi_list = images.read_rois(mask, rois, case_id=case_id, image=image_obj, series=series_info)
+        dicom = _dicom_identity(series_info, mask)
+        if patient_id is None and dicom.get("patient_id"):
+            patient_id, dicom["patient_id_from"] = dicom["patient_id"], "DICOM header (PatientID)"
         settings = params.settings
         validation.check_finite(image_obj, case_id=case_id, image_file=image_file)
         preprocessing_log = None
@@ -171,6 +192,8 @@ def extract_case_result(
             extractor = make_extractor(params)
         result = CaseResult(case_id=case_id, info={"image": image_file, "mask": mask_file, "rois": {},
                                                    "preprocessing": preprocessing_log or _sidecar(image)})
+        if dicom:
+            result.info["dicom"] = dicom
         aligned: dict[int, tuple[sitk.Image, str | None]] = {}
         for roi in roi_list:
             if id(roi.mask) not in aligned:

@@ -17,6 +17,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import SimpleITK as sitk
 
+from .dicom import rtstruct, seg
+from .dicom import series as dicom_series
 from .errors import InputError
 
 IMAGE_HINT = ("check that the file is complete and in a format SimpleITK reads "
@@ -57,14 +59,25 @@ def is_segmentation_file(path: str | Path) -> bool:
     return str(path).lower().endswith(".seg.nrrd")
 
 
-def read_image(path: str | Path, *, case_id: str | None = None) -> sitk.Image:
-    """Read an image file, or the one DICOM series in a folder."""
+def read_image(path: str | Path, *, case_id: str | None = None, series: str | None = None) -> sitk.Image:
+    """Read an image file, or a DICOM series of a folder (``series``: its SeriesInstanceUID, where the folder
+    holds several)."""
+    return read_case_image(path, case_id=case_id, series=series)[0]
+
+
+def read_case_image(path: str | Path, *, case_id: str | None = None, series: str | None = None,
+                    mask: str | Path | None = None) -> tuple[sitk.Image, "dicom_series.Series | None"]:
+    """(image, its DICOM series or None for an image file). A folder holding several series: ``series``
+    chooses, else the series a DICOM ``mask`` (RTSTRUCT or SEG) references."""
     path = Path(path)
     if not path.exists():
         raise InputError("image file not found", case_id=case_id, file=path,
                          hint="check the path (manifest paths are relative to the manifest's folder)")
     if path.is_dir():
-        return _read_dicom_series(path, case_id=case_id)
+        chosen = dicom_series.find_series(path, series or (mask_series(mask) if mask else None), case_id=case_id)
+        image = dicom_series.read_series(chosen, case_id=case_id)
+        check_volume(image, what="image", case_id=case_id, file=path)
+        return image, chosen
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
@@ -75,7 +88,23 @@ def read_image(path: str | Path, *, case_id: str | None = None) -> sitk.Image:
                          "radiomics needs a scalar (grey-level) image", case_id=case_id, file=path,
                          hint="convert it to a single-channel image (e.g. pick one channel or convert RGB to grey)")
     check_volume(image, what="image", case_id=case_id, file=path)
-    return image
+    return image, None
+
+
+def dicom_mask_modality(path: str | Path) -> str | None:
+    """``RTSTRUCT`` or ``SEG`` for a DICOM mask file, else None."""
+    if not dicom_series.is_dicom_file(path):
+        return None
+    modality = str(dicom_series.header(path).get("Modality", ""))
+    return modality if modality in dicom_series.MASK_MODALITIES else None
+
+
+def mask_series(mask: str | Path) -> str | None:
+    """The image series a DICOM mask references (None: not a DICOM mask, or it names none)."""
+    modality = dicom_mask_modality(mask)
+    if modality == "RTSTRUCT":
+        return rtstruct.referenced_series_uid(mask)
+    return seg.referenced_series_uid(mask) if modality == "SEG" else None
 
 
 def check_volume(image: sitk.Image, *, what: str, case_id: str | None, file: str | Path) -> None:
@@ -87,23 +116,6 @@ def check_volume(image: sitk.Image, *, what: str, case_id: str | None, file: str
                          "but radiomics needs one 3D volume", case_id=case_id, file=file,
                          hint="save the volume you want on its own, e.g. in Python sitk.WriteImage(sitk.ReadImage("
                               "path)[:, :, :, 0], 'volume0.nrrd'), or in Slicer with the Sequences module")
-
-
-def _read_dicom_series(folder: Path, *, case_id: str | None) -> sitk.Image:
-    series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
-    if not series:
-        raise InputError("folder holds no DICOM series", case_id=case_id, file=folder,
-                         hint="point to a folder with the DICOM files of one series, or to an image file")
-    if len(series) > 1:
-        raise InputError(f"folder holds {len(series)} DICOM series ({', '.join(series)})", case_id=case_id,
-                         file=folder, hint="point to a folder that holds exactly one series")
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0]))
-    try:
-        return reader.Execute()
-    except RuntimeError as exc:
-        raise InputError(f"DICOM series cannot be read ({_first_line(exc)})", case_id=case_id, file=folder,
-                         hint=IMAGE_HINT) from None
 
 
 def parse_roi_spec(spec: str | int | Iterable[str | int] | None) -> list[str] | None:
@@ -120,18 +132,22 @@ def parse_roi_spec(spec: str | int | Iterable[str | int] | None) -> list[str] | 
     return parts or None
 
 
-def read_rois(path: str | Path, rois: Iterable[str | int] | None = None, *,
-              case_id: str | None = None) -> list[Roi]:
-    """Read a label map or a ``.seg.nrrd`` and return the selected ROIs.
+def read_rois(path: str | Path, rois: Iterable[str | int] | None = None, *, case_id: str | None = None,
+              image: sitk.Image | None = None, series: "dicom_series.Series | None" = None) -> list[Roi]:
+    """Read a label map, a ``.seg.nrrd``, an RTSTRUCT or a DICOM SEG and return the selected ROIs.
 
-    ``rois``: label values (label maps, or segmentations by label value) or
-    segment names/IDs (segmentations); ``None`` selects every label/segment.
+    ``rois``: label values (label maps, or segmentations by label value) or segment names/IDs (segmentations,
+    RTSTRUCT ROI names, SEG segment labels); ``None`` selects every label/segment. DICOM masks are drawn onto
+    ``image`` (an RTSTRUCT) or its ``series`` (a SEG), which they must belong to.
     """
     path = Path(path)
     if not path.exists():
         raise InputError("mask file not found", case_id=case_id, file=path,
                          hint="check the path (manifest paths are relative to the manifest's folder)")
     wanted = parse_roi_spec(rois)
+    modality = dicom_mask_modality(path)
+    if modality is not None:
+        return _dicom_rois(path, modality, wanted, image, series, case_id)
     if is_segmentation_file(path):
         return _read_segmentation_rois(path, wanted, case_id=case_id)
     mask = read_image_any_components(path, case_id=case_id)
@@ -140,6 +156,24 @@ def read_rois(path: str | Path, rois: Iterable[str | int] | None = None, *,
                          "Slicer segmentation (.seg.nrrd)", case_id=case_id, file=path,
                          hint="save the mask as a label map, or as a .seg.nrrd from Slicer")
     return rois_from_label_image(mask, wanted, case_id=case_id, source=str(path))
+
+
+def _dicom_rois(path: Path, modality: str, wanted: list[str] | None, image: sitk.Image | None,
+                series: "dicom_series.Series | None", case_id: str | None) -> list[Roi]:
+    """The ROIs of an RTSTRUCT or a SEG as one label image each (1 inside), on the image's grid."""
+    if image is None or (modality == "SEG" and series is None):
+        raise InputError(f"a DICOM {modality} needs the image it was drawn on", case_id=case_id, file=path,
+                         hint="give the image as the DICOM series folder the mask references (the image column)")
+    names = wanted or (rtstruct.roi_names(path, case_id) if modality == "RTSTRUCT"
+                       else list(seg.segment_names(path, case_id).values()))
+    out = []
+    for name in names:
+        inside = rtstruct.rasterise(path, name, image, series, case_id=case_id) if modality == "RTSTRUCT" \
+            else seg.read_segment(path, name, series, case_id=case_id)
+        label = sitk.GetImageFromArray(inside.astype(np.uint8))
+        label.CopyInformation(image)
+        out.append(Roi(name=name, label=1, mask=label, source=str(path)))
+    return out
 
 
 def rois_from_label_image(mask: sitk.Image, wanted: list[str] | None, *, case_id: str | None = None,

@@ -1,4 +1,5 @@
-"""Case manifests: ``case_id,image,mask`` (+ ``label``, ``patient_id``, ``site``, ``roi``).
+"""Case manifests: ``case_id,image,mask`` (+ ``label``, ``patient_id``, ``site``, ``roi``, ``series``: the
+image's SeriesInstanceUID where its DICOM folder holds several).
 
 Paths are relative to the manifest's folder. The manifest itself is checked
 up front (columns, duplicate or empty case ids); the files of each case are
@@ -14,7 +15,7 @@ from .errors import InputError
 from .images import parse_roi_spec
 
 REQUIRED = ["case_id", "image", "mask"]
-OPTIONAL = ["label", "patient_id", "site", "roi"]
+OPTIONAL = ["label", "patient_id", "site", "roi", "series"]
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Case:
     patient_id: str | None = None
     label: str | None = None
     site: str | None = None
+    series: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -69,6 +71,6 @@ def read_manifest(path: str | Path, *, require_mask: bool = True) -> list[Case]:
             case_id=record["case_id"], image=base / record["image"],
             mask=base / record["mask"] if record["mask"] else None,
             rois=parse_roi_spec(optional["roi"]), patient_id=optional["patient_id"], label=optional["label"],
-            site=optional["site"],
+            site=optional["site"], series=optional["series"],
             extra={k: v for k, v in record.items() if k not in REQUIRED + OPTIONAL}))
     return cases
