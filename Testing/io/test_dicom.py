@@ -199,3 +199,29 @@ def test_a_folder_of_two_series_is_chosen_by_the_mask_or_refused(tmp_path):
         images.read_case_image(tmp_path)
     image, found = images.read_case_image(tmp_path, mask=CASES["STS_002"][1])
     assert found.uid == rtstruct.referenced_series_uid(CASES["STS_002"][1]) and image.GetSize()[2] == 48
+
+
+@pytest.mark.slow
+def test_the_two_sarcoma_patients_from_dicom_to_a_feature_table_and_an_sr_each(tmp_path):
+    """The command line on real DICOM: CT series + RTSTRUCT of STS_001 and STS_002 through `extract` with the
+    CT preset, a feature table, and a SEG + SR per case that give back the table's numbers and the ROI."""
+    import pandas as pd
+    from clitools import cli
+
+    manifest = tmp_path / "manifest.csv"
+    rows = [f"{name},{CASES[name][0]},{CASES[name][1]},{CASES[name][2]}" for name in ("STS_001", "STS_002")]
+    manifest.write_text("case_id,image,mask,roi\n" + "\n".join(rows) + "\n")
+    cli("extract", "--manifest", manifest, "--preset", "CT", "--out", tmp_path / "features.csv",
+        "--dicom-report", tmp_path / "dicom")
+    table = pd.read_csv(tmp_path / "features.csv")
+    assert table["patient_id"].tolist() == ["STS_001", "STS_002"] and table.shape[1] > 1000
+    for _, row in table.iterrows():
+        report = sr.read_report(tmp_path / "dicom" / f"{row.case_id}.sr.dcm")
+        values = report[f"ROI {row.roi}"]
+        numeric = {c: row[c] for c in table.columns if c.startswith(("original_", "log-", "wavelet-"))}
+        assert values.keys() == {c for c, v in numeric.items() if np.isfinite(v)}
+        assert all(np.isclose(values[c], numeric[c], rtol=1e-12, atol=0) for c in values)
+        image, found, roi = _dicom_case(row.case_id)
+        segment = images.read_rois(tmp_path / "dicom" / f"{row.case_id}.seg.dcm", [row.roi], image=image,
+                                   series=found)[0]
+        assert np.array_equal(sitk.GetArrayFromImage(segment.mask), sitk.GetArrayFromImage(roi.mask))

@@ -39,8 +39,9 @@ def deep_case(case: Case, part_file: Path, keyed=None, *, settings: DeepSettings
 
     def work() -> dict[str, Any]:
         try:
-            image = images.read_image(case.image, case_id=case.case_id)
-            rois = images.read_rois(case.mask, case.rois, case_id=case.case_id)
+            image, series = images.read_case_image(case.image, case_id=case.case_id, series=case.series,
+                                                   mask=case.mask)
+            rois = images.read_rois(case.mask, case.rois, case_id=case.case_id, image=image, series=series)
             extractor = extractor_for(settings)
             rows, aligned = [], {}
             for roi in rois:

@@ -12,6 +12,7 @@ from typing import Any
 from ..features.extraction import KEY_COLUMNS, extract_case_result, make_extractor
 from ..features.presets import ExtractionParams
 from ..io import tables
+from ..io.errors import InputError
 from ..io.manifest import Case
 from ..io.progress import Progress
 from .runner import CohortSummary, StepOutput, case_key, commit_case, run_step
@@ -69,3 +70,29 @@ def run_cohort(cases: list[Case], params: ExtractionParams, out: str | Path, *, 
         prepare=functools.partial(make_extractor, params),
         provenance={"settings": params.to_dict(), "settings_digest": params.digest(),
                     "mask_resampling_requested": resample_mask})
+
+
+def write_dicom_reports(cases: list[Case], table: str | Path, params: ExtractionParams, out_dir: str | Path, *,
+                        overwrite: bool = False) -> list[str]:
+    """A DICOM SEG and a TID 1500 SR per case of the feature table (``features.dicom_report``); the cases
+    whose image is not a DICOM series are skipped. Existing reports are kept unless ``overwrite``."""
+    from .. import __version__
+    from ..features.dicom_report import write_case_report
+    from ..features.ibsi.reference import ibsi_codes
+
+    frame = tables.read_table(table)
+    codes = ibsi_codes(list(frame.columns), params.settings, params.aggregations)
+    written = []
+    for case in cases:
+        rows = frame[frame["case_id"].astype(str) == case.case_id]
+        if rows.empty or not Path(case.image).is_dir() or case.mask is None:
+            continue
+        target = Path(out_dir) / f"{case.case_id}.sr.dcm"
+        if target.exists() and not overwrite:
+            raise InputError(f"{target} exists", case_id=case.case_id, file=target,
+                             hint="pass --overwrite to replace it, or choose another --dicom-report folder")
+        write_case_report(case.case_id, case.image, case.mask, rows, out_dir, codes, series_uid=case.series,
+                          version=__version__)
+        written.append(case.case_id)
+    return written
+

@@ -20,7 +20,7 @@ import SimpleITK as sitk
 from ..commands import bias_field_path
 from ..io import tables
 from ..io.errors import InputError
-from ..io.images import read_image, read_image_any_components, write_image
+from ..io.images import read_case_image, read_label_map, write_image
 from ..io.manifest import Case
 from ..io.progress import Progress
 from ..io.provenance import library_versions
@@ -31,10 +31,12 @@ from .runner import CohortSummary, StepOutput, case_key, commit_case, run_step, 
 
 
 def _load_case(case: Case, resample_mask: bool) -> tuple[sitk.Image, sitk.Image | None]:
-    image = read_image(case.image, case_id=case.case_id)
+    image, series = read_case_image(case.image, case_id=case.case_id, series=case.series,
+                                    mask=case.mask if case.mask and str(case.mask) not in ("", ".") else None)
     mask = None
     if case.mask and str(case.mask) not in ("", "."):
-        mask = read_image_any_components(Path(case.mask), case_id=case.case_id)
+        mask, _ = read_label_map(Path(case.mask), case_id=case.case_id, image=image, series=series,
+                                 rois=case.rois)
         if mask.GetNumberOfComponentsPerPixel() > 1:
             raise InputError("layered (overlapping) segmentations are not preprocessed", case_id=case.case_id,
                              file=case.mask, hint="export the segmentation as a label map for preprocessing")

@@ -36,6 +36,9 @@ def add_extract(sub) -> None:
                           "else auto)")
     cfg.add_argument("--no-roi-crop", action="store_true",
                      help="filter the whole image as plain PyRadiomics does (slower, same numbers within 0.1%%)")
+    p.add_argument("--dicom-report", metavar="DIR",
+                   help="also write each DICOM case's ROIs as a DICOM SEG and its features as a TID 1500 "
+                        "structured report (<case_id>.seg.dcm, <case_id>.sr.dcm) into DIR")
     add_run_options(p)
     p.set_defaults(func=cmd_extract)
 
@@ -149,6 +152,11 @@ def cmd_extract(args, progress) -> int:
                          retry_failed=args.retry_failed, resample_mask=args.resample_mask,
                          roi_crop=not args.no_roi_crop, progress=progress, scheduler=args.scheduler,
                          timeout=args.timeout)
+    if args.dicom_report:
+        from ..batch.extract import write_dicom_reports
+
+        written = write_dicom_reports(cases, args.out, params, args.dicom_report, overwrite=args.overwrite)
+        print(f"DICOM SEG + SR for {len(written)} case(s) -> {args.dicom_report}", file=sys.stderr)
     return batch_done(progress, summary, len(cases), "row(s)")
 
 

@@ -176,6 +176,29 @@ def _dicom_rois(path: Path, modality: str, wanted: list[str] | None, image: sitk
     return out
 
 
+def read_label_map(path: str | Path, *, case_id: str | None = None, image: sitk.Image | None = None,
+                   series: "dicom_series.Series | None" = None, rois: Iterable[str | int] | None = None
+                   ) -> tuple[sitk.Image, list[str]]:
+    """(a label map, the names of its labels 1..) of any mask: a label map or ``.seg.nrrd`` file as it is
+    (its names: the label values), an RTSTRUCT or SEG drawn onto ``image`` with ROI k as label k."""
+    path = Path(path)
+    if dicom_mask_modality(path) is None:
+        mask = read_image_any_components(path, case_id=case_id)
+        return mask, [str(v) for v in labels_present(mask)] if mask.GetNumberOfComponentsPerPixel() == 1 else []
+    found = read_rois(path, rois, case_id=case_id, image=image, series=series)
+    labels = np.zeros(image.GetSize()[::-1], dtype=np.uint8)
+    for number, roi in enumerate(found, start=1):
+        inside = sitk.GetArrayViewFromImage(roi.mask) == roi.label
+        if (labels[inside] > 0).any():
+            raise InputError(f"ROIs '{found[labels[inside].max() - 1].name}' and '{roi.name}' overlap: one label "
+                             "map cannot hold both", case_id=case_id, file=path,
+                             hint="choose ROIs that do not overlap (the roi column, --roi)")
+        labels[inside] = number
+    label_map = sitk.GetImageFromArray(labels)
+    label_map.CopyInformation(image)
+    return label_map, [roi.name for roi in found]
+
+
 def rois_from_label_image(mask: sitk.Image, wanted: list[str] | None, *, case_id: str | None = None,
                           source: str = "<in-memory mask>") -> list[Roi]:
     """ROIs of a label map: the ``wanted`` label values, or every label present."""

@@ -258,13 +258,14 @@ def _in_channels(network) -> int:
 
 
 def _case_data(case, *, with_label: bool = True) -> dict:
-    from ..io.images import read_image
+    from ..io.images import read_case_image, read_label_map
 
     try:
-        image = read_image(case.image, case_id=case.case_id)
+        image, series = read_case_image(case.image, case_id=case.case_id, series=case.series,
+                                        mask=case.mask if with_label else None)
         data = {"image": to_meta_tensor(image), "case_id": case.case_id}
         if with_label:
-            mask = read_image(case.mask, case_id=case.case_id)
+            mask, _ = read_label_map(case.mask, case_id=case.case_id, image=image, series=series, rois=case.rois)
             if mask.GetSize() != image.GetSize() or not np.allclose(mask.GetSpacing(), image.GetSpacing(), atol=1e-4):
                 raise InputError("the mask's voxel grid differs from the image's", case_id=case.case_id,
                                  file=case.mask, hint="resample the mask onto the image first")

@@ -77,12 +77,15 @@ def evaluate_files(pairs: list[tuple[str, str | Path, str | Path]], labels: list
     """A table (one row per case and label) for (case_id, prediction file, reference file) triples."""
     import pandas as pd
 
-    from ..io.images import read_image
+    from ..io.images import dicom_mask_modality, read_image, read_label_map
 
     rows = []
     for case_id, predicted_file, reference_file in pairs:
         try:
-            prediction, reference = read_image(predicted_file), read_image(reference_file)
+            prediction = read_image(predicted_file)
+            # an RTSTRUCT reference is drawn onto the prediction's grid (the image's: segment writes it there)
+            reference = read_image(reference_file) if dicom_mask_modality(reference_file) is None else \
+                read_label_map(reference_file, case_id=case_id, image=prediction)[0]
         except InputError as exc:
             raise exc.with_context(case_id=case_id)
         for row in segmentation_metrics(prediction, reference, labels, tolerance_mm):
