@@ -32,6 +32,7 @@ class SegmentOptions:
     tta: bool = False
     postprocess: bool = True
     device: str = "cpu"
+    dicom_seg: bool = False  # also a DICOM SEG of each label map where the image is a DICOM series
 
     def digest(self) -> str:
         """What the label maps depend on: the bundle's files and the options (not the device)."""
@@ -57,7 +58,7 @@ def output_path(out_dir: Path, case: Case) -> Path:
 
 def segment_case(case: Case, part_file: Path, keyed=None, *, options: SegmentOptions, out_dir: Path) -> dict:
     """Segment one case and commit the label map's path (or the failure); never raises for bad input."""
-    from ..io.images import read_image, write_image
+    from ..io.images import read_case_image, write_image
     from ..segmentation.autoseg import segment
 
     t0 = time.perf_counter()
@@ -65,14 +66,38 @@ def segment_case(case: Case, part_file: Path, keyed=None, *, options: SegmentOpt
 
     def work() -> dict[str, Any]:
         warnings: list[str] = []
-        image = read_image(case.image, case_id=case.case_id)
-        labels = segment(bundle_for(options), image, tta=options.tta, postprocess=options.postprocess,
-                         warn=warnings.append)
+        image, series = read_case_image(case.image, case_id=case.case_id, series=case.series)
+        bundle = bundle_for(options)
+        labels = segment(bundle, image, tta=options.tta, postprocess=options.postprocess, warn=warnings.append)
         out = output_path(out_dir, case)
         write_image(labels, out)
-        return {"outputs": {"mask": str(out.resolve())}, "warnings": warnings}
+        outputs = {"mask": str(out.resolve())}
+        if options.dicom_seg:
+            if series is None:
+                warnings.append("the image is not a DICOM series: no DICOM SEG written")
+            else:
+                outputs["dicom_seg"] = str(write_dicom_seg(labels, series, bundle.labels,
+                                                           out.with_name(f"{case.case_id}_seg.dcm")).resolve())
+        return {"outputs": outputs, "warnings": warnings}
 
     return commit_case(case, part_file, key, hashes, work, t0)
+
+
+def write_dicom_seg(labels, series, names: dict[str, str], path: Path) -> Path:
+    """A label map as a DICOM SEG referencing its source series: one segment per label present, named as the
+    bundle's metadata names it."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    from .. import __version__
+    from ..io.dicom.seg import SegmentInfo, write_seg
+
+    present = [int(v) for v in np.unique(sitk.GetArrayViewFromImage(labels)) if v != 0]
+    segments = [SegmentInfo(label=v, name=names.get(str(v), f"label {v}")) for v in present]
+    if not segments:
+        raise SettingsError("the label map is empty: a DICOM SEG needs at least one segment", file=path,
+                            hint="check the image and the model, or leave out --dicom-seg")
+    return write_seg(labels, series, segments, path, algorithm="RadiomicsWorkshop segment", version=__version__)
 
 
 def segment_image_file(image_file: str | Path, out: str | Path, options: SegmentOptions, *,

@@ -56,6 +56,9 @@ def add_parsers(sub) -> None:
                                        "surface Dice per label)")
     p.add_argument("--metrics-out", help="with --reference: the comparison table (.csv/.parquet)")
     p.add_argument("--tta", action="store_true", help="average over mirrored copies (3 flips)")
+    p.add_argument("--dicom-seg", action="store_true",
+                   help="with --manifest: also write each label map as a DICOM SEG (<case_id>_seg.dcm) referencing "
+                        "the image's DICOM series, segments named by the bundle's labels")
     p.add_argument("--no-postprocess", action="store_true", help="keep every component, do not fill holes")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="auto")
     add_run_options(p, out_help=None, default_jobs=1,
@@ -114,7 +117,7 @@ def cmd_segment(args, progress) -> int:
         raise SettingsError("--reference and --metrics-out go together, with --image")
     check_jobs(args)
     options = SegmentOptions(bundle=str(Path(args.model).resolve()), tta=args.tta,
-                             postprocess=not args.no_postprocess, device=args.device)
+                             postprocess=not args.no_postprocess, device=args.device, dicom_seg=args.dicom_seg)
     if args.manifest:
         from ..io.manifest import read_manifest
 
