@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -166,3 +167,27 @@ def test_pypis_source_package_needs_the_recipes_fix_on_python_3_12(lane, tmp_pat
     done = subprocess.run([str(lane_.python), "-m", "pip", "install", "--no-build-isolation", "--no-deps",
                            "--target", str(tmp_path / "site"), source], capture_output=True, text=True, env=lane_.env())
     assert done.returncode != 0 and "SafeConfigParser" in done.stdout + done.stderr, done.stdout[-1000:]
+
+
+def test_slicer_python_reads_rtstruct_input_and_refuses_dicom_output_clearly(lane, tmp_path):
+    """In Slicer 5.10's Python (pydicom 2.4.4, numpy 2.0.2, no highdicom): a DICOM CT series with its RTSTRUCT
+    extracts, to the same numbers as the main suite's Python; a DICOM report is refused with the reason."""
+    from RadiomicsWorkshopLib.features.ibsi import reference as ibsi
+
+    lane_, state = lane
+    assert state["after"]["packages"]["pydicom"] == "2.4.4" and "highdicom" not in state["after"]["packages"]
+    sts = ibsi.default_reference_dir().parent / "sts" / "dicom" / "STS_002" / "CT"
+    args = ["extract", "--image", str(sts / "image"), "--mask", str(sts / "mask" / "RS.dcm"), "--roi", "GTV_Mass_CT",
+            "--preset", "CT", "--progress", "none"]
+    lane_.core(*args, "--out", str(tmp_path / "slicer.csv"))
+    done = subprocess.run([sys.executable, "-m", "RadiomicsWorkshopLib", *args, "--out", str(tmp_path / "main.csv")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    slicer, main = pd.read_csv(tmp_path / "slicer.csv").iloc[0], pd.read_csv(tmp_path / "main.csv").iloc[0]
+    numbers = [c for c in main.index if c.startswith(("original_", "log-", "wavelet-"))]
+    assert len(numbers) > 1000 and slicer["patient_id"] == "STS_002"
+    off = {c: (slicer[c], main[c]) for c in numbers if not abs(slicer[c] - main[c]) <= 1e-6 * abs(main[c]) + 1e-12}
+    assert not off, off
+    with pytest.raises(LaneError) as refused:
+        lane_.core(*args, "--out", str(tmp_path / "again.csv"), "--dicom-report", str(tmp_path / "dicom"))
+    assert "DICOM SEG and SR need highdicom 0.23 or later (not installed)" in str(refused.value)

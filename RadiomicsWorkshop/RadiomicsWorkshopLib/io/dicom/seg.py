@@ -11,6 +11,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
+from . import series as series_module
 from .series import Series, sop_instance_uids
 
 #: What a segment is when its writer says nothing more (SNOMED CT): "Tissue" of category "Tissue".
@@ -30,7 +31,7 @@ class SegmentInfo:
 
 
 def _read(path: str | Path, case_id: str | None):
-    import highdicom
+    highdicom = series_module.highdicom()
 
     try:
         return highdicom.seg.segread(str(path))
@@ -77,7 +78,7 @@ def read_segment(path: str | Path, name: str, series: Series, *, case_id: str | 
 def write_seg(labels: sitk.Image, series: Series, segments: list[SegmentInfo], path: str | Path, *,
               algorithm: str, version: str) -> Path:
     """A label map on ``series``' grid as a DICOM SEG referencing that series; one segment per ``segments``."""
-    import highdicom
+    highdicom = series_module.highdicom()
     import pydicom
     from pydicom.sr.coding import Code
 

@@ -28,6 +28,24 @@ class Series:
     frame_of_reference_uid: str
 
 
+def highdicom():
+    """highdicom (SEG and SR), or a clear error where it is missing or too old to run: releases before 0.23
+    support pydicom 2 but use ``np.float_``, gone in numpy 2; 0.23 and later need pydicom 3. Slicer 5.10 pins
+    pydicom 2.4.4 (its DICOM module) and numpy 2.0.2, so neither runs there."""
+    from ..errors import SettingsError
+
+    try:
+        import highdicom as module
+    except ImportError:
+        module = None
+    if module is None or tuple(int(part) for part in module.__version__.split(".")[:2]) < (0, 23):
+        found = "not installed" if module is None else f"highdicom {module.__version__}"
+        raise SettingsError(f"DICOM SEG and SR need highdicom 0.23 or later ({found})",
+                            hint="run this step in a Python with `pip install 'highdicom>=0.23'` (it needs pydicom 3; "
+                                 "Slicer 5.10's Python keeps pydicom 2.4.4, so use the command line outside Slicer)")
+    return module
+
+
 def is_dicom_file(path: str | Path) -> bool:
     """Whether a file is DICOM (Part 10: 128 bytes of preamble, then ``DICM``)."""
     path = Path(path)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from . import series as series_module
+
 #: The coding scheme of the IBSI's feature identifiers (each a four-letter code, e.g. RNU0: volume (mesh)).
 IBSI_SCHEME = "IBSI"
 #: The procedure reported, by the image's modality (LOINC; SNOMED CT's "imaging procedure" otherwise).
@@ -46,7 +48,7 @@ def write_report(path: str | Path, series_files: Sequence[str], seg_path: str | 
                  groups: Sequence[RoiMeasurements], *, algorithm: str, version: str) -> Path:
     """A TID 1500 report of ``groups`` on the image series ``series_files``, each group referencing its
     segment of the SEG at ``seg_path``."""
-    import highdicom as hd
+    hd = series_module.highdicom()
     import pydicom
     from pydicom.sr.codedict import codes
 
@@ -87,7 +89,7 @@ def write_report(path: str | Path, series_files: Sequence[str], seg_path: str | 
 
 def read_report(path: str | Path) -> dict[str, dict[str, float]]:
     """ROI tracking identifier -> feature name -> value, as highdicom parses a report back."""
-    import highdicom as hd
+    hd = series_module.highdicom()
     import pydicom
 
     sr = hd.sr.srread(str(path)) if hasattr(hd.sr, "srread") else hd.sr.Comprehensive3DSR.from_dataset(
