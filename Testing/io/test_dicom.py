@@ -199,6 +199,11 @@ def test_a_folder_of_two_series_is_chosen_by_the_mask_or_refused(tmp_path):
         images.read_case_image(tmp_path)
     image, found = images.read_case_image(tmp_path, mask=CASES["STS_002"][1])
     assert found.uid == rtstruct.referenced_series_uid(CASES["STS_002"][1]) and image.GetSize()[2] == 48
+    first = rtstruct.referenced_series_uid(CASES["STS_001"][1])
+    image, found = images.read_case_image(tmp_path, series=first, mask=CASES["STS_002"][1])  # the UID wins
+    assert found.uid == first and image.GetSize()[2] == 59
+    with pytest.raises(InputError, match="no series 1.2.3 .*it holds: "):
+        images.read_case_image(tmp_path, series="1.2.3")
 
 
 @pytest.mark.slow

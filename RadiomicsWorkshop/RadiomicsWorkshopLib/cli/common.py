@@ -38,7 +38,8 @@ def add_progress_option(group, help: str = "progress display; jsonl: one JSON ev
     group.add_argument("--progress", choices=choices, default="auto", help=help)
 
 
-def add_case_inputs(p, *, mask_help: str = "label map or Slicer .seg.nrrd segmentation", rois: bool = True) -> None:
+def add_case_inputs(p, *, mask_help: str = "label map, Slicer .seg.nrrd, DICOM RTSTRUCT or SEG",
+                    rois: bool = True) -> None:
     """--image/--mask (one case) or --manifest (a cohort): the inputs of every batch step."""
     group = p.add_argument_group("input (one case or a manifest)")
     group.add_argument("--image", help="image file (NRRD, NIfTI, MHA, ...) or DICOM series folder")
@@ -46,11 +47,13 @@ def add_case_inputs(p, *, mask_help: str = "label map or Slicer .seg.nrrd segmen
     if rois:
         group.add_argument("--roi", action="append", metavar="LABEL_OR_SEGMENT",
                            help="label value or segment name; repeat for several (default: all labels/segments)")
+    group.add_argument("--series", metavar="UID", help="for --image a DICOM folder of several series: the "
+                                                       "SeriesInstanceUID (default: the series the mask references)")
     group.add_argument("--case-id", help="case id for --image (default: image file name)")
     if rois:
         group.add_argument("--patient-id", help="patient id for --image/--mask (kept in the table)")
     group.add_argument("--manifest", help="cohort manifest CSV (columns case_id,image,mask[,roi,patient_id,label,"
-                                          "site]; paths relative to it)")
+                                          "site,series]; paths relative to it)")
     group.add_argument("--resample-mask", action="store_true",
                        help="resample a mask whose grid differs from the image's onto it (nearest neighbour)")
 
@@ -107,7 +110,7 @@ def cases_from_args(args, *, mask_required: bool = False):
     image = Path(args.image)
     return [Case(case_id=args.case_id or image.name.split(".")[0], image=image,
                  mask=Path(args.mask) if args.mask else None, rois=getattr(args, "roi", None),
-                 patient_id=getattr(args, "patient_id", None))]
+                 patient_id=getattr(args, "patient_id", None), series=getattr(args, "series", None))]
 
 
 def batch_done(progress, summary, n_cases: int, what: str) -> int:
