@@ -252,3 +252,35 @@ def test_segment_writes_a_dicom_seg_of_its_label_map_on_dicom_input(tmp_path):
     for number, value in zip(names, present):
         back = seg.read_segment(seg_path, names[number], found)
         assert np.array_equal(back, sitk.GetArrayFromImage(labels) == value)
+
+
+def test_evaluate_seg_takes_an_rtstruct_as_the_reference(tmp_path):
+    """The IBSI's NIfTI mask of STS_001 as the prediction, its RTSTRUCT as the reference: the same ROI."""
+    import pandas as pd
+    from clitools import cli
+
+    _, rs, _, _, nifti_mask = CASES["STS_001"]
+    cli("evaluate-seg", "--prediction", nifti_mask, "--reference", rs, "--out", tmp_path / "metrics.csv")
+    row = pd.read_csv(tmp_path / "metrics.csv").iloc[0]
+    assert row["label"] == 1 and row["dice"] == 1.0 and row["hausdorff95_mm"] == 0.0
+
+
+@pytest.mark.slow
+def test_deep_features_and_preprocessing_take_a_dicom_case(tmp_path):
+    """deep-features on the CT series + RTSTRUCT of STS_002 equal those on the IBSI's NIfTI image and mask;
+    preprocess writes the RTSTRUCT's ROI as the case's mask, on the image's (resampled) grid."""
+    import pandas as pd
+    from clitools import cli
+
+    folder, rs, roi, nifti_image, nifti_mask = CASES["STS_002"]
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(f"case_id,image,mask,roi\ndicom,{folder},{rs},{roi}\nnifti,{nifti_image},{nifti_mask},1\n")
+    cli("deep-features", "--manifest", manifest, "--weights", "random", "--modality", "CT", "--device", "cpu",
+        "--out", tmp_path / "deep.csv", "--progress", "none")
+    deep = pd.read_csv(tmp_path / "deep.csv").set_index("case_id").filter(like="deep_")
+    assert deep.shape[1] > 100 and np.allclose(deep.loc["dicom"], deep.loc["nifti"], rtol=1e-5, atol=1e-6)
+    cli("preprocess", "--manifest", manifest, "--recipe", "CT", "--out-dir", tmp_path / "pre", "--progress", "none")
+    written = pd.read_csv(tmp_path / "pre" / "manifest.csv").set_index("case_id")
+    masks = {case: sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "pre" / written.loc[case, "mask"]))) > 0
+             for case in ("dicom", "nifti")}
+    assert masks["dicom"].sum() > 1000 and np.array_equal(masks["dicom"], masks["nifti"])
