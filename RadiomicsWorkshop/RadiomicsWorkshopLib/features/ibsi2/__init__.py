@@ -1,0 +1,1 @@
+"""IBSI-2: the standardised convolutional filters (mean, LoG, Laws, Gabor, wavelets, Simoncelli, Riesz)."""
