@@ -278,12 +278,31 @@ def validate_pyradiomics(data: dict, *, source: str | None = None) -> None:
         return _validate_without_pyradiomics(data, source)
 
     radiomics.setVerbosity(logging.ERROR)
+    data = _without_ours(data, source)
     try:
         featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(data))
     except Exception as exc:  # pykwalify.SchemaError and PyRadiomics' own ValueErrors
         text = " ".join(str(exc).split())
         raise SettingsError(f"invalid PyRadiomics parameters: {text}", file=source,
                             hint="see https://pyradiomics.readthedocs.io/en/latest/customization.html") from None
+
+
+def _without_ours(data: dict, source: str | None) -> dict:
+    """The parameters without what PyRadiomics does not know (the IBSI-2 image types, checked here, and
+    the classes of ours alone), for PyRadiomics' schema to check the rest."""
+    from .engine.classes import OURS_ONLY
+    from .ibsi2.image_types import IMAGE_TYPES as IBSI2_TYPES, filters
+
+    image_types = data.get("imageType")
+    if isinstance(image_types, dict):
+        for name, custom in image_types.items():
+            if name in IBSI2_TYPES:
+                filters(name, custom or {}, source)
+        kept = {k: v for k, v in image_types.items() if k not in IBSI2_TYPES}
+        data = {**data, "imageType": kept or {"Original": {}}}
+    if isinstance(data.get("featureClass"), dict):
+        data = {**data, "featureClass": {k: v for k, v in data["featureClass"].items() if k not in OURS_ONLY}}
+    return data
 
 
 def _validate_without_pyradiomics(data: dict, source: str | None) -> None:
@@ -297,6 +316,7 @@ def _validate_without_pyradiomics(data: dict, source: str | None) -> None:
     if unknown:
         raise SettingsError(f"invalid PyRadiomics parameters: unknown {', '.join(unknown)}", file=source,
                             hint="see https://pyradiomics.readthedocs.io/en/latest/customization.html")
+    _without_ours(data, source)
 
 
 #: PyRadiomics' image types besides Original (``imageoperations.getImageTypes``).

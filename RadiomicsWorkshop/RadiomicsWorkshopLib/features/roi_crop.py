@@ -77,13 +77,17 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import numpy as np
 import SimpleITK as sitk
 
+from .ibsi2.image_types import IMAGE_TYPES as IBSI2_TYPES, SETTINGS as IBSI2_SETTINGS, filters as ibsi2_filters
+from .ibsi2.image_types import margin_voxels as ibsi2_margin
+
 if TYPE_CHECKING:
     from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 logger = logging.getLogger(__name__)
 
-#: Image types filtered on the crop (see the module docstring for each margin).
-CROPPED_TYPES = frozenset({"LoG", "Wavelet", "Gradient", "LBP2D"})
+#: Image types filtered on the crop (see the module docstring for each margin; the IBSI-2 filters':
+#: ``ibsi2.image_types.margin_voxels``, None for Simoncelli, which sees the whole image).
+CROPPED_TYPES = frozenset({"LoG", "Wavelet", "Gradient", "LBP2D"}) | frozenset(IBSI2_TYPES)
 #: Image types computed on the whole image, as PyRadiomics does (the exact path), all in one pass,
 #: with the names PyRadiomics 3.0.1 gives their images (to sort that pass's features by type).
 WHOLE_IMAGE_NAMES = {"Original": "original", "Square": "square", "SquareRoot": "squareroot",
@@ -123,6 +127,11 @@ def crop_margin_voxels(image_type: str, settings: Mapping[str, Any],
     dimension = len(spacing_mm)
     if image_type not in CROPPED_TYPES:
         return None
+    if image_type in IBSI2_TYPES:
+        (one,) = ibsi2_filters(image_type, {k: v for k, v in settings.items() if k in IBSI2_SETTINGS[image_type][0]
+                                             or k in ("boundary", "dimensions")})
+        margin = ibsi2_margin(one, tuple(spacing_mm)[::-1])
+        return None if margin is None else tuple(margin[::-1])
     if image_type == "LoG":
         sigmas = [float(s) for s in settings.get("sigma", []) or [] if float(s) > 0]
         if not sigmas:
@@ -190,12 +199,15 @@ def plan_crop(enabled_image_types: Mapping[str, Mapping[str, Any]], settings: Ma
         units = [custom]
         if image_type == "LoG" and merged.get("sigma"):
             units = [{**custom, "sigma": [sigma]} for sigma in merged["sigma"]]
+        elif image_type in IBSI2_TYPES:  # one step per filter (each value of the list-valued setting)
+            units = [dict(f.settings) for f in ibsi2_filters(image_type, custom)]
         for unit in units:
             unit_settings = {**settings, **unit}
             margin = crop_margin_voxels(image_type, unit_settings, spacing_mm)
             region = None
             if margin is not None:
-                region = crop_region(size_v, bounding_box, margin, periodic=image_type == "Wavelet")
+                region = crop_region(size_v, bounding_box, margin, periodic=image_type == "Wavelet"
+                                     or (image_type in IBSI2_TYPES and unit.get("boundary") == "periodic"))
                 cropped = _region_size(region)
                 if np.array_equal(cropped, size_v):
                     region = None  # nothing to gain

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..ibsi import firstorder, glcm, glrlm, glszm, ngtdm
+from ..ibsi.statistics import DISPERSION, dispersion_features
 from ..ibsi.texture import GLDM_NAMES, texture_columns
 from . import shape
 from .filters import IMAGE_TYPES
@@ -23,7 +24,9 @@ from ..preparation import PreparedRoi, discretised
 FEATURES = {"firstorder": firstorder.ALL, "shape": shape.FEATURES + shape.DEPRECATED,
             "shape2D": shape.FEATURES_2D + shape.DEPRECATED_2D, "glcm": glcm.FEATURES,
             "glrlm": glrlm.FEATURES, "glszm": glszm.FEATURES, "gldm": tuple(GLDM_NAMES.values()),
-            "ngtdm": ngtdm.FEATURES}
+            "ngtdm": ngtdm.FEATURES, "statistics": DISPERSION}
+#: classes of ours alone (the IBSI's intensity statistics PyRadiomics lacks), never among PyRadiomics' defaults
+OURS_ONLY = ("statistics",)
 #: settings -> (what our engine needs, said as a condition)
 _SETTINGS = {"weightingNorm": (lambda v: v in (None, "no_weighting", "infinity", "euclidean", "manhattan"),
                                "weightingNorm: none, no_weighting, infinity, euclidean or manhattan"),
@@ -65,7 +68,8 @@ def roi_features(roi: PreparedRoi, feature_classes: Mapping[str, Any], settings:
     """``<prefix>_<class>_<feature>`` for the classes asked for (an empty list: PyRadiomics' defaults), in
     PyRadiomics' order: shape first, then the classes as given; a class's features as listed, else as
     PyRadiomics lists its getters (by name, ``get<Feature>FeatureValue``)."""
-    classes = {name: list(names) if names else sorted(DEFAULTS[name], key=lambda f: f"get{f}FeatureValue")
+    classes = {name: list(names) if names else list(FEATURES[name]) if name in OURS_ONLY
+               else sorted(DEFAULTS[name], key=lambda f: f"get{f}FeatureValue")
                for name, names in (dict(feature_classes) or DEFAULT_CLASSES).items()}
     found: dict[str, dict[str, float]] = {}
     if "shape" in classes:
@@ -79,7 +83,11 @@ def roi_features(roi: PreparedRoi, feature_classes: Mapping[str, Any], settings:
         found["firstorder"] = firstorder.firstorder_features(
             roi.values[roi.intensity_mask], levels[roi.intensity_mask], float(np.prod(roi.spacing)),
             float(settings.get("voxelArrayShift", 0)), classes["firstorder"])
-    texture = {name: names for name, names in classes.items() if name not in ("shape", "shape2D", "firstorder")}
+    if "statistics" in classes:
+        found["statistics"] = {k: v for k, v in dispersion_features(roi.values[roi.intensity_mask]).items()
+                               if k in classes["statistics"]}
+    texture = {name: names for name, names in classes.items()
+               if name not in ("shape", "shape2D", "firstorder") + OURS_ONLY}
     if texture:
         columns = texture_columns(levels, n_levels, {prefix: {"setting": settings, "per_slice": False,
                                                               "featureClass": texture}},

@@ -93,7 +93,8 @@ class Extractor:
             if crop and step.region is not None and step.image_type != "Original":
                 source = image[tuple(slice(low, high + 1) for low, high in step.region)]
                 box = tuple(slice(b.start - low, b.stop - low) for b, (low, _) in zip(roi.box, step.region[::-1]))
-            for filtered, name, type_settings in filters.images(step.image_type, source, {**settings, **step.custom}):
+            for filtered, name, type_settings in filters.images(step.image_type, source, {**settings, **step.custom},
+                                                                step.custom):
                 yield filtered, box, name, type_settings
 
     def _pyradiomics(self):

@@ -15,7 +15,12 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import SimpleITK as sitk
 
-IMAGE_TYPES = ("Original", "LoG", "Wavelet", "Square", "SquareRoot", "Logarithm", "Exponential", "Gradient", "LBP2D")
+from ..ibsi2.image_types import IMAGE_TYPES as IBSI2_TYPES, filters as ibsi2_filters
+
+PYRADIOMICS_TYPES = ("Original", "LoG", "Wavelet", "Square", "SquareRoot", "Logarithm", "Exponential", "Gradient",
+                     "LBP2D")
+#: PyRadiomics' image types and the IBSI-2 filters (``ibsi2.image_types``: ours alone)
+IMAGE_TYPES = PYRADIOMICS_TYPES + IBSI2_TYPES
 
 Filtered = Iterator[tuple[sitk.Image, str, Mapping[str, Any]]]
 
@@ -114,8 +119,20 @@ def lbp2d_images(image: sitk.Image, settings: Mapping[str, Any]) -> Filtered:
     yield _from_array(array, image), "lbp-2D", settings
 
 
-def images(image_type: str, image: sitk.Image, settings: Mapping[str, Any]) -> Filtered:
-    """PyRadiomics' generator of this image type, on ``image`` (normalised and resampled as prepared)."""
+def ibsi2_images(image_type: str, image: sitk.Image, settings: Mapping[str, Any],
+                 custom: Mapping[str, Any]) -> Filtered:
+    """The IBSI-2 filters of an image type (``custom``: its own settings), one image per filter."""
+    array = sitk.GetArrayFromImage(image)
+    spacing = tuple(image.GetSpacing())[::-1]
+    for each in ibsi2_filters(image_type, custom):
+        yield _from_array(each.apply(array, spacing), image), each.name, settings
+
+
+def images(image_type: str, image: sitk.Image, settings: Mapping[str, Any],
+           custom: Mapping[str, Any] | None = None) -> Filtered:
+    """PyRadiomics' generator of this image type, on ``image`` (normalised and resampled as prepared);
+    ``settings`` hold the image type's own (``custom``) laid over the extraction's, as PyRadiomics passes
+    them; the IBSI-2 filters read ``custom`` alone."""
     if image_type == "Original":
         yield image, "original", settings
     elif image_type == "LoG":
@@ -128,6 +145,8 @@ def images(image_type: str, image: sitk.Image, settings: Mapping[str, Any]) -> F
         yield gradient.Execute(image), "gradient", settings
     elif image_type == "LBP2D":
         yield from lbp2d_images(image, settings)
+    elif image_type in IBSI2_TYPES:
+        yield from ibsi2_images(image_type, image, settings, custom or {})
     elif image_type in SCALED:
         x = sitk.GetArrayFromImage(image)
         yield _from_array(scaled(x, image_type.lower(), largest_magnitude(image)), image), image_type.lower(), settings

@@ -9,6 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 
+#: the intensity statistics of ``dispersion_features`` (PyRadiomics' firstorder has the IBSI's others)
+DISPERSION = ("MedianAbsoluteDeviation", "CoefficientOfVariation", "QuartileCoefficientOfDispersion")
+
+
 def dispersion_features(values: np.ndarray) -> dict[str, float]:
     """Of the ROI's intensities (raw for the statistics family, discretised for the histogram family):
     mean absolute deviation from the median (the IBSI's "median absolute deviation"), coefficient of
@@ -18,9 +22,9 @@ def dispersion_features(values: np.ndarray) -> dict[str, float]:
         return {}
     mean = values.mean()
     p25, p75 = np.percentile(values, [25, 75])
-    return {"MedianAbsoluteDeviation": float(np.abs(values - np.median(values)).mean()),
-            "CoefficientOfVariation": float(values.std() / mean) if mean else float("nan"),
-            "QuartileCoefficientOfDispersion": float((p75 - p25) / (p75 + p25)) if p75 + p25 else float("nan")}
+    found = (float(np.abs(values - np.median(values)).mean()), float(values.std() / mean) if mean else float("nan"),
+             float((p75 - p25) / (p75 + p25)) if p75 + p25 else float("nan"))
+    return dict(zip(DISPERSION, found))
 
 
 def histogram_features(levels: np.ndarray, level_range: tuple[int, int] | None = None) -> dict[str, float]:

@@ -115,8 +115,10 @@ def run_phase1(data_dir: str | Path, ids: Iterable[str] | None = None, progress=
     """One row per test: id, phantom, filter, settings, deviation (fraction of the range), passed."""
     data_dir = Path(data_dir)
     chosen = [t for t in TESTS if ids is None or t.id in set(ids)]
+    if progress is not None:
+        progress.start(len(chosen), f"IBSI-2 phase 1: {len(chosen)} response map(s)")
     rows = []
-    for n, test in enumerate(chosen, start=1):
+    for test in chosen:
         array, spacing = _read(phantom_path(data_dir, test.phantom))
         reference, _ = _read(reference_path(data_dir, test.id))
         found = deviation(test.response(array, spacing), reference)
@@ -124,5 +126,5 @@ def run_phase1(data_dir: str | Path, ids: Iterable[str] | None = None, progress=
                      "settings": "; ".join(f"{k}: {v}" for k, v in test.settings.items()),
                      "deviation": found, "passed": found <= TOLERANCE})
         if progress is not None:
-            progress.step(n, len(chosen), f"IBSI-2 phase 1, test {test.id}")
+            progress.advance(f"IBSI-2 phase 1, test {test.id}")
     return rows
