@@ -108,16 +108,24 @@ def add_presets(sub) -> None:
     p.add_argument("name", nargs="?", help="preset to print")
     p.set_defaults(func=cmd_presets)
     p = sub.add_parser(
-        "ibsi-check", help="check this installation against the IBSI-1 reference values",
+        "ibsi-check", help="check this installation against the IBSI-1 and IBSI-2 reference values",
         description="Extract every IBSI-1 reference data set found under --data (the digital phantom: preset "
                     "IBSI; the CT phantom's configurations A to E: presets and recipes IBSI_CT_A ...) and "
-                    "compare with its consensus values, family by family. Exit status 1 when a family "
-                    "reproduces fewer values than a correct installation does.")
+                    "compare with its consensus values, family by family; with the IBSI-2 data, also "
+                    "IBSI2-phase1 (the 33 reference response maps of the convolutional filters, each within "
+                    "1%% of its range) and IBSI2-1.A ... IBSI2-9.B (the CT phantom filtered: presets "
+                    "IBSI2_CT_1A ...). Exit status 1 when a family reproduces fewer values than a correct "
+                    "installation does.")
     p.add_argument("--data", help="the IBSI data folder, holding digital_phantom/, ct_phantom/ and their reference "
                                   "CSVs (default: $RADIOMICS_WORKSHOP_IBSI_DIR, else ../shared/data/ibsi)")
+    p.add_argument("--ibsi2-data", help="the IBSI-2 data folder, holding digital_phantom/ and reference/ "
+                                        "(default: ibsi2 beside --data)")
+    from ..features.compliance import IBSI2_PHASE1, IBSI2_PREFIX
     from ..features.ibsi.configurations import NAMES
+    from ..features.ibsi2_phase2 import CONFIGURATIONS
 
-    p.add_argument("--configuration", action="append", choices=NAMES,
+    p.add_argument("--configuration", action="append",
+                   choices=NAMES + (IBSI2_PHASE1,) + tuple(IBSI2_PREFIX + c for c in CONFIGURATIONS),
                    help="check only this one (repeatable; default: every one found)")
     p.add_argument("--out", help="the table as CSV (configuration, family, reproduced, compared, expected, "
                                  "regressed); every compared value beside it as <out>.values.csv")
@@ -224,7 +232,7 @@ def cmd_presets(args, progress) -> int:
 
 @runs("ibsi-check")
 def cmd_ibsi_check(args, progress) -> int:
-    from ..features.compliance import run_check, worst_misses
+    from ..features.compliance import IBSI2_PHASE1, run_check, worst_misses
     from ..features.ibsi.reference import default_reference_dir
     from ..io.errors import OutputExistsError
     from ..io.tables import check_table_path, write_table
@@ -232,11 +240,18 @@ def cmd_ibsi_check(args, progress) -> int:
     out = check_table_path(args.out) if args.out else None
     if out is not None and out.exists() and not args.overwrite:
         raise OutputExistsError("output exists", file=out, hint="pass --overwrite or choose another --out")
-    table, values = run_check(args.data or default_reference_dir(), args.configuration, progress=progress)
+    table, values = run_check(args.data or default_reference_dir(), args.configuration, progress=progress,
+                              ibsi2_dir=args.ibsi2_data)
     progress.close()
     for name, rows in table.groupby("configuration", sort=False):
         done, of = int(rows["reproduced"].sum()), int(rows["compared"].sum())
-        print(f"\n{name}: {done} / {of} reference values reproduced", file=sys.stderr)
+        what = "reference response maps" if name == IBSI2_PHASE1 else "reference values"
+        print(f"\n{name}: {done} / {of} {what} reproduced", file=sys.stderr)
+        if name == IBSI2_PHASE1:
+            for test in values[values["configuration"] == name].itertuples():
+                print(f"  {test.feature:<40} {100 * test.ours:7.3f} % of the range"
+                      f"{'' if test.reproduced else '  OFF'}", file=sys.stderr)
+            continue
         for row in rows.itertuples():
             expected = "" if row.expected != row.expected else f" (expected {int(row.expected)})"
             flag = "  REGRESSED" if row.regressed else ""

@@ -74,7 +74,8 @@ def test_ibsi_check_reproduces_every_configuration_and_reports_a_regression(tmp_
     table = pd.read_csv(tmp_path / "check.csv")
     expected = expected_counts()
     expected = expected[expected["configuration"].isin(table["configuration"])]  # D, E: no values here
-    assert set(table["configuration"]) == {"digital phantom", "A", "B", "C"}
+    ibsi2 = {"IBSI2-phase1"} | {f"IBSI2-{n}.{d}" for n in range(1, 10) for d in "AB"}  # the IBSI-2 folder beside it
+    assert set(table["configuration"]) == {"digital phantom", "A", "B", "C"} | ibsi2
     counts = ["reproduced", "compared"]
     pd.testing.assert_frame_equal(table.set_index(["configuration", "family"])[counts].sort_index(),
                                   expected.set_index(["configuration", "family"])[counts].sort_index(),

@@ -1,4 +1,4 @@
-"""IBSI-2 phase 2: the IBSI-1 CT phantom filtered by each of the 18 configurations (1.A ... 9.B; A in each
+"""IBSI-2 phase 2 (``ibsi-check``, beside ``compliance``; the filters and phase 1: ``ibsi2/``): the IBSI-1 CT phantom filtered by each of the 18 configurations (1.A ... 9.B; A in each
 slice, B in 3D after interpolation to 1 mm), with the 18 intensity statistics of the response map in the
 re-segmented ROI against their consensus values (``reference/reference_values.csv`` of the IBSI-2 data).
 
@@ -14,10 +14,14 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from ..ibsi.reference import TRANSFORMS, load_feature_map, tolerance_for
-from .image_types import IMAGE_TYPES, filters
+from .extraction import extract_case_result
+from .ibsi.reference import TRANSFORMS, load_feature_map, tolerance_for
+from .ibsi2.image_types import IMAGE_TYPES, filters
+from .presets import load_params
 
 REFERENCE = Path("reference") / "reference_values.csv"
+#: the phase-2 configurations, each a preset ``IBSI2_CT_<n><A|B>``
+CONFIGURATIONS = tuple(f"{n}.{dimension}" for n in range(1, 10) for dimension in "AB")
 FAMILY = "Intensity-based statistical features"
 
 
@@ -57,9 +61,7 @@ def image_name(params) -> str:
 
 def compare_configuration(configuration: str, ibsi2_dir: Path, ct_dir: Path) -> pd.DataFrame:
     """One configuration extracted from the CT phantom and compared value by value."""
-    from ..extraction import extract_case_result
-    from ..presets import load_params
-    from ...preprocessing.recipes import load_recipe
+    from ..preprocessing.recipes import load_recipe
 
     params = load_params(preset=preset_name(configuration))
     if configuration.endswith("B"):
