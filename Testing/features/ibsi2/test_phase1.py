@@ -11,6 +11,7 @@ from RadiomicsWorkshopLib.features.ibsi2.image_types import Filter, filters
 from RadiomicsWorkshopLib.io.locations import REPOSITORY_DIR
 
 IBSI2 = REPOSITORY_DIR.parent / "shared" / "data" / "ibsi2"
+README = (REPOSITORY_DIR / "README.md").read_text(encoding="utf-8")
 pytestmark = pytest.mark.skipif(not (IBSI2 / "reference").is_dir(), reason="no IBSI-2 data beside the repository")
 
 
@@ -32,6 +33,9 @@ def test_response_map_within_one_percent_of_the_reference_range(test):
     array, spacing = _phantom(test.phantom)
     found = phase1.deviation(test.response(array, spacing), _reference(test.id))
     assert found <= phase1.TOLERANCE, f"{test.id}: {100 * found:.3f}% of the range"
+    settings = "; ".join(f"{k}: {v}" for k, v in test.settings.items())
+    row = f"| {test.id} | {test.phantom} | {test.image_type} | {settings} | {100 * found:.2f} |"
+    assert row in README, f"README's IBSI-2 phase-1 table: update the row of {test.id} to\n{row}"
 
 
 def test_conventions_the_maps_fix_each_variant_misses():
