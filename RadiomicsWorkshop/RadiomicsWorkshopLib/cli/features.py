@@ -120,12 +120,9 @@ def add_presets(sub) -> None:
                                   "CSVs (default: $RADIOMICS_WORKSHOP_IBSI_DIR, else ../shared/data/ibsi)")
     p.add_argument("--ibsi2-data", help="the IBSI-2 data folder, holding digital_phantom/ and reference/ "
                                         "(default: ibsi2 beside --data)")
-    from ..features.compliance import IBSI2_PHASE1, IBSI2_PREFIX
-    from ..features.ibsi.configurations import NAMES
-    from ..features.ibsi2_phase2 import CONFIGURATIONS
+    from ..features.ibsi.configurations import IBSI2_NAMES, NAMES
 
-    p.add_argument("--configuration", action="append",
-                   choices=NAMES + (IBSI2_PHASE1,) + tuple(IBSI2_PREFIX + c for c in CONFIGURATIONS),
+    p.add_argument("--configuration", action="append", choices=NAMES + IBSI2_NAMES,
                    help="check only this one (repeatable; default: every one found)")
     p.add_argument("--out", help="the table as CSV (configuration, family, reproduced, compared, expected, "
                                  "regressed); every compared value beside it as <out>.values.csv")
@@ -232,7 +229,8 @@ def cmd_presets(args, progress) -> int:
 
 @runs("ibsi-check")
 def cmd_ibsi_check(args, progress) -> int:
-    from ..features.compliance import IBSI2_PHASE1, run_check, worst_misses
+    from ..features.compliance import run_check, worst_misses
+    from ..features.ibsi.configurations import IBSI2_PHASE1
     from ..features.ibsi.reference import default_reference_dir
     from ..io.errors import OutputExistsError
     from ..io.tables import check_table_path, write_table
@@ -257,7 +255,9 @@ def cmd_ibsi_check(args, progress) -> int:
             flag = "  REGRESSED" if row.regressed else ""
             print(f"  {row.family:<52} {row.reproduced:>4} / {row.compared:<4}{expected}{flag}", file=sys.stderr)
         for miss in worst_misses(values, name).itertuples():
-            print(f"  furthest off: {miss.feature} ({miss.aggregation or 'no aggregation'}): ours {miss.ours:.6g}, "
+            aggregation = getattr(miss, "aggregation", None)
+            aggregation = aggregation if isinstance(aggregation, str) and aggregation else "no aggregation"
+            print(f"  furthest off: {miss.feature} ({aggregation}): ours {miss.ours:.6g}, "
                   f"reference {miss.reference:.6g} +- {miss.tolerance:.3g}", file=sys.stderr)
     if out is not None:
         write_table(table, out)

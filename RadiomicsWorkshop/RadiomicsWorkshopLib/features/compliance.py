@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..io.errors import InputError
 from .extraction import extract_case_result
-from .ibsi.configurations import CONFIGURATIONS, Configuration
+from .ibsi.configurations import CONFIGURATIONS, IBSI2_PHASE1, IBSI2_PREFIX, Configuration
 from .ibsi.reference import compare_to_reference, load_reference
 from .presets import load_params
 
@@ -62,9 +62,6 @@ def available(data_dir: Path) -> list[Configuration]:
             and c.data in data_columns.get(c.reference, ())]
 
 
-#: IBSI-2 "configurations" of the table: phase 1 (the response maps) and each phase-2 configuration
-IBSI2_PHASE1 = "IBSI2-phase1"
-IBSI2_PREFIX = "IBSI2-"
 
 
 def ibsi2_names(ibsi2_dir: Path | None, ct_dir: Path) -> list[str]:

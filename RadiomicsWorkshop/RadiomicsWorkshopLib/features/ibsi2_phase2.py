@@ -15,13 +15,13 @@ from typing import Any, Iterable
 import pandas as pd
 
 from .extraction import extract_case_result
+from .ibsi.configurations import IBSI2_CONFIGURATIONS
 from .ibsi.reference import TRANSFORMS, load_feature_map, tolerance_for
 from .ibsi2.image_types import IMAGE_TYPES, filters
 from .presets import load_params
 
 REFERENCE = Path("reference") / "reference_values.csv"
-#: the phase-2 configurations, each a preset ``IBSI2_CT_<n><A|B>``
-CONFIGURATIONS = tuple(f"{n}.{dimension}" for n in range(1, 10) for dimension in "AB")
+CONFIGURATIONS = IBSI2_CONFIGURATIONS
 FAMILY = "Intensity-based statistical features"
 
 

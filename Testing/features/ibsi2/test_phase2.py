@@ -48,3 +48,18 @@ def test_a_moved_consensus_value_is_missed(tmp_path):
     reference.to_csv(tmp_path / phase2.REFERENCE, sep=";", index=False)
     values = phase2.compare_configuration("3.A", tmp_path, CT).set_index("tag")
     assert not values.loc["stat_mean", "reproduced"] and values.drop("stat_mean")["reproduced"].all()
+
+
+def test_ibsi_check_reports_the_moved_value_as_a_regression(tmp_path):
+    from clitools import cli
+
+    (tmp_path / "reference").mkdir()
+    reference = pd.read_csv(IBSI2 / phase2.REFERENCE, sep=";", dtype=str)
+    at = (reference["filter_id"] == "3.A") & (reference["feature_tag"] == "stat_mean")
+    reference.loc[at, "consensus_value"] = "100"
+    reference.to_csv(tmp_path / phase2.REFERENCE, sep=";", index=False)
+    done = cli("ibsi-check", "--data", default_reference_dir(), "--ibsi2-data", tmp_path, "--configuration",
+               "IBSI2-3.A", "--progress", "none", check=False)
+    assert done.returncode == 1, done.stderr
+    assert "IBSI2-3.A: 17 / 18 reference values reproduced" in done.stderr and "REGRESSED" in done.stderr
+    assert "furthest off: Mean (no aggregation)" in done.stderr, done.stderr
