@@ -15,6 +15,7 @@ def add_parsers(sub) -> None:
     add_preprocess(sub)
     add_deep(sub)
     add_merge(sub)
+    add_robustness(sub)
 
 
 def add_extract(sub) -> None:
@@ -101,6 +102,31 @@ def add_merge(sub) -> None:
     p.set_defaults(func=cmd_merge)
 
 
+def add_robustness(sub) -> None:
+    p = sub.add_parser(
+        "robustness", help="feature robustness: ICCs under image and contour perturbations, or across readers",
+        description="Extract every case under a seeded set of perturbations (Zwanenburg et al. 2019: R rotation, "
+                    "N noise at the image's own level, T sub-voxel translation, V volume adaptation, C supervoxel "
+                    "contour randomisation), or take repeated measurements from a manifest column (--repeats: "
+                    "readers' masks, test-retest sessions; the subject is the patient_id), then each feature's "
+                    "ICC(1,1), ICC(2,1), ICC(3,1) with 95%% CIs and the CCC. Writes into --out: features.csv, "
+                    "icc.csv, icc_by_family.csv, icc.png and robustness.md.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_case_inputs(p)
+    cfg = p.add_argument_group("settings")
+    cfg.add_argument("--preset", help="shipped preset (default MR)")
+    cfg.add_argument("--params", help="your own PyRadiomics parameter file (YAML)")
+    cfg.add_argument("--perturbations", default="RNTC", help="the perturbation set's letters (R, N, T, V, C)")
+    cfg.add_argument("--count", type=int, default=30, help="perturbations per case")
+    cfg.add_argument("--seed", type=int, default=0, help="seed of the perturbation set")
+    cfg.add_argument("--repeats", metavar="COLUMN",
+                     help="no perturbation: the manifest column naming each row's repetition (reader, session)")
+    cfg.add_argument("--threshold", type=float, default=0.75, help="ICC lower 95%% bound a robust feature reaches")
+    cfg.add_argument("--icc", choices=["icc1", "icc2", "icc3"], default="icc1", help="the ICC the threshold applies to")
+    add_run_options(p, out_help="output folder")
+    p.set_defaults(func=cmd_robustness)
+
+
 def add_presets(sub) -> None:
     p = sub.add_parser("presets", help="list the shipped extraction presets, or print one",
                        description="List the shipped presets, or print one (a PyRadiomics parameter file) "
@@ -162,6 +188,24 @@ def cmd_extract(args, progress) -> int:
 
         written = write_dicom_reports(cases, args.out, params, args.dicom_report, overwrite=args.overwrite)
         print(f"DICOM SEG + SR for {len(written)} case(s) -> {args.dicom_report}", file=sys.stderr)
+    return batch_done(progress, summary, len(cases), "row(s)")
+
+
+@runs("robustness")
+def cmd_robustness(args, progress) -> int:
+    from ..features.presets import load_params
+    from ..batch.robustness import run_robustness
+
+    check_jobs(args)
+    params = load_params(preset=args.preset, params_file=args.params)
+    cases = cases_from_args(args, mask_required=True)
+    summary, written = run_robustness(cases, params, args.out, letters=args.perturbations, count=args.count,
+                                      seed=args.seed, repeats=args.repeats, threshold=args.threshold,
+                                      icc=args.icc, jobs=args.jobs, overwrite=args.overwrite,
+                                      retry_failed=args.retry_failed, progress=progress, scheduler=args.scheduler,
+                                      timeout=args.timeout)
+    for path in written:
+        print(path, file=sys.stderr)
     return batch_done(progress, summary, len(cases), "row(s)")
 
 
