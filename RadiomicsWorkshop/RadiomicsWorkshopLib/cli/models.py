@@ -62,6 +62,11 @@ def add_train(sub) -> None:
     model.add_argument("--deep-pca", type=float, metavar="N_OR_FRACTION",
                        help="replace the deep_ feature columns by their principal components, fitted inside the "
                             "folds: a number of components, or the fraction of variance to keep (0.95)")
+    model.add_argument("--robust-icc", type=float, metavar="ICC",
+                       help="keep only features whose ICC(1,1) lower 95%% bound reaches ICC, computed inside the "
+                            "folds from the training patients' rows of --robustness-table")
+    model.add_argument("--robustness-table", help="the training cohort's robustness table (radiomics-workshop "
+                                                  "robustness: <out>/features.csv)")
     model.add_argument("--positive", help="positive class (two classes; default: the second in sorted order)")
     validation = p.add_argument_group("validation")
     validation.add_argument("--outer-folds", type=int, default=5)
@@ -197,7 +202,8 @@ def cmd_train(args, progress) -> int:
         classifier=args.classifier, penalty=args.penalty, selection=args.selection, k=k,
         threshold=args.threshold, correlation_threshold=args.correlation or None, scaling=args.scaling,
         imbalance=args.imbalance, harmonize=args.harmonize, deep_pca=args.deep_pca, outer_folds=args.outer_folds,
-        inner_folds=args.inner_folds, bootstrap=args.bootstrap, seed=args.seed, positive_class=args.positive)
+        inner_folds=args.inner_folds, bootstrap=args.bootstrap, seed=args.seed, positive_class=args.positive,
+        robust_icc=args.robust_icc, robustness_table=args.robustness_table)
     result = train_model(args.table, args.outcome, args.out, settings, clinical=args.clinical, group=args.group,
                          site=args.site, exclude=tuple(args.exclude), split_column=args.split_column,
                          test_tables=args.test_table, test_clinical=args.test_clinical, folds_file=args.folds,

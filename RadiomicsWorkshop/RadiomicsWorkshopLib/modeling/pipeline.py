@@ -191,9 +191,28 @@ def check_trainable(data: ModelData, settings: ModelSettings, source: str | None
 
 # -- the pipeline
 
-def build_pipeline(settings: ModelSettings, *, n_classes: int = 2, site_column: str | None = None):
+def subject_keys(frame: pd.DataFrame) -> pd.Series:
+    from ..robustness.agreement import subject_keys as keys_of
+
+    return keys_of(frame)
+
+
+def robustness_rows(path: str) -> pd.DataFrame:
+    """A robustness table (``radiomics-workshop robustness``'s features.csv) with each row's subject."""
+    from ..io.tables import read_table
+
+    rows = read_table(path)
+    if "perturbation" not in rows.columns:
+        raise InputError("not a robustness table (no perturbation column)", file=path,
+                         hint="give the features.csv that radiomics-workshop robustness wrote")
+    return rows.assign(subject=subject_keys(rows))
+
+
+def build_pipeline(settings: ModelSettings, *, n_classes: int = 2, site_column: str | None = None,
+                   keys: pd.DataFrame | None = None):
     """The unfitted imbalanced-learn Pipeline (a scikit-learn Pipeline that resamples training rows only)
-    and the hyperparameter grid the inner CV searches."""
+    and the hyperparameter grid the inner CV searches; ``keys``: the rows' keys (the robustness filter's
+    subjects)."""
     from imblearn.pipeline import Pipeline
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import RobustScaler, StandardScaler
@@ -203,6 +222,12 @@ def build_pipeline(settings: ModelSettings, *, n_classes: int = 2, site_column: 
     seed = settings.seed
     balanced = "balanced" if settings.imbalance == "class_weight" else None
     steps: list[tuple[str, Any]] = []
+    if settings.robust_icc is not None:
+        from .steps import RobustnessFilter
+
+        subjects = subject_keys(keys).to_numpy()
+        steps.append(("robust", RobustnessFilter(robustness_rows(settings.robustness_table), subjects,
+                                                 settings.robust_icc)))
     if settings.harmonize:
         if site_column is None:
             raise SettingsError("harmonisation needs a site column", hint="name it with --site")
@@ -323,7 +348,8 @@ def outer_splits(data: ModelData, settings: ModelSettings, folds: pd.DataFrame |
 def _search(settings: ModelSettings, data: ModelData, jobs: int):
     from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 
-    pipeline, grid = build_pipeline(settings, n_classes=len(data.classes), site_column=data.site_column)
+    pipeline, grid = build_pipeline(settings, n_classes=len(data.classes), site_column=data.site_column,
+                                    keys=data.keys)
     inner = StratifiedGroupKFold(n_splits=settings.inner_folds, shuffle=True, random_state=settings.seed)
     scoring = "roc_auc" if len(data.classes) == 2 else "roc_auc_ovr"
     return GridSearchCV(pipeline, grid or {"classifier__random_state": [settings.seed]}, scoring=scoring, cv=inner,
@@ -428,6 +454,8 @@ def fit_final_model(data: ModelData, settings: ModelSettings, *, jobs: int = 1) 
     """The search refitted on all training rows; permutation importance of the features it uses."""
     search = _fit_search(_search(settings, data, jobs), data, "final model")
     pipeline = search.best_estimator_
+    if "robust" in pipeline.named_steps:  # what it kept stays; the measurements are not saved with the model
+        pipeline.named_steps["robust"].forget_measurements()
     with thread_budget(1):
         importance = permutation_importances(pipeline, data, settings.seed)
     return FinalModel(pipeline, _plain(search.best_params_), float(search.best_score_), selected_features(pipeline),

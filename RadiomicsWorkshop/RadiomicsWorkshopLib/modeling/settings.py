@@ -42,6 +42,8 @@ class ModelSettings:
     bootstrap: int = 1000
     seed: int = 0
     positive_class: str | None = None
+    robust_icc: float | None = None  # keep features whose ICC(1,1) lower 95% bound reaches it (in the folds)
+    robustness_table: str | None = None  # the robustness command's features.csv of the training cohort
 
     def check(self) -> "ModelSettings":
         for name, value, allowed in [("classifier", self.classifier, CLASSIFIERS),
@@ -63,6 +65,9 @@ class ModelSettings:
                 raise SettingsError(f"--deep-pca {self.deep_pca}: give a number of components (1, 2, ...) or the "
                                     "fraction of variance to keep (0 < f < 1)")
             self.deep_pca = int(self.deep_pca) if self.deep_pca >= 1 else float(self.deep_pca)
+        if (self.robust_icc is None) != (self.robustness_table is None):
+            raise SettingsError("--robust-icc and --robustness-table go together",
+                                hint="give the ICC threshold and the robustness command's features.csv")
         return self
 
     def to_dict(self) -> dict:

@@ -15,6 +15,8 @@ names (``get_feature_names_out``) so that the report can name what was kept:
 - ``MRMRSelector``: minimum redundancy maximum relevance (F-statistic
   relevance over mean absolute correlation with the features already chosen,
   the "FCQ" variant of Ding & Peng / Zhao et al.).
+- ``RobustnessFilter``: keeps the features robust to perturbations (ICC lower
+  bound), their ICCs computed from the training rows' patients only.
 - ``ComBatHarmonizer``: ComBat harmonisation by site (parametric empirical
   Bayes, neuroCombat's arithmetic), learnt on the training rows and applied to
   the others; consumes the site column.
@@ -315,3 +317,48 @@ class ComBatHarmonizer(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "harmonized_")
         return self.feature_names_in_.copy()
+
+
+class RobustnessFilter(_Selector):
+    """Keep the features whose ICC(1,1) lower 95% bound reaches ``threshold``, computed from the repeated
+    measurements (``repeated``: a robustness table, one row per case, ROI and perturbation) of the
+    *training* rows' subjects only: ``subjects`` names each row of the modelling table (``case_id|roi``, by
+    the row's index), so a fold's held-out patients' perturbations never inform what it keeps."""
+
+    def __init__(self, repeated: pd.DataFrame | None = None, subjects: np.ndarray | None = None,
+                 threshold: float = 0.75) -> None:
+        self.repeated = repeated
+        self.subjects = subjects
+        self.threshold = threshold
+
+    def fit(self, X, y=None) -> "RobustnessFilter":
+        from ..robustness.agreement import icc1_bounds
+
+        if not isinstance(X, pd.DataFrame):
+            raise SettingsError("the robustness filter must be the pipeline's first step (it reads row names)")
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        training = set(np.asarray(self.subjects)[X.index.to_numpy()])
+        rows = self.repeated[self.repeated["subject"].isin(training)]
+        measured = [c for c in X.columns if c in rows.columns]
+        cube = rows.pivot_table(index="subject", columns="perturbation", values=measured, aggfunc="first")
+        repeats = sorted(set(cube.columns.get_level_values(1)))
+        cube = cube.reindex(columns=pd.MultiIndex.from_product([measured, repeats])).dropna()  # features in order
+        self.subjects_ = sorted(cube.index)
+        if len(cube) < 3:
+            raise InputError(f"the robustness table holds {len(cube)} of this fold's training subjects: "
+                             "too few for an ICC", hint="extract the robustness table for the training cohort "
+                                                        "(radiomics-workshop robustness on its manifest)")
+        values = cube.to_numpy(dtype=float).reshape(len(cube), len(measured), -1).transpose(0, 2, 1)
+        _, low, _ = icc1_bounds(values)
+        passed = dict(zip(measured, np.nan_to_num(low, nan=-np.inf) >= self.threshold))
+        self.support_ = np.array([passed.get(c, False) for c in X.columns])
+        if not self.support_.any():
+            raise InputError(f"no feature reaches an ICC lower bound of {self.threshold} on this fold's patients",
+                             hint="lower --robust-icc, or check the robustness table")
+        self.icc_low_ = dict(zip(measured, low))
+        return self
+
+    def forget_measurements(self) -> None:
+        """Drop the robustness table from a fitted filter (a saved model keeps what it selected, not the data)."""
+        self.repeated, self.subjects = None, None

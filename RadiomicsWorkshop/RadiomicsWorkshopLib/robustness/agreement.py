@@ -51,12 +51,17 @@ def feature_agreement(long: pd.DataFrame, feature: str, subject: str = "subject"
     return out
 
 
+def subject_keys(frame: pd.DataFrame, columns: tuple[str, ...] = ("case_id", "roi")) -> pd.Series:
+    """Each row's subject: its case and ROI, as 'case_id|roi'."""
+    present = [c for c in columns if c in frame.columns]
+    return frame[present].astype(str).agg("|".join, axis=1)
+
+
 def agreement_table(rows: pd.DataFrame, features: Iterable[str], rater: str = "rater",
                     subject_columns: tuple[str, ...] = ("case_id", "roi")) -> pd.DataFrame:
     """One row per feature: its ICCs with CIs and CCC, and its family (the column's class part)."""
-    present = [c for c in subject_columns if c in rows.columns]
     long = rows.copy()
-    long["subject"] = long[present].astype(str).agg("|".join, axis=1)
+    long["subject"] = subject_keys(rows, subject_columns)
     found = [feature_agreement(long, f, "subject", rater) for f in features]
     table = pd.DataFrame(found)
     table.insert(1, "family", [family_of(f) for f in table["feature"]])
@@ -72,3 +77,24 @@ def family_of(column: str) -> str:
 def passing(table: pd.DataFrame, threshold: float, icc: str = "icc1") -> pd.Series:
     """Whether each feature's ICC lower 95% bound reaches ``threshold``."""
     return table[f"{icc}_low"] >= threshold
+
+
+def icc1_bounds(cube: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ICC(1,1) and its confidence interval for every feature at once, from a subjects x raters x features
+    array (complete): Shrout & Fleiss' one-way formulas, MSB and MSW from the one-way ANOVA and the F
+    distribution's quantiles, as pingouin computes them (``test_robustness`` holds the two equal). For the
+    in-fold filter, which must compute them for every training fold."""
+    from scipy.stats import f as f_distribution
+
+    n, k = cube.shape[0], cube.shape[1]
+    subject_means = cube.mean(axis=1)
+    grand = subject_means.mean(axis=0)
+    msb = k * ((subject_means - grand) ** 2).sum(axis=0) / (n - 1)
+    msw = ((cube - subject_means[:, None, :]) ** 2).sum(axis=(0, 1)) / (n * (k - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        icc = (msb - msw) / (msb + (k - 1) * msw)
+        ratio = msb / msw
+        tail = 1 - (1 - confidence) / 2
+        low_f = ratio / f_distribution.ppf(tail, n - 1, n * (k - 1))
+        high_f = ratio * f_distribution.ppf(tail, n * (k - 1), n - 1)
+        return icc, (low_f - 1) / (low_f + k - 1), (high_f - 1) / (high_f + k - 1)
