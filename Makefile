@@ -68,6 +68,7 @@ bench: setup sample-data
 	$(PY) benchmarks/bench_overhead.py
 	$(PY) benchmarks/bench_roi_crop.py
 	$(PY) benchmarks/bench_ibsi2_filters.py
+	$(PY) benchmarks/bench_robustness.py
 	$(PY) benchmarks/bench_jobs.py
 	$(PY) benchmarks/bench_cli_startup.py
 	$(PY) benchmarks/bench_n4.py

@@ -1213,6 +1213,28 @@ class RadiomicsWorkshopLogic(ScriptedLoadableModuleLogic):
         return self._runAndWait(self.startIbsiCheck, dataFolder=dataFolder, outputTableNode=outputTableNode,
                                 configurations=configurations)
 
+    def startRobustness(self, manifestPath: str, outputTableNode=None, preset: str = "MR", perturbations: str = "RNTC",
+                        count: int = 30, jobs: int = 1, onFinished: Optional[Callable] = None) -> CoreProcess:
+        """Feature robustness of a cohort (``robustness``): every case of the manifest under ``count``
+        perturbations, then each feature's ICC(1,1), ICC(2,1), ICC(3,1) with 95% CIs and the CCC;
+        ``onFinished(tableNode, error)``, the ICC table (icc.png and robustness.md lie beside it)."""
+        if not os.path.isfile(manifestPath):
+            raise ValueError(_("Not a manifest file: {file}").format(file=manifestPath))
+        folder = self._newWorkFolder()
+        outDir = os.path.join(folder, "robustness")
+        return self._startCore(coreCommand(*commands.robustness_args(manifestPath, outDir, preset, perturbations,
+                                                                     count, jobs=jobs)),
+                               folder, _("Feature robustness"),
+                               lambda: self.loadFeatureTable(os.path.join(outDir, "icc.csv"), outputTableNode,
+                                                             name="Feature robustness"),
+                               None, onFinished)
+
+    def robustness(self, manifestPath: str, outputTableNode=None, preset: str = "MR", perturbations: str = "RNTC",
+                   count: int = 30, jobs: int = 1):
+        """Feature robustness and wait: returns the ICC table node (e.g. from Slicer's Python console)."""
+        return self._runAndWait(self.startRobustness, manifestPath=manifestPath, outputTableNode=outputTableNode,
+                                preset=preset, perturbations=perturbations, count=count, jobs=jobs)
+
     def predictionCommand(self, modelFolder: str, tableFiles: list[str], outFile: str) -> list[str]:
         return coreCommand(*commands.prediction_args(modelFolder, tableFiles, outFile))
 

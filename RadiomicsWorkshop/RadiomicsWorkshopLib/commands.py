@@ -179,6 +179,16 @@ def ibsi_check_args(data_dir: str, out: str, configurations: Optional[list[str]]
     return args
 
 
+def robustness_args(manifest: str, out_dir: str, preset: str = "MR", perturbations: str = "RNTC", count: int = 30,
+                    seed: int = 0, jobs: int = 1) -> list[str]:
+    """``robustness``: every case of ``manifest`` under ``count`` seeded perturbations (letters R, N, T, V, C),
+    then each feature's ICCs with 95% CIs; ``out_dir`` receives features.csv, icc.csv, icc_by_family.csv,
+    icc.png and robustness.md."""
+    return ["robustness", "--manifest", manifest, "--preset", preset, "--perturbations", perturbations,
+            "--count", str(count), "--seed", str(seed), "--jobs", str(jobs), "--out", out_dir, "--overwrite",
+            "--progress", "jsonl"]
+
+
 def parse_event(line: str) -> Optional[dict[str, Any]]:
     """The progress event on one line of the core's output (``--progress jsonl``), or None for any other
     line (a library's warning, say, which the module logs)."""

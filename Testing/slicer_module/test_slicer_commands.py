@@ -183,3 +183,27 @@ def test_the_ibsi_check_as_the_module_runs_it(tmp_path):
     code, reader, lines = run_as_the_module_does(commands.ibsi_check_args(str(only_ct), str(table), ["C"]))
     failure = reader.failure(code, lines)
     assert code == 1 and failure and "C Morphological features (23 < 24)" in failure, failure
+
+
+@pytest.mark.slow
+def test_feature_robustness_as_the_module_runs_it(tmp_path):
+    """Logic.robustness: ``robustness`` on three generated cases, its progress read as the module reads it,
+    the ICC table where the module loads it from."""
+    import SimpleITK as sitk
+
+    rows = ["case_id,image,mask"]
+    for k in range(3):
+        array = np.full((20, 20, 20), -50.0)
+        array[5:15, 5:15, 4 + k:16] = 40.0 + 10 * k
+        array += np.random.default_rng(k).normal(0.0, 5.0, array.shape)
+        image, mask = sitk.GetImageFromArray(array), sitk.GetImageFromArray((array > 0).astype(np.uint8))
+        sitk.WriteImage(image, str(tmp_path / f"c{k}.nii.gz"))
+        sitk.WriteImage(mask, str(tmp_path / f"c{k}_mask.nii.gz"))
+        rows.append(f"c{k},{tmp_path / f'c{k}.nii.gz'},{tmp_path / f'c{k}_mask.nii.gz'}")
+    (tmp_path / "cases.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "robustness"
+    reader = assert_succeeded(commands.robustness_args(str(tmp_path / "cases.csv"), str(out), "MR", "N", 3),
+                              out / "features.csv")
+    icc = pd.read_csv(out / "icc.csv")  # where Logic.startRobustness loads the table from
+    assert {"feature", "family", "icc1", "icc1_low", "icc1_high", "ccc"} <= set(icc.columns) and len(icc) > 50
+    assert reader.result is not None and (out / "icc.png").is_file()
