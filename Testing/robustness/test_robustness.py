@@ -157,6 +157,21 @@ def test_shape_is_robust_to_noise_and_not_to_contour_changes(tmp_path):
     assert (found["VC"]["icc1"] < found["N"]["icc1"]).all()
 
 
+def test_without_perturbation_every_feature_agrees_perfectly(tmp_path):
+    """Two identity "perturbations" of each case: a feature is a deterministic function of image and ROI,
+    so every ICC is 1 (features constant over the cases have none)."""
+    from RadiomicsWorkshopLib.batch.robustness import run_perturbed
+    from RadiomicsWorkshopLib.io.tables import read_table
+
+    cases = _write(tmp_path, 4)
+    params = params_from_dict({"featureClass": {"firstorder": [], "glcm": [], "shape": []}, "setting": {"binWidth": 25}})
+    run_perturbed(cases, params, [Perturbation(index=0), Perturbation(index=1)], tmp_path / "same.csv")
+    rows = read_table(tmp_path / "same.csv")
+    features = [c for c in rows.columns if c.startswith("original_")]
+    table = agreement_table(rows, features, rater="perturbation")
+    assert table["icc1"].notna().sum() > 50 and (table["icc1"].dropna() >= 0.99).all()
+
+
 def test_the_command_writes_tables_figure_and_report_and_takes_repetitions(tmp_path):
     cases = _write(tmp_path, 4)
     manifest = tmp_path / "cases.csv"
