@@ -18,6 +18,15 @@ def add_parsers(sub) -> None:
     add_robustness(sub)
 
 
+def _case_and_settings(p):
+    """The case inputs and the extraction settings (a preset or a parameter file) of extract and robustness."""
+    add_case_inputs(p)
+    cfg = p.add_argument_group("settings")
+    cfg.add_argument("--preset", help="shipped preset: CT, MR, MR_2D, IBSI, ... (default MR)")
+    cfg.add_argument("--params", help="your own PyRadiomics parameter file (YAML)")
+    return cfg
+
+
 def add_extract(sub) -> None:
     p = sub.add_parser(
         "extract", help="radiomics features (PyRadiomics) for one case or a cohort",
@@ -25,10 +34,7 @@ def add_extract(sub) -> None:
                     "manifest CSV (--manifest; columns case_id,image,mask[,roi,patient_id,label,site]). "
                     "One row per (case_id, roi); with slice-wise settings one row per slice.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_case_inputs(p)
-    cfg = p.add_argument_group("settings")
-    cfg.add_argument("--preset", help="shipped preset: CT, MR, MR_2D, IBSI, ... (default MR)")
-    cfg.add_argument("--params", help="your own PyRadiomics parameter file (YAML)")
+    cfg = _case_and_settings(p)
     cfg.add_argument("--preprocess", metavar="RECIPE",
                      help="apply a preprocessing recipe (shipped name or YAML/JSON file) on the fly")
     cfg.add_argument("--engine", choices=["auto", "ours", "pyradiomics"],
@@ -112,10 +118,7 @@ def add_robustness(sub) -> None:
                     "ICC(1,1), ICC(2,1), ICC(3,1) with 95%% CIs and the CCC. Writes into --out: features.csv, "
                     "icc.csv, icc_by_family.csv, icc.png and robustness.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_case_inputs(p)
-    cfg = p.add_argument_group("settings")
-    cfg.add_argument("--preset", help="shipped preset (default MR)")
-    cfg.add_argument("--params", help="your own PyRadiomics parameter file (YAML)")
+    cfg = _case_and_settings(p)
     cfg.add_argument("--perturbations", default="RNTC", help="the perturbation set's letters (R, N, T, V, C)")
     cfg.add_argument("--count", type=int, default=30, help="perturbations per case")
     cfg.add_argument("--seed", type=int, default=0, help="seed of the perturbation set")
