@@ -59,6 +59,7 @@ def test_the_filter_uses_the_training_patients_perturbations_only():
     assert on_training.transform(X.iloc[12:]).shape == (12, 2)
 
 
+@pytest.mark.slow
 def test_train_with_the_robustness_filter_inside_the_folds(tmp_path):
     from RadiomicsWorkshopLib.modeling.settings import ModelSettings
     from RadiomicsWorkshopLib.modeling.store import load_model

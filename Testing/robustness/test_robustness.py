@@ -113,6 +113,7 @@ def test_agreement_on_planted_features():
     assert table.loc["original_shape_Half", "family"] == "shape"
 
 
+@pytest.mark.slow
 def test_the_icc_interval_covers_the_truth_about_95_percent():
     """One-way random effects with ICC 0.6, 200 simulated studies of 20 subjects x 4 raters: the 95% CI of
     ICC(1,1) covers 0.6 in 88-99% of them (pingouin rounds the bounds to 2 decimals)."""
@@ -136,6 +137,7 @@ def test_concordance_of_identical_and_shifted_raters():
     assert concordance(np.hstack([x, x + 1.0])) == pytest.approx(2 * variance / (2 * variance + 1.0))
 
 
+@pytest.mark.slow
 def test_shape_is_robust_to_noise_and_not_to_contour_changes(tmp_path):
     from RadiomicsWorkshopLib.batch.robustness import run_perturbed
     from RadiomicsWorkshopLib.io.tables import read_table
@@ -172,6 +174,7 @@ def test_without_perturbation_every_feature_agrees_perfectly(tmp_path):
     assert table["icc1"].notna().sum() > 50 and (table["icc1"].dropna() >= 0.99).all()
 
 
+@pytest.mark.slow
 def test_the_command_writes_tables_figure_and_report_and_takes_repetitions(tmp_path):
     cases = _write(tmp_path, 4)
     manifest = tmp_path / "cases.csv"
