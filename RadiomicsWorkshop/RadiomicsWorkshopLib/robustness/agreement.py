@@ -15,7 +15,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-#: the ICCs reported: pingouin's type (0.7: one-way; two-way absolute agreement; two-way consistency, all
+#: the ICCs reported: pingouin's type (0.6.1 and 0.7: one-way; two-way absolute agreement; two-way consistency, all
 #: single measurement) -> our column prefix, Shrout & Fleiss' ICC(1,1), ICC(2,1), ICC(3,1)
 ICC_TYPES = {"ICC(1,1)": "icc1", "ICC(A,1)": "icc2", "ICC(C,1)": "icc3"}
 
