@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..io.errors import InputError, SettingsError
 from ..io.threads import thread_budget
+from ..robustness.agreement import subject_keys
 from .settings import KEY_COLUMNS, PENALTIES, RESERVED_COLUMNS, ModelSettings
 
 # -- the data
@@ -190,12 +191,6 @@ def check_trainable(data: ModelData, settings: ModelSettings, source: str | None
 
 
 # -- the pipeline
-
-def subject_keys(frame: pd.DataFrame) -> pd.Series:
-    from ..robustness.agreement import subject_keys as keys_of
-
-    return keys_of(frame)
-
 
 def robustness_rows(path: str) -> pd.DataFrame:
     """A robustness table (``radiomics-workshop robustness``'s features.csv) with each row's subject."""
